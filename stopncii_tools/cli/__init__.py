@@ -1,0 +1,49 @@
+"""The ``stopncii`` command: thin click commands over the library.
+
+Errors from the library become one red line and an exit code here, in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import __version__
+from .._errors import StopNCIIError
+from . import _output as o
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StopNCIIError as exc:
+            o.error_line(f"Error: {exc}")
+            raise SystemExit(1) from None
+        except KeyboardInterrupt:
+            o.error_line("Stopped. Work already saved is kept.")
+            raise SystemExit(130) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stopncii")
+def cli() -> None:
+    """stopncii: find and take down intimate images shared without consent.
+
+    Your pictures are hashed on this computer and never uploaded. Start with
+    'stopncii demo' to see the whole flow on sample pictures.
+    """
+
+
+def _register() -> None:
+    from .hashing import hash_command
+
+    cli.add_command(hash_command)
+
+
+_register()
+
+
+def main() -> None:
+    cli()

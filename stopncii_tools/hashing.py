@@ -1,0 +1,201 @@
+"""Hash one item from its bytes: every signal that applies, computed on this machine only.
+
+This module (like ``media`` and ``signals``) never imports a network library; a test
+enforces it. Suspect content fetched from the web is hashed here from memory too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._errors import MediaError, UnsupportedMedia, VideoSupportMissing
+from .files import FoundFile
+from .media import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
+from .signals import SIGNALS, SignalValue
+from .signals.pdq import PDQ
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """What was computed for one picture or video. Holds hashes only, never pixels."""
+
+    kind: str
+    format: str
+    size: int
+    width: int | None
+    height: int | None
+    signals: dict[str, SignalValue]
+    pdq_variants: tuple[SignalValue, ...] = ()
+    frames: tuple["FrameHash", ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def sha256(self) -> str:
+        return self.signals["sha256"].value
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "format": self.format,
+            "size": self.size,
+            "width": self.width,
+            "height": self.height,
+            "signals": {
+                name: ({"value": v.value, "quality": v.quality} if v.quality is not None else {"value": v.value})
+                for name, v in self.signals.items()
+            },
+        }
+        if self.pdq_variants:
+            out["pdq_variants"] = [v.value for v in self.pdq_variants]
+        if self.frames:
+            out["frames"] = [f.to_dict() for f in self.frames]
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """PDQ of one video frame, with its time in seconds."""
+
+    seconds: float
+    pdq: str
+    quality: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"seconds": round(self.seconds, 3), "pdq": self.pdq, "quality": self.quality}
+
+
+IMAGE_SIGNALS = ("pdq", "phash", "dhash", "whash", "colorhash", "md5", "sha256")
+BYTE_SIGNALS = ("md5", "sha256")
+
+
+def hash_bytes(
+    data: bytes,
+    *,
+    dihedral: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    video_fps: float = 1.0,
+) -> MediaHashes:
+    """Compute every applicable signal for ``data`` (a picture or video held in memory).
+
+    ``dihedral`` adds PDQ of the 8 rotations and mirror images (for protected media, so a
+    rotated or mirrored re-upload still matches). Raises a :class:`MediaError` subclass.
+    """
+    fmt = sniff(data) if data else None
+    kind = kind_of(fmt)
+    if kind == "video":
+        return _hash_video(data, fmt or "video", video_fps)
+    picture = open_picture(data, max_pixels=max_pixels)
+    values = {name: SIGNALS[name].compute(data, picture) for name in IMAGE_SIGNALS}
+    variants = tuple(PDQ().dihedral(picture)) if dihedral else ()
+    notes = ()
+    if values["pdq"].weak:
+        notes = ("low-detail picture: its PDQ hash is weak and is not used alone for a match",)
+    return MediaHashes(
+        kind="image",
+        format=picture.format,
+        size=len(data),
+        width=picture.width,
+        height=picture.height,
+        signals=values,
+        pdq_variants=variants,
+        notes=notes,
+    )
+
+
+def _hash_video(data: bytes, fmt: str, fps: float) -> MediaHashes:
+    values = {name: SIGNALS[name].compute(data, None) for name in BYTE_SIGNALS}
+    from .video import hash_video_frames
+
+    try:
+        frames, width, height = hash_video_frames(data, fps=fps)
+    except VideoSupportMissing:
+        return MediaHashes(
+            kind="video", format=fmt, size=len(data), width=None, height=None, signals=values,
+            notes=("frame matching for videos needs the video extra: "
+                   "pip install 'stopncii-tools[video]'; only exact-file hashes were made",),
+        )
+    return MediaHashes(
+        kind="video", format=fmt, size=len(data), width=width, height=height, signals=values,
+        frames=tuple(frames),
+    )
+
+
+def hash_file(path: str | Path, **options: object) -> MediaHashes:
+    """Read ``path`` and hash it; errors name the file."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise UnsupportedMedia("this is a folder, not a file", name) from None
+    except PermissionError:
+        raise MediaError("permission denied: this account cannot read the file", name) from None
+    except OSError as exc:
+        raise MediaError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    try:
+        return hash_bytes(data, **options)  # type: ignore[arg-type]
+    except MediaError as exc:
+        raise exc.for_item(name)
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    """The result for one file: its hashes, or the one-line reason it could not be hashed.
+
+    ``skipped`` marks a file found inside a folder that is not a picture or video at all.
+    """
+
+    path: str
+    hashes: MediaHashes | None = None
+    error: str | None = None
+    skipped: bool = False
+
+
+def _hash_one(found: FoundFile, options: dict[str, object]) -> HashOutcome:
+    name = str(found.path)
+    try:
+        return HashOutcome(name, hashes=hash_file(found.path, **options))
+    except UnsupportedMedia as exc:
+        if not found.explicit and "not a picture or video" in exc.reason:
+            return HashOutcome(name, error=exc.reason, skipped=True)
+        return HashOutcome(name, error=str(exc.for_item(name)))
+    except MediaError as exc:
+        return HashOutcome(name, error=str(exc.for_item(name)))
+    except MemoryError:
+        return HashOutcome(name, error=f"{name}: not enough memory to decode this file")
+
+
+def hash_files(
+    files: Iterable[FoundFile], *, jobs: int | None = None, **options: object
+) -> Iterator[HashOutcome]:
+    """Hash many files on all cores, yielding each outcome as soon as it is ready.
+
+    At most ``4 * jobs`` files are in flight, so memory stays flat however many files there
+    are. ``jobs=1`` hashes in this process (no pool).
+    """
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1:
+        for found in files:
+            yield _hash_one(found, options)
+        return
+    pending: set[Future[HashOutcome]] = set()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        try:
+            for found in files:
+                pending.add(pool.submit(_hash_one, found, options))
+                if len(pending) >= 4 * jobs:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (f.result() for f in done)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

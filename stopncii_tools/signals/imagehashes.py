@@ -1,0 +1,71 @@
+"""The pHash family from the imagehash library: 64-bit perceptual hashes (and a colour hash).
+
+Thresholds were measured on edited copies versus unrelated photos; see docs/signals.md.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, ClassVar
+
+import imagehash
+from PIL import Image
+
+from ..media import Picture
+from ._base import Example, Signal, SignalValue
+from ._examples import encode, scene
+
+
+class _ImageHashSignal(Signal):
+    function: ClassVar[Callable[[Image.Image], imagehash.ImageHash]]
+
+    def compute(self, data: bytes, picture: Picture | None) -> SignalValue:
+        assert picture is not None
+        return SignalValue(self.name, str(type(self).function(picture.image)))
+
+    def examples(self) -> list[Example]:
+        base = scene(3)
+        return [
+            Example(encode(base), encode(base.resize((400, 300)), quality=75), same=True),
+            Example(encode(base), encode(scene(4)), same=False),
+        ]
+
+
+class PHash(_ImageHashSignal):
+    name = "phash"
+    bits = 64
+    threshold = 10
+    description = "perceptual hash (DCT, 64 bits), from imagehash"
+    function = staticmethod(imagehash.phash)
+
+
+class DHash(_ImageHashSignal):
+    name = "dhash"
+    bits = 64
+    threshold = 10
+    description = "difference hash (gradients, 64 bits), from imagehash"
+    function = staticmethod(imagehash.dhash)
+
+
+class WHash(_ImageHashSignal):
+    name = "whash"
+    bits = 64
+    threshold = 10
+    description = "wavelet hash (Haar, 64 bits), from imagehash"
+    function = staticmethod(imagehash.whash)
+
+
+class ColorHash(_ImageHashSignal):
+    name = "colorhash"
+    bits = 42
+    threshold = 4
+    description = "colour distribution hash (42 bits), from imagehash; supports other signals only"
+    can_match_alone = False
+    function = staticmethod(imagehash.colorhash)
+
+    def examples(self) -> list[Example]:
+        base = scene(3)
+        grey = base.convert("L").convert("RGB")  # same shapes, different colours
+        return [
+            Example(encode(base), encode(base.resize((400, 300)), quality=75), same=True),
+            Example(encode(base), encode(grey), same=False),
+        ]

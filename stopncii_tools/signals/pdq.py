@@ -1,0 +1,48 @@
+"""PDQ: Meta's 256-bit perceptual hash, the one StopNCII and most platforms match on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pdqhash
+
+from ..media import Picture
+from ._base import Example, Signal, SignalValue, bits_to_hex
+from ._examples import encode, scene
+
+# pdqhash.compute_dihedral's order, named for people reading a match
+DIHEDRAL_NAMES = (
+    "original",
+    "rotated 90",
+    "rotated 180",
+    "rotated 270",
+    "mirrored left-right",
+    "mirrored top-bottom",
+    "mirrored on the diagonal",
+    "mirrored on the other diagonal",
+)
+
+
+class PDQ(Signal):
+    name: ClassVar[str] = "pdq"
+    bits: ClassVar[int] = 256
+    threshold: ClassVar[int] = 31
+    description: ClassVar[str] = "Meta's PDQ perceptual hash (256 bits), used by StopNCII"
+
+    def compute(self, data: bytes, picture: Picture | None) -> SignalValue:
+        assert picture is not None
+        bits, quality = pdqhash.compute(np.asarray(picture.image))
+        return SignalValue(self.name, bits_to_hex(bits), int(quality))
+
+    def dihedral(self, picture: Picture) -> list[SignalValue]:
+        """The 8 rotations and mirror images, in :data:`DIHEDRAL_NAMES` order."""
+        hashes, quality = pdqhash.compute_dihedral(np.asarray(picture.image))
+        return [SignalValue(self.name, bits_to_hex(h), int(quality)) for h in hashes]
+
+    def examples(self) -> list[Example]:
+        base = scene(1)
+        return [
+            Example(encode(base), encode(base.resize((320, 240)), quality=70), same=True),
+            Example(encode(base), encode(scene(2)), same=False),
+        ]
