@@ -37,9 +37,11 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .cases import case_group, matches_group, protect_command, scan_command
     from .hashing import hash_command
 
-    cli.add_command(hash_command)
+    for command in (hash_command, case_group, protect_command, scan_command, matches_group):
+        cli.add_command(command)
 
 
 _register()

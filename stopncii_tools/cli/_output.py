@@ -16,7 +16,8 @@ from rich.text import Text
 
 # rich honours NO_COLOR by itself; status and errors never mix with data on stdout
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# piped tables get a wide fixed width instead of wrapping at 80 columns
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 FORMAT_OPTIONS = ("table", "json", "csv")
 
@@ -87,6 +88,13 @@ def progress(label: str, total: int | None = None) -> Progress:
         transient=True,
         disable=not err.is_terminal,
     )
+
+
+def escape(text: object) -> str:
+    """Make a file name or URL safe to print inside rich markup."""
+    from rich.markup import escape as _escape
+
+    return _escape(str(text))
 
 
 def status(message: str) -> None:

@@ -119,7 +119,7 @@ def hash_command(
 
 
 def _print_readable(record: dict[str, Any]) -> None:
-    o.out.print(f"[bold]{_escape(record['path'])}[/bold]  {record['kind']} {record['format']}"
+    o.out.print(f"[bold]{o.escape(record['path'])}[/bold]  {record['kind']} {record['format']}"
                 f" {record.get('width') or '?'}x{record.get('height') or '?'}")
     for name in IMAGE_SIGNALS:
         if name in record:
@@ -129,10 +129,4 @@ def _print_readable(record: dict[str, Any]) -> None:
     if record.get("frames"):
         o.out.print(f"  frames    {record['frames']} frame hashes")
     if record.get("notes"):
-        o.out.print(f"  note      {_escape(record['notes'])}")
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(str(text))
+        o.out.print(f"  note      {o.escape(record['notes'])}")

@@ -1,0 +1,36 @@
+"""Options shared by the commands that use the case database."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..store import Store
+
+db_option = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False), envvar="STOPNCII_DB", default=None,
+    help="Case database file (default: your private data folder; or set STOPNCII_DB).",
+)
+case_option = click.option(
+    "--case", "case_id", metavar="ID", default=None,
+    help="Case id (may be left out when exactly one case is open).",
+)
+
+
+def open_store(db_path: str | None) -> Store:
+    return Store(db_path)
+
+
+def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Open the database for the command and close it afterwards; passes ``store``."""
+
+    @functools.wraps(func)
+    def wrapper(db_path: str | None, **kwargs: Any) -> Any:
+        store = open_store(db_path)
+        click.get_current_context().call_on_close(store.close)
+        return func(store=store, **kwargs)
+
+    return db_option(wrapper)

@@ -1,0 +1,308 @@
+"""``stopncii case ...``, ``protect``, ``scan`` and ``matches``: the case workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..protect import protect_paths
+from ..scan import ScanOptions, scan_sources
+from ..store import Case, MatchRecord, Store
+from . import _output as o
+from ._common import case_option, db_option, open_store, with_store
+
+CASE_COLUMNS = ("id", "title", "jurisdiction", "status", "protected", "sightings", "matches", "created_at")
+
+
+def _case_record(store: Store, case: Case) -> dict[str, Any]:
+    return {"id": case.id, "title": case.title, "jurisdiction": case.jurisdiction, "status": case.status,
+            "notes": case.notes, "created_at": case.created_at, "closed_at": case.closed_at,
+            **store.case_counts(case.id)}
+
+
+@click.group(name="case")
+def case_group() -> None:
+    """Create, list and close cases. A case holds one person's hashes and what was found."""
+
+
+@case_group.command(name="new")
+@click.argument("title")
+@click.option("--jurisdiction", "-j", metavar="CODE", help="Country of the person, e.g. US, GB, DE, AU (chooses the law for notices).")
+@click.option("--notes", help="Free notes for you or your caseworker.")
+@o.output_options
+@with_store
+def case_new(store: Store, title: str, jurisdiction: str | None, notes: str | None, as_json: bool, as_csv: bool) -> None:
+    """Open a new case.
+
+    \b
+    Example:
+      stopncii case new "My photos" --jurisdiction US
+    """
+    case = store.create_case(title, jurisdiction, notes)
+    record = _case_record(store, case)
+    if o.choose_format(as_json, as_csv) == "table":
+        o.out.print(f"Case [bold]{case.id}[/bold] created: {o.escape(case.title)}")
+        o.status(f"Stored in {store.path} (private to your account). Next: stopncii protect PHOTO...")
+    else:
+        o.render([record], CASE_COLUMNS, o.choose_format(as_json, as_csv))
+
+
+@case_group.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Include closed cases.")
+@o.output_options
+@with_store
+def case_list(store: Store, show_all: bool, as_json: bool, as_csv: bool) -> None:
+    """List cases with how many items are protected, seen and matched.
+
+    \b
+    Example:
+      stopncii case list --all --json
+    """
+    cases = store.list_cases(None if show_all else "open")
+    o.render([_case_record(store, c) for c in cases], CASE_COLUMNS, o.choose_format(as_json, as_csv), title="Cases")
+
+
+@case_group.command(name="show")
+@case_option
+@o.output_options
+@with_store
+def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) -> None:
+    """Show one case: details, protected items and the event log.
+
+    \b
+    Example:
+      stopncii case show --case k7m3qx
+    """
+    case = store.resolve_case(case_id)
+    record = _case_record(store, case)
+    items = store.protected_items(case.id)
+    fmt = o.choose_format(as_json, as_csv)
+    if fmt != "table":
+        record["items"] = [{"id": i.id, "label": i.label, "kind": i.kind, "sha256": i.sha256} for i in items]
+        record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action} for e in store.events(case.id)]
+        o.render([record], CASE_COLUMNS, fmt)
+        return
+    o.render([record], CASE_COLUMNS, fmt, title=f"Case {case.id}")
+    o.table("Protected items (hashes only)", ("id", "label", "kind", "size", "sha256"),
+            ((i.id, i.label or "(no name)", i.kind, f"{i.width}x{i.height}" if i.width else "", i.sha256[:16] + "...")
+             for i in items))
+    o.table("What happened", ("when", "who", "what"),
+            ((e.at, e.actor, e.action) for e in store.events(case.id)))
+
+
+@case_group.command(name="close")
+@case_option
+@with_store
+def case_close(store: Store, case_id: str | None) -> None:
+    """Close a case: it stays on record, and no longer counts as open.
+
+    \b
+    Example:
+      stopncii case close --case k7m3qx
+    """
+    case = store.close_case(store.resolve_case(case_id).id)
+    o.status(f"Case {case.id} closed. Its record is kept; 'stopncii case delete' removes it.")
+
+
+@case_group.command(name="delete")
+@click.option("--case", "case_id", metavar="ID", required=True, help="Case id to delete.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_store
+def case_delete(store: Store, case_id: str, yes: bool) -> None:
+    """Delete a case and everything stored for it, for good.
+
+    The rows are deleted and the database file is rewritten, so nothing of the case stays
+    in it. This cannot be undone.
+
+    \b
+    Example:
+      stopncii case delete --case k7m3qx
+    """
+    case = store.get_case(case_id)
+    if not yes and not click.confirm(f"Delete case {case.id} ({case.title}) and all its hashes for good?", err=True):
+        raise SystemExit(1)
+    store.delete_case(case.id)
+    o.status(f"Case {case.id} deleted. Nothing of it remains in {store.path}.")
+
+
+@click.command(name="protect")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@case_option
+@click.option("--no-names", is_flag=True, help="Do not keep file names as labels (items get numbers only).")
+@click.option("--include", multiple=True, metavar="PATTERN", help="Only files whose name matches; repeatable.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Leave out files whose name matches; repeatable.")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=None, help="Processes to use (default: all cores).")
+@o.output_options
+@with_store
+def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, no_names: bool,
+                    include: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None,
+                    as_json: bool, as_csv: bool) -> None:
+    """Protect your pictures and videos: hash them on this computer and keep only the hashes.
+
+    PATHS are files or folders. For each picture the case keeps its hashes (PDQ, including
+    its 8 rotations and mirror images, pHash and others, SHA-256), its size and its file
+    name (leave names out with --no-names). The pictures themselves are never copied,
+    uploaded or stored, and neither is where they are on your computer.
+
+    \b
+    Examples:
+      stopncii protect ~/Pictures/private
+      stopncii protect --case k7m3qx --no-names photo1.jpg photo2.heic
+    """
+    case = store.resolve_case(case_id)
+    fmt = o.choose_format(as_json, as_csv)
+    columns = ("path", "status", "item", "label", "sha256", "error")
+    records, added, known, failed = [], 0, 0, 0
+    with o.progress("Protecting") as bar:
+        task = bar.add_task("Protecting", total=None)
+        for outcome in protect_paths(store, case, paths, store_names=not no_names,
+                                     include=include, exclude=exclude, jobs=jobs):
+            bar.advance(task)
+            if outcome.skipped:
+                o.status(f"skipped {outcome.path}: {outcome.error}")
+                continue
+            if outcome.item is None:
+                failed += 1
+                o.error_line(outcome.error or outcome.path)
+                records.append({"path": outcome.path, "status": "failed", "error": outcome.error})
+                continue
+            status = "added" if outcome.created else "already protected"
+            added += outcome.created
+            known += not outcome.created
+            if not outcome.created:
+                o.status(f"{outcome.path}: already protected in this case (item {outcome.item.id}); nothing changed")
+            records.append({"path": outcome.path, "status": status, "item": outcome.item.id,
+                            "label": outcome.item.label, "sha256": outcome.item.sha256})
+    o.render(records, columns, fmt, title=f"Protected in case {case.id}")
+    o.status(f"{added} added, {known} already protected, {failed} could not be read. "
+             "Only hashes were stored; your pictures stayed where they are.")
+    if failed:
+        raise SystemExit(1)
+
+
+MATCH_COLUMNS = ("match", "status", "kind", "confidence", "found_at", "platform", "item", "label",
+                 "signal", "distance", "seen")
+
+
+def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
+    sighting = store.sighting(match.sighting_id)
+    item = store.protected_item(match.item_id)
+    best = min(match.evidence, key=lambda e: e.get("distance", 0)) if match.evidence else {}
+    return {
+        "match": match.id, "status": match.status, "kind": match.kind, "confidence": match.confidence,
+        "found_at": sighting.location, "page": sighting.page_url, "platform": sighting.platform,
+        "item": item.id, "label": item.label, "item_sha256": item.sha256,
+        "signal": best.get("signal"), "distance": best.get("distance"), "evidence": match.evidence,
+        "seen": sighting.last_seen_at,
+    }
+
+
+@click.command(name="scan")
+@click.argument("sources", nargs=-1, required=True)
+@case_option
+@click.option("--allow-private", is_flag=True, help="Allow addresses on private networks and this computer (for testing).")
+@click.option("--include", multiple=True, metavar="PATTERN", help="In folders, only files whose name matches.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="In folders, leave out files whose name matches.")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=None, help="Processes for local files (default: all cores).")
+@o.output_options
+@with_store
+def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, allow_private: bool,
+                 include: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None,
+                 as_json: bool, as_csv: bool) -> None:
+    """Look for copies of your protected pictures in files, web pages and hash lists.
+
+    SOURCES are files or folders, web addresses of pictures, videos or pages (the pictures
+    on a page are checked), @FILE for a list of sources (one per line, or a CSV with a 'url'
+    column), or hash lists ('pdq <hash>' lines, or CSV with 'signal' and 'hash' columns).
+
+    Downloaded content is hashed in memory and thrown away: it is never saved. The case
+    keeps where each item was seen (address, date, file hash) as evidence.
+
+    \b
+    Examples:
+      stopncii scan ~/Downloads/reported
+      stopncii scan https://example.com/post/123 @links.txt
+      stopncii scan --json platform-hashes.txt > found.jsonl
+    """
+    case = store.resolve_case(case_id)
+    fmt = o.choose_format(as_json, as_csv)
+    options = ScanOptions(allow_private=allow_private, jobs=jobs, include=include, exclude=exclude)
+    scanned = failed = 0
+    found: list[dict[str, Any]] = []
+    with o.progress("Scanning") as bar:
+        task = bar.add_task("Scanning", total=None)
+        for outcome in scan_sources(store, case, sources, options):
+            bar.advance(task)
+            if outcome.skipped:
+                o.status(f"skipped {outcome.source}: {outcome.error}")
+                continue
+            if outcome.error:
+                failed += 1
+                o.error_line(outcome.error)
+                if fmt == "json":
+                    o.json_line({"source": outcome.source, "error": outcome.error})
+                continue
+            scanned += 1
+            for match in outcome.matches:
+                record = match_record(store, match)
+                found.append(record)
+                if fmt == "json":
+                    o.json_line({"source": outcome.source, **record})
+    if fmt != "json":
+        o.render(found, MATCH_COLUMNS, fmt, title="Matches")
+    o.status(f"{scanned} scanned, {failed} failed, {len(found)} matched your protected items. "
+             "Nothing downloaded was saved.")
+    if found:
+        o.status("Check each match with 'stopncii matches', then 'stopncii matches confirm ID'.")
+    if failed:
+        raise SystemExit(1)
+
+
+@click.group(name="matches", invoke_without_command=True)
+@db_option
+@case_option
+@click.option("--status", type=click.Choice(["pending", "confirmed", "rejected"]), help="Only matches with this status.")
+@o.output_options
+@click.pass_context
+def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, status: str | None,
+                  as_json: bool, as_csv: bool) -> None:
+    """List what was found, and confirm or reject each match.
+
+    A match is only used in a takedown notice after you confirm it is you.
+
+    \b
+    Examples:
+      stopncii matches
+      stopncii matches --json
+      stopncii matches confirm 12
+      stopncii matches reject 13
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    store = open_store(db_path)
+    ctx.call_on_close(store.close)
+    case = store.resolve_case(case_id)
+    records = [match_record(store, m) for m in store.matches(case.id, status)]
+    o.render(records, MATCH_COLUMNS, o.choose_format(as_json, as_csv), title=f"Matches in case {case.id}")
+
+
+def _decide(decision: str) -> click.Command:
+    @click.command(name={"confirmed": "confirm", "rejected": "reject"}[decision])
+    @click.argument("match_ids", nargs=-1, type=int, required=True)
+    @with_store
+    def decide(store: Store, match_ids: tuple[int, ...]) -> None:
+        for match_id in match_ids:
+            store.decide_match(match_id, decision)
+            o.status(f"Match {match_id} {decision}.")
+
+    decide.help = (f"Mark matches as {decision}" +
+                   (" (it is you: the match can go into a notice)." if decision == "confirmed"
+                    else " (it is not you: it is left out of notices).") +
+                   f"\n\n\b\nExample:\n  stopncii matches {decide.name} 12 13")
+    return decide
+
+
+matches_group.add_command(_decide("confirmed"))
+matches_group.add_command(_decide("rejected"))

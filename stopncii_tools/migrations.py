@@ -1,0 +1,122 @@
+"""The case database schema, as named migrations applied in order when the file is opened.
+
+A migration never changes once released; a schema change is a new migration at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one (``executescript`` would commit the open transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {statement[:60]!r}")
+
+
+def _cases_and_media(conn: sqlite3.Connection) -> None:
+    run_script(conn, 
+        """
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            jurisdiction TEXT,
+            notes TEXT,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+            created_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE TABLE protected_items (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            label TEXT,
+            kind TEXT NOT NULL,
+            format TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            sha256 TEXT NOT NULL,
+            frames BLOB,
+            created_at TEXT NOT NULL,
+            UNIQUE (case_id, sha256)
+        );
+        CREATE TABLE protected_signals (
+            item_id INTEGER NOT NULL REFERENCES protected_items(id) ON DELETE CASCADE,
+            signal TEXT NOT NULL,
+            variant INTEGER NOT NULL DEFAULT 0,
+            value TEXT NOT NULL,
+            quality INTEGER,
+            PRIMARY KEY (item_id, signal, variant)
+        );
+        CREATE TABLE sightings (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            url TEXT,
+            final_url TEXT,
+            page_url TEXT,
+            http_status INTEGER,
+            content_type TEXT,
+            kind TEXT,
+            format TEXT,
+            size INTEGER,
+            width INTEGER,
+            height INTEGER,
+            sha256 TEXT NOT NULL DEFAULT '',
+            platform TEXT,
+            frames BLOB,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            UNIQUE (case_id, source, sha256)
+        );
+        CREATE TABLE sighting_signals (
+            sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+            signal TEXT NOT NULL,
+            value TEXT NOT NULL,
+            quality INTEGER,
+            PRIMARY KEY (sighting_id, signal)
+        );
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES protected_items(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('exact', 'copy', 'partial', 'derived')),
+            confidence TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'confirmed', 'rejected')),
+            created_at TEXT NOT NULL,
+            decided_at TEXT,
+            UNIQUE (sighting_id, item_id)
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT REFERENCES cases(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+        CREATE INDEX protected_signals_value ON protected_signals (signal, value);
+        CREATE INDEX sighting_signals_value ON sighting_signals (signal, value);
+        CREATE INDEX matches_case ON matches (case_id, status);
+        CREATE INDEX events_case ON events (case_id, at);
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_cases_media_sightings_matches_events", _cases_and_media),
+]

@@ -1,0 +1,47 @@
+"""Protect a person's pictures and videos: hash them here and keep only the hashes in the case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import iter_files
+from .hashing import hash_files
+from .store import Case, ProtectedItem, Store
+
+
+@dataclass(frozen=True)
+class ProtectOutcome:
+    """One file: its stored item (``created`` False when it was already protected), or why not."""
+
+    path: str
+    item: ProtectedItem | None = None
+    created: bool = False
+    error: str | None = None
+    skipped: bool = False
+
+
+def protect_paths(
+    store: Store,
+    case: Case,
+    paths: Iterable[str | Path],
+    *,
+    store_names: bool = True,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    jobs: int | None = None,
+) -> Iterator[ProtectOutcome]:
+    """Hash each file (all signals, PDQ's 8 rotations/mirrors) and store the hashes.
+
+    Stored per item: the file's base name as a label (none with ``store_names=False``), its
+    SHA-256, size, dimensions and hashes. Never the file, a thumbnail or its full path.
+    """
+    files = iter_files(paths, include=include, exclude=exclude)
+    for outcome in hash_files(files, jobs=jobs, dihedral=True):
+        if outcome.hashes is None:
+            yield ProtectOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
+            continue
+        label = Path(outcome.path).name if store_names else None
+        item, created = store.add_protected(case.id, outcome.hashes, label)
+        yield ProtectOutcome(outcome.path, item=item, created=created)

@@ -1,0 +1,228 @@
+"""Scan suspect content: hash it in memory, record where it was seen, match it to the case.
+
+A source is a file or folder, an http(s) URL of a picture, video or web page, ``@FILE`` (a
+list of sources, one per line), or a hash list. Downloaded bytes are hashed in memory and
+dropped; nothing fetched is written to disk. Each sighting and its matches are committed
+together, so a scan stopped at any point can simply be run again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._errors import FetchError, InputFileError, MediaError, StopNCIIError
+from .files import iter_files
+from .hashing import MediaHashes, hash_bytes, hash_files
+from .hashlists import HashEntry, looks_like_hash_list, parse_hash_list
+from .matcher import CaseMatcher, MatchFound, SuspectHashes
+from .media import sniff
+from .store import Case, MatchRecord, Sighting, SightingSource, Store
+
+MAX_LIST_BYTES = 50_000_000
+
+
+@dataclass
+class ScanOutcome:
+    """One scanned item: the sighting and its matches, or the reason it failed."""
+
+    source: str
+    sighting: Sighting | None = None
+    new: bool = False
+    matches: list[MatchRecord] = field(default_factory=list)
+    error: str | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    allow_private: bool = False
+    jobs: int | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass
+class _Plan:
+    paths: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    hash_lists: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[ScanOutcome] = field(default_factory=list)
+
+
+def scan_sources(
+    store: Store, case: Case, sources: Sequence[str], options: ScanOptions = ScanOptions()
+) -> Iterator[ScanOutcome]:
+    """Scan every source and yield one outcome per item found, as each is done."""
+    plan = _Plan()
+    for source in sources:
+        _plan_source(source, plan, depth=0)
+    yield from plan.problems
+    matcher = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id))
+    directory = _platforms()
+    for name, text in plan.hash_lists:
+        yield from _scan_hash_list(store, case, matcher, name, text)
+    files = iter_files(plan.paths, include=options.include, exclude=options.exclude)
+    for outcome in hash_files(files, jobs=options.jobs):
+        if outcome.hashes is None:
+            yield ScanOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
+            continue
+        where = SightingSource(source=str(Path(outcome.path).resolve()))
+        yield _record(store, case, matcher, where, outcome.hashes)
+    if plan.urls:
+        yield from _scan_urls(store, case, matcher, plan.urls, options, directory)
+
+
+def _plan_source(source: str, plan: _Plan, depth: int) -> None:
+    source = source.strip()
+    if source.lower().startswith(("http://", "https://")):
+        plan.urls.append(source)
+    elif source.startswith("@"):
+        if depth > 0:
+            plan.problems.append(ScanOutcome(source, error=f"{source}: a list cannot name another list"))
+            return
+        try:
+            for entry in read_source_list(Path(source[1:])):
+                _plan_source(entry, plan, depth + 1)
+        except StopNCIIError as exc:
+            plan.problems.append(ScanOutcome(source, error=str(exc)))
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            plan.paths.append(str(path))
+        elif path.is_file() and _is_hash_list(path):
+            plan.hash_lists.append((source, path.read_text(errors="replace")))
+        elif path.exists() or path.is_symlink():
+            plan.paths.append(str(path))
+        else:
+            plan.problems.append(ScanOutcome(source, error=f"{source}: no such file or folder, and not a web address"))
+
+
+def _is_hash_list(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if sniff(head) is not None or b"\0" in head:
+        return False
+    return looks_like_hash_list(head.decode("utf-8", errors="replace"))
+
+
+def read_source_list(path: Path) -> list[str]:
+    """Sources from a text or CSV file: one per line, '#' comments and blank lines allowed.
+
+    A CSV with a header names the column: 'url', 'path' or 'source' (the first one found).
+    """
+    try:
+        if path.stat().st_size > MAX_LIST_BYTES:
+            raise InputFileError(f"the list is larger than {MAX_LIST_BYTES // 1_000_000} MB", str(path))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError("the list is not a text file (UTF-8)", str(path)) from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read the list: {exc.strerror or exc}", str(path)) from None
+    lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    if lines and "," in lines[0]:
+        header = [c.strip().lower() for c in next(csv.reader([lines[0]]))]
+        column = next((header.index(c) for c in ("url", "path", "source") if c in header), None)
+        if column is not None:
+            rows = csv.reader(io.StringIO("\n".join(lines[1:])))
+            return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+    return [l.strip() for l in lines]
+
+
+def _platforms():  # type: ignore[no-untyped-def]
+    from .platforms import load_directory
+
+    return load_directory()
+
+
+def _record(
+    store: Store, case: Case, matcher: CaseMatcher, where: SightingSource, hashes: MediaHashes | None,
+    signals: Sequence[tuple[str, str, int | None]] = (),
+) -> ScanOutcome:
+    """Store the sighting and its matches in one transaction (a rerun repeats nothing)."""
+    if hashes is not None:
+        values = {v.signal: (v.value, v.quality) for v in hashes.signals.values()}
+        frames = _frames_blob(hashes)
+    else:
+        values = {s: (v, q) for s, v, q in signals}
+        frames = None
+    found = matcher.match(SuspectHashes(values, frames))
+    with store.transaction():
+        sighting, new = store.add_sighting(case.id, where, hashes, signals)
+        records = [_store_match(store, case, sighting, m) for m in found]
+    return ScanOutcome(where.url or where.source, sighting=sighting, new=new, matches=records)
+
+
+def _store_match(store: Store, case: Case, sighting: Sighting, found: MatchFound) -> MatchRecord:
+    record, _ = store.record_match(case.id, sighting.id, found.item_id, found.kind, found.confidence, found.evidence)
+    return record
+
+
+def _frames_blob(hashes: MediaHashes) -> bytes | None:
+    if not hashes.frames:
+        return None
+    from .video import frames_to_blob
+
+    return frames_to_blob(hashes.frames)
+
+
+def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, text: str) -> Iterator[ScanOutcome]:
+    try:
+        entries = list(parse_hash_list(text))
+    except InputFileError as exc:
+        yield ScanOutcome(name, error=str(exc.for_item(name)))
+        return
+    for entry in entries:
+        if not isinstance(entry, HashEntry):
+            yield ScanOutcome(f"{name}:{entry.line}", error=f"{name}, line {entry.line}: {entry.reason}")
+            continue
+        where = SightingSource(source=f"{Path(name).name}:{entry.line}")
+        signals = [(entry.signal, entry.value, None)]
+        if entry.signal == "sha256":
+            signals = [("sha256", entry.value, None)]
+        yield _record(store, case, matcher, where, None, signals)
+
+
+def _scan_urls(
+    store: Store, case: Case, matcher: CaseMatcher, urls: list[str], options: ScanOptions, directory,  # type: ignore[no-untyped-def]
+) -> Iterator[ScanOutcome]:
+    from .fetch import Fetcher, FetchLimits
+    from .pages import find_media
+
+    with Fetcher(FetchLimits(), allow_private=options.allow_private) as fetcher:
+        pages: list[tuple[str, list[str]]] = []
+        for url, result in fetcher.get_many(urls):
+            if isinstance(result, FetchError):
+                yield ScanOutcome(url, error=str(result.for_item(url)))
+                continue
+            if result.kind == "html":
+                links = [link.url for link in find_media(result.body, result.final_url)]
+                if not links:
+                    yield ScanOutcome(url, error=f"{url}: the page shows no pictures or videos we could find")
+                pages.append((result.final_url, links))
+                continue
+            yield _record_fetched(store, case, matcher, result, None, directory)
+        for page_url, links in pages:
+            for url, result in fetcher.get_many(links):
+                if isinstance(result, FetchError):
+                    yield ScanOutcome(url, error=str(result.for_item(url)))
+                elif result.kind == "html":
+                    yield ScanOutcome(url, skipped=True, error=f"a web page linked from {page_url}; pages are not followed")
+                else:
+                    yield _record_fetched(store, case, matcher, result, page_url, directory)
+
+
+def _record_fetched(store: Store, case: Case, matcher: CaseMatcher, result, page_url: str | None, directory) -> ScanOutcome:  # type: ignore[no-untyped-def]
+    where = SightingSource(
+        source=result.url, url=result.url, final_url=result.final_url, page_url=page_url,
+        http_status=result.status, content_type=result.content_type,
+        platform=directory.detect(page_url or result.url).id, seen_at=result.fetched_at,
+    )
+    try:
+        hashes = hash_bytes(result.body)  # hashed in memory; the bytes are never written anywhere
+    except MediaError as exc:
+        return ScanOutcome(result.url, error=str(exc.for_item(result.url)))
+    return _record(store, case, matcher, where, hashes)
