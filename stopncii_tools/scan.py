@@ -62,7 +62,6 @@ def scan_sources(
         _plan_source(source, plan, depth=0)
     yield from plan.problems
     matcher = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id))
-    directory = _platforms()
     for name, text in plan.hash_lists:
         yield from _scan_hash_list(store, case, matcher, name, text)
     files = iter_files(plan.paths, include=options.include, exclude=options.exclude)
@@ -73,7 +72,7 @@ def scan_sources(
         where = SightingSource(source=str(Path(outcome.path).resolve()))
         yield _record(store, case, matcher, where, outcome.hashes)
     if plan.urls:
-        yield from _scan_urls(store, case, matcher, plan.urls, options, directory)
+        yield from _scan_urls(store, case, matcher, plan.urls, options, _platforms())
 
 
 def _plan_source(source: str, plan: _Plan, depth: int) -> None:
