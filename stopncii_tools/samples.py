@@ -1,0 +1,61 @@
+"""Sample pictures made by the package (no download), and the edited copies a re-upload makes.
+
+Used by ``stopncii demo`` and by the tests: the sample "photos" are generated scenes, so the
+whole flow can be shown without anyone's real picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageOps
+
+from .signals._examples import encode, scene
+
+
+def _watermark(img: Image.Image) -> Image.Image:
+    img = img.copy()
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((img.width - 140, img.height - 40, img.width - 10, img.height - 10), fill=(250, 250, 250))
+    draw.text((img.width - 130, img.height - 35), "@channel", fill=(20, 20, 20))
+    return img
+
+
+def _crop_edges(img: Image.Image, fraction: float = 0.025) -> Image.Image:
+    dx, dy = int(img.width * fraction), int(img.height * fraction)
+    return img.crop((dx, dy, img.width - dx, img.height - dy))
+
+
+# how copies change when they are re-uploaded; every one must still be found
+EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "resized": lambda img: img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS),
+    "reencoded": lambda img: img,
+    "cropped": _crop_edges,
+    "mirrored": ImageOps.mirror,
+    "rotated90": lambda img: img.rotate(90, expand=True),
+    "watermarked": _watermark,
+}
+
+
+def write_photos(folder: Path, seeds: list[int], size: tuple[int, int] = (800, 600)) -> dict[str, Image.Image]:
+    """Write one generated 'photo' per seed as JPEG; returns file name -> picture."""
+    folder.mkdir(parents=True, exist_ok=True)
+    photos = {}
+    for seed in seeds:
+        img = scene(seed, size)
+        (folder / f"photo{seed}.jpg").write_bytes(encode(img, quality=92))
+        photos[f"photo{seed}.jpg"] = img
+    return photos
+
+
+def write_edits(folder: Path, photos: dict[str, Image.Image]) -> dict[str, str]:
+    """Write every edit of every photo (JPEG quality 75); returns copy name -> original name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for name, img in photos.items():
+        for edit, apply in EDITS.items():
+            copy_name = f"{Path(name).stem}-{edit}.jpg"
+            (folder / copy_name).write_bytes(encode(apply(img), quality=75))
+            truth[copy_name] = name
+    return truth
