@@ -117,6 +117,59 @@ def _cases_and_media(conn: sqlite3.Connection) -> None:
     )
 
 
+def _requesters_and_notices(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE requesters (
+            case_id TEXT PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
+            role TEXT NOT NULL DEFAULT 'self',
+            name TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            signature TEXT NOT NULL DEFAULT '',
+            postal_address TEXT,
+            phone TEXT,
+            organisation TEXT,
+            on_behalf_of TEXT,
+            authorisation TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            notice_key TEXT NOT NULL UNIQUE,
+            platform TEXT NOT NULL,
+            framework TEXT NOT NULL,
+            framework_reason TEXT NOT NULL DEFAULT '',
+            language TEXT NOT NULL,
+            channel_kind TEXT,
+            channel_address TEXT,
+            confirmed TEXT NOT NULL DEFAULT '[]',
+            attach_hashes INTEGER NOT NULL DEFAULT 0,
+            context TEXT,
+            original_work TEXT,
+            status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN
+                ('draft', 'queued', 'sending', 'sent', 'acknowledged', 'removed', 'refused', 'withdrawn')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            due_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            evidence TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE notice_matches (
+            notice_id INTEGER NOT NULL REFERENCES notices(id) ON DELETE CASCADE,
+            match_id INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+            PRIMARY KEY (notice_id, match_id)
+        );
+        CREATE INDEX notices_case ON notices (case_id, status);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
+    ("0002_requesters_and_notices", _requesters_and_notices),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,10 +39,14 @@ class ScanOutcome:
 
 @dataclass(frozen=True)
 class ScanOptions:
+    """How to scan. ``hosts`` maps host names to addresses, like an /etc/hosts entry (for the
+    demo and tests, which serve pages on this computer under example names)."""
+
     allow_private: bool = False
     jobs: int | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    hosts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,10 +192,13 @@ def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, t
 def _scan_urls(
     store: Store, case: Case, matcher: CaseMatcher, urls: list[str], options: ScanOptions, directory,  # type: ignore[no-untyped-def]
 ) -> Iterator[ScanOutcome]:
-    from .fetch import Fetcher, FetchLimits
+    from .fetch import Fetcher, FetchLimits, resolve_host
     from .pages import find_media
 
-    with Fetcher(FetchLimits(), allow_private=options.allow_private) as fetcher:
+    def resolve(host: str, port: int) -> list[str]:
+        return [options.hosts[host]] if host in options.hosts else resolve_host(host, port)
+
+    with Fetcher(FetchLimits(), allow_private=options.allow_private, resolver=resolve) as fetcher:
         pages: list[tuple[str, list[str]]] = []
         for url, result in fetcher.get_many(urls):
             if isinstance(result, FetchError):

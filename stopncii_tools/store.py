@@ -22,6 +22,7 @@ import sqlite_utils
 from ._errors import CaseChoiceNeeded, NotFound, StoreError
 from .hashing import MediaHashes
 from .migrations import MIGRATIONS
+from .notices.model import Notice, Requester
 from .paths import default_db_path
 
 _ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: easy to read aloud
@@ -127,6 +128,35 @@ class MatchRecord:
     status: str
     created_at: str
     decided_at: str | None
+
+
+@dataclass(frozen=True)
+class StoredNotice:
+    """A notice as kept in the case: what it asks, where it goes, and where it stands."""
+
+    id: int
+    case_id: str
+    notice_key: str
+    platform: str
+    framework: str
+    framework_reason: str
+    language: str
+    channel_kind: str | None
+    channel_address: str | None
+    confirmed: tuple[str, ...]
+    attach_hashes: bool
+    context: str | None
+    original_work: str | None
+    status: str
+    created_at: str
+    updated_at: str
+    sent_at: str | None
+    due_at: str | None
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    evidence: dict[str, Any]
+    match_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -466,6 +496,105 @@ class Store:
             self.log(record.case_id, f"match.{decision}", match=match_id)
         return self.match(match_id)
 
+
+    # -- the requester ----------------------------------------------------------------------
+
+    def set_requester(self, case_id: str, requester: Requester) -> None:
+        """Store who sends this case's notices (kept in the case, never in hash exports)."""
+        values = {f: getattr(requester, f) for f in _REQUESTER_FIELDS}
+        with self.transaction():
+            self.conn.execute(
+                f"INSERT OR REPLACE INTO requesters (case_id, {', '.join(_REQUESTER_FIELDS)}, updated_at)"
+                f" VALUES (?, {', '.join('?' for _ in _REQUESTER_FIELDS)}, ?)",
+                (case_id, *values.values(), _iso()),
+            )
+            self.log(case_id, "requester.updated", role=requester.role)
+
+    def requester(self, case_id: str) -> Requester | None:
+        rows = list(self.db.query(
+            f"SELECT {', '.join(_REQUESTER_FIELDS)} FROM requesters WHERE case_id = ?", [case_id]))
+        return Requester(**rows[0]) if rows else None
+
+    # -- notices --------------------------------------------------------------------------
+
+    def save_notice(
+        self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]
+    ) -> tuple[StoredNotice, bool]:
+        """Keep a drafted notice. The same request drafted again (same key) is not duplicated."""
+        row = self.conn.execute("SELECT id FROM notices WHERE notice_key = ?", (notice.notice_key,)).fetchone()
+        if row:
+            return self.notice(row[0]), False
+        now = _iso()
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO notices (case_id, notice_key, platform, framework, framework_reason, language,"
+                " channel_kind, channel_address, confirmed, attach_hashes, context, original_work,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, notice.notice_key, notice.platform.id, notice.framework, reason, notice.language,
+                 notice.channel.kind if notice.channel else None,
+                 notice.channel.address if notice.channel else None,
+                 json.dumps(sorted(notice.confirmed)), int(notice.attach_hashes), notice.context,
+                 notice.original_work, _iso(notice.created_at), now),
+            )
+            notice_id = int(cursor.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT INTO notice_matches (notice_id, match_id) VALUES (?, ?)",
+                [(notice_id, m) for m in match_ids],
+            )
+            self.log(case_id, "notice.drafted", notice=notice_id, platform=notice.platform.id,
+                     framework=notice.framework)
+        return self.notice(notice_id), True
+
+    def delete_drafts(self, case_id: str, platform: str | None = None) -> int:
+        """Remove unsent drafts (before drafting again from the current matches)."""
+        sql, args = "DELETE FROM notices WHERE case_id = ? AND status = 'draft'", [case_id]
+        if platform:
+            sql, args = sql + " AND platform = ?", args + [platform]
+        with self.transaction():
+            removed = self.conn.execute(sql, args).rowcount
+            if removed:
+                self.log(case_id, "notice.drafts_replaced", count=removed)
+        return removed
+
+    def notice(self, notice_id: int) -> StoredNotice:
+        rows = list(self.db.query("SELECT * FROM notices WHERE id = ?", [notice_id]))
+        if not rows:
+            raise NotFound(f"there is no notice {notice_id} (see 'stopncii notice list')")
+        return self._stored_notice(rows[0])
+
+    def notices(self, case_id: str | None = None, status: str | None = None) -> list[StoredNotice]:
+        clauses, args = [], []
+        if case_id:
+            clauses, args = clauses + ["case_id = ?"], args + [case_id]
+        if status:
+            clauses, args = clauses + ["status = ?"], args + [status]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return [self._stored_notice(r) for r in self.db.query(f"SELECT * FROM notices {where} ORDER BY id", args)]
+
+    def notice_match_ids(self, notice_id: int) -> list[int]:
+        rows = self.conn.execute("SELECT match_id FROM notice_matches WHERE notice_id = ? ORDER BY match_id", (notice_id,))
+        return [r[0] for r in rows]
+
+    def matches_in_notices(self, case_id: str, statuses: Sequence[str]) -> set[int]:
+        """Matches already covered by notices in these states (so no URL is requested twice)."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.conn.execute(
+            f"SELECT nm.match_id FROM notice_matches nm JOIN notices n ON n.id = nm.notice_id"
+            f" WHERE n.case_id = ? AND n.status IN ({marks})", (case_id, *statuses))
+        return {r[0] for r in rows}
+
+    def _stored_notice(self, row: dict[str, Any]) -> StoredNotice:
+        return StoredNotice(**{
+            **row,
+            "confirmed": tuple(json.loads(row["confirmed"])),
+            "attach_hashes": bool(row["attach_hashes"]),
+            "evidence": json.loads(row["evidence"]),
+            "match_ids": tuple(self.notice_match_ids(row["id"])),
+        })
+
+
+_REQUESTER_FIELDS = ("role", "name", "email", "signature", "postal_address", "phone", "organisation",
+                     "on_behalf_of", "authorisation")
 
 _SIGHTING_COLUMNS = (
     "id, case_id, source, url, final_url, page_url, http_status, content_type, kind, format, size,"

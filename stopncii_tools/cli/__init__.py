@@ -38,9 +38,12 @@ def cli() -> None:
 
 def _register() -> None:
     from .cases import case_group, matches_group, protect_command, scan_command
+    from .demo import demo_command
     from .hashing import hash_command
+    from .notices import notice_group, platforms_group, requester_group
 
-    for command in (hash_command, case_group, protect_command, scan_command, matches_group):
+    for command in (demo_command, hash_command, case_group, protect_command, scan_command, matches_group,
+                    requester_group, notice_group, platforms_group):
         cli.add_command(command)
 
 

@@ -189,7 +189,7 @@ MATCH_COLUMNS = ("match", "status", "kind", "confidence", "found_at", "platform"
 def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
     sighting = store.sighting(match.sighting_id)
     item = store.protected_item(match.item_id)
-    best = min(match.evidence, key=lambda e: e.get("distance", 0)) if match.evidence else {}
+    best = match.evidence[0] if match.evidence else {}  # the signal that decided the match
     return {
         "match": match.id, "status": match.status, "kind": match.kind, "confidence": match.confidence,
         "found_at": sighting.location, "page": sighting.page_url, "platform": sighting.platform,

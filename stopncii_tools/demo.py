@@ -1,0 +1,111 @@
+"""The whole flow on sample pictures: protect, scan edited copies (folder and web page), match.
+
+Runs on the default case database in a case of its own, with pictures the package generates,
+and a web page served on this computer only (127.0.0.1), so nothing goes to the internet.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .protect import protect_paths
+from .samples import write_edits, write_photos
+from .scan import ScanOptions, ScanOutcome, scan_sources
+from .store import Case, MatchRecord, Store
+
+DEMO_TITLE = "Demo: sample pictures"
+PHOTO_SEEDS = [7, 8, 9]
+UNRELATED_SEEDS = [70, 71, 72]
+
+
+@dataclass
+class DemoStep:
+    """One step of the demo, for the CLI to show: a title, lines of detail, rows of data."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    matches: list[MatchRecord] = field(default_factory=list)
+
+
+def demo_case(store: Store) -> Case:
+    """The demo's own case: reused when it exists, so running the demo twice adds nothing."""
+    for case in store.list_cases("open"):
+        if case.title == DEMO_TITLE:
+            return case
+    return store.create_case(DEMO_TITLE, "US", "Made by 'stopncii demo' from generated sample pictures.")
+
+
+@contextmanager
+def _local_web_page(folder: Path, pictures: list[str]) -> Iterator[str]:
+    """Serve a page showing ``pictures`` on 127.0.0.1; yields the page URL."""
+    body = "".join(f'<p><img src="{name}" alt="post"></p>' for name in pictures)
+    (folder / "post.html").write_text(f"<!doctype html><html><head><title>A post</title></head><body>{body}</body></html>")
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/post.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the demo prints its own story
+        pass
+
+
+def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
+    case = demo_case(store)
+    with tempfile.TemporaryDirectory(prefix="stopncii-demo-") as tmp:
+        root = Path(tmp)
+        photos = write_photos(root / "my-photos", PHOTO_SEEDS, size=(1200, 900))
+        yield DemoStep(
+            f"1. Sample pictures: {len(photos)} generated 'photos' stand in for yours",
+            [f"case {case.id} ({case.title}) in {store.path}"],
+        )
+        lines = []
+        for outcome in protect_paths(store, case, [root / "my-photos"], jobs=jobs):
+            if outcome.item is not None:
+                state = "hashed and stored" if outcome.created else "already protected"
+                lines.append(f"{Path(outcome.path).name}: {state}; SHA-256 {outcome.item.sha256[:16]}...")
+        lines.append("Stored: hashes (PDQ and its 8 rotations/mirrors, pHash, dHash, wHash, colour hash,")
+        lines.append("MD5, SHA-256), size and file name. Not stored: the pictures, thumbnails or folders.")
+        yield DemoStep("2. Protect: pictures hashed on this computer; only hashes kept", lines)
+
+        truth = write_edits(root / "reported", photos)
+        write_photos(root / "reported", UNRELATED_SEEDS)
+        outcomes = list(scan_sources(store, case, [str(root / "reported")], ScanOptions(jobs=jobs)))
+        yield _scan_step(
+            f"3. Scan a folder of {len(truth)} edited copies (resized, re-encoded, cropped, mirrored,"
+            f" rotated, watermarked) and {len(UNRELATED_SEEDS)} unrelated pictures", outcomes)
+
+        on_page = [name for name in sorted(truth) if "mirrored" in name or "watermarked" in name]
+        with _local_web_page(root / "reported", on_page) as page_url:
+            outcomes = list(scan_sources(store, case, [page_url], ScanOptions(allow_private=True)))
+        yield _scan_step(
+            f"4. Scan a web page (served on this computer only: {page_url.split('/post')[0]})", outcomes,
+            extra=["Downloaded pictures were hashed in memory and thrown away; the case keeps the",
+                   "address, the date and the file's SHA-256 as evidence."])
+    counts = store.case_counts(case.id)
+    yield DemoStep("5. What the case holds now", [
+        f"{counts['protected']} protected items, {counts['sightings']} sightings, {counts['matches']} matches",
+        "Look: stopncii matches --case " + case.id,
+        "Remove the demo case for good: stopncii case delete --case " + case.id,
+    ])
+
+
+def _scan_step(title: str, outcomes: list[ScanOutcome], extra: list[str] | None = None) -> DemoStep:
+    matched = [m for o in outcomes for m in o.matches]
+    failed = [o.error for o in outcomes if o.error and not o.skipped]
+    lines = [f"{len(outcomes)} items scanned, {len({m.sighting_id for m in matched})} matched a protected photo"]
+    lines += [f"could not scan: {e}" for e in failed]
+    return DemoStep(title, lines + (extra or []), matched)

@@ -1,0 +1,300 @@
+"""Find the pictures and videos a web page shows or links to.
+
+The page is read by a small single-pass tokenizer rather than :mod:`html.parser`: the standard
+parser takes quadratic time on unterminated tags (CPython gh-135462 / CVE-2025-6069; 60 KB of
+``"<a "`` took 80 s on Python 3.11.7, and repeated unterminated declarations are still slow), and a
+hostile page must not stall a batch. Every character here is looked at a bounded number of times,
+the page size and the number of links are capped, and no input raises.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urljoin, urlsplit
+
+MAX_LINKS: Final = 500
+MAX_HTML_CHARS: Final = 5_000_000  # a page bigger than this is read only this far
+MAX_URL_CHARS: Final = 8_192
+MEDIA_EXTENSIONS: Final = (
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".heic",
+    ".mp4", ".mov", ".webm", ".mkv", ".avi",
+)
+
+_META_TAGS: Final = {
+    "og:image": "og:image",
+    "og:image:url": "og:image",
+    "og:image:secure_url": "og:image",
+    "twitter:image": "twitter:image",
+    "twitter:image:src": "twitter:image",
+    "og:video": "og:video",
+    "og:video:url": "og:video",
+    "og:video:secure_url": "og:video",
+}
+_IMG_SRC_ATTRS: Final = ("src", "data-src", "data-original", "data-lazy-src")  # lazy loaders
+_IMG_SRCSET_ATTRS: Final = ("srcset", "data-srcset")
+# Elements whose content is text, not markup: a "<img" inside a script is not a picture.
+_RAW_TEXT: Final = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
+)
+_DROPPED_SCHEMES: Final = ("data:", "javascript:", "blob:", "about:", "mailto:")
+
+_WS: Final = "\t\n\f\r "
+_TAG_NAME: Final = r"[A-Za-z][^\t\n\f\r />]*"
+# Groups: a start tag's name, a comment's "!--", an end tag's name (None after "</" and a
+# non-letter); "<!" and "<?" declarations match with all three None. Any other "<" is text.
+_MARKUP = re.compile(rf"<(?:({_TAG_NAME})|(!--)|/({_TAG_NAME})?|[!?])")
+# One attribute, or the tag's ">": groups are (">", name, "double", 'single', open quote, bare).
+_ATTRIBUTE = re.compile(
+    r"""[\t\n\f\r /]*(?:(>)|([^\t\n\f\r />][^\t\n\f\r /=>]*)"""
+    r"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"([^"]*)"|'([^']*)'|(["'])|([^\t\n\f\r >]*)))?)"""
+)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,512}?charset[\t\n\f\r ]*=[\t\n\f\r "']*([A-Za-z0-9_.:-]{1,40})""", re.I
+)
+_DESCRIPTOR_NUMBER = re.compile(r"[0-9]*\.?[0-9]+")
+_RAW_TEXT_CLOSE: Final = {
+    name: re.compile(r"</" + name + r"(?=[\t\n\f\r />])", re.I) for name in _RAW_TEXT
+}
+
+
+@dataclass(frozen=True)
+class MediaLink:
+    """One picture or video address found in a page.
+
+    ``tag`` says where it was found: ``og:image``, ``og:video``, ``twitter:image``, ``img``,
+    ``img-srcset``, ``picture-source``, ``video``, ``video-poster``, ``video-source`` or
+    ``link`` (an ``<a href>`` to a file whose name ends like a picture or video).
+    """
+
+    url: str
+    tag: str
+
+
+def find_media(
+    html_text: bytes | str,
+    base_url: str,
+    *,
+    max_links: int = MAX_LINKS,
+    max_chars: int = MAX_HTML_CHARS,
+) -> list[MediaLink]:
+    """Every picture and video address in a page, absolute, in page order, without repeats.
+
+    Relative addresses are resolved against ``<base href>`` (if any) and ``base_url`` (the
+    address the page was finally fetched from). ``data:``, ``javascript:`` and other non-web
+    addresses are left out. At most ``max_links`` links and ``max_chars`` characters are read.
+    """
+    text = _decode(html_text[:max_chars]) if isinstance(html_text, bytes) else html_text[:max_chars]
+    scan = _Scan(max_links)
+    scan.run(text)
+    base = _resolve(scan.base_href, base_url) if scan.base_href else None
+    links: list[MediaLink] = []
+    seen = {base_url.split("#", 1)[0]}  # src="" or "https:" lead back to the page itself
+    for raw, tag in scan.found.items():
+        url = _resolve(raw, base or base_url)
+        if url is not None and url not in seen:
+            seen.add(url)
+            links.append(MediaLink(url, tag))
+    return links[:max_links]
+
+
+class _Scan:
+    """One pass over the page, collecting raw addresses (first tag wins) and the first base."""
+
+    def __init__(self, max_links: int) -> None:
+        self.max_links = max_links
+        self.found: dict[str, str] = {}
+        self.base_href: str | None = None
+        self._picture_depth = 0
+        self._video_depth = 0
+
+    def run(self, text: str) -> None:
+        pos, end = 0, len(text)
+        while pos < end and len(self.found) < self.max_links:
+            markup = _MARKUP.search(text, pos)
+            if markup is None:
+                return
+            start_tag, comment, end_tag = markup.groups()
+            if start_tag is not None:
+                tag = _read_attributes(text, markup.end())
+                if tag is None:
+                    return  # the tag never closes: the rest of the page is inside it
+                attrs, pos = tag
+                tag_name = start_tag.lower()
+                self._start_tag(tag_name, attrs)
+                if tag_name in _RAW_TEXT:
+                    pos = _raw_text_end(text, tag_name, pos)
+                elif tag_name == "plaintext":
+                    return
+            elif comment is not None:
+                pos = _comment_end(text, markup.start())
+            else:
+                if end_tag is not None:
+                    self._end_tag(end_tag.lower())
+                pos = _after(text, ">", markup.end())  # also doctype, CDATA, <?...>
+
+    def _add(self, raw: str | None, tag: str) -> None:
+        if raw is None or len(self.found) >= self.max_links:
+            return
+        raw = raw.strip(_WS)
+        if raw and len(raw) <= MAX_URL_CHARS and not raw.lower().startswith(_DROPPED_SCHEMES):
+            self.found.setdefault(raw, tag)
+
+    def _start_tag(self, name: str, attrs: dict[str, str]) -> None:
+        if name == "base":
+            if self.base_href is None and "href" in attrs:
+                self.base_href = attrs["href"]
+        elif name == "meta":
+            key = (attrs.get("property") or attrs.get("name") or "").strip().lower()
+            if key in _META_TAGS:
+                self._add(attrs.get("content"), _META_TAGS[key])
+        elif name == "img":
+            for attr in _IMG_SRC_ATTRS:
+                self._add(attrs.get(attr), "img")
+            for attr in _IMG_SRCSET_ATTRS:
+                for candidate in _srcset_urls(attrs.get(attr, "")):
+                    self._add(candidate, "img-srcset")
+        elif name == "picture":
+            self._picture_depth += 1
+        elif name == "video":
+            self._video_depth += 1
+            self._add(attrs.get("src"), "video")
+            self._add(attrs.get("poster"), "video-poster")
+        elif name == "source":
+            if self._video_depth:
+                self._add(attrs.get("src"), "video-source")
+            elif self._picture_depth:
+                for candidate in _srcset_urls(attrs.get("srcset", "")):
+                    self._add(candidate, "picture-source")
+        elif name == "a":
+            href = attrs.get("href")
+            if href is not None and _looks_like_media_file(href):
+                self._add(href, "link")
+
+    def _end_tag(self, name: str) -> None:
+        if name == "picture":
+            self._picture_depth = max(0, self._picture_depth - 1)
+        elif name == "video":
+            self._video_depth = max(0, self._video_depth - 1)
+
+
+def _after(text: str, marker: str, start: int) -> int:
+    """Index just past the next ``marker`` from ``start``, or the end of the text."""
+    found = text.find(marker, start)
+    return len(text) if found < 0 else found + len(marker)
+
+
+def _comment_end(text: str, lt: int) -> int:
+    if text.startswith(("<!-->", "<!--->"), lt):  # empty comments, as browsers read them
+        return text.index(">", lt + 4) + 1
+    return _after(text, "-->", lt + 4)
+
+
+def _raw_text_end(text: str, name: str, pos: int) -> int:
+    """Index just past the ``</name ...>`` closing a script-like element, or the end of the text."""
+    match = _RAW_TEXT_CLOSE[name].search(text, pos)
+    return len(text) if match is None else _after(text, ">", match.end())
+
+
+def _read_attributes(text: str, pos: int) -> tuple[dict[str, str], int] | None:
+    """Attributes of a start tag from just after its name, and the index after its ``>``.
+
+    Follows the HTML tokenizer: names are lower-cased, the first of a repeated name wins, and a
+    quote left open runs to the end of the page (None is returned: the tag never closes).
+    """
+    attrs: dict[str, str] = {}
+    while True:
+        attribute = _ATTRIBUTE.match(text, pos)
+        if attribute is None:  # only spaces and slashes were left
+            return None
+        closing, name, double, single, open_quote, bare = attribute.groups()
+        if closing is not None:
+            return attrs, attribute.end()
+        if open_quote is not None:
+            return None
+        pos = attribute.end()
+        name = name.lower()
+        if name not in attrs:
+            value = double if double is not None else single if single is not None else bare or ""
+            attrs[name] = html.unescape(value) if "&" in value else value
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """Candidate URLs of a ``srcset``, largest first (HTML's parsing rules, commas in URLs kept)."""
+    candidates: list[tuple[float, str]] = []
+    pos, end = 0, len(value)
+    while pos < end:
+        while pos < end and (value[pos] in _WS or value[pos] == ","):
+            pos += 1
+        start = pos
+        while pos < end and value[pos] not in _WS:
+            pos += 1
+        url = value[start:pos]
+        descriptor_start = pos
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            depth = 0  # a comma inside parentheses does not end the descriptors
+            while pos < end and not (value[pos] == "," and depth == 0):
+                if value[pos] == "(":
+                    depth += 1
+                elif value[pos] == ")" and depth:
+                    depth -= 1
+                pos += 1
+        if url:
+            candidates.append((_descriptor_size(value[descriptor_start:pos]), url))
+    candidates.sort(key=lambda candidate: -candidate[0])  # stable: page order among equals
+    return [url for _, url in candidates]
+
+
+def _descriptor_size(descriptors: str) -> float:
+    """The width (``640w``) or density (``2x``) of a srcset candidate; 1 when none is given."""
+    for token in descriptors.split():
+        number = _DESCRIPTOR_NUMBER.fullmatch(token[:-1])
+        if token[-1:].lower() in ("w", "x") and number:
+            return float(number.group())
+    return 1.0
+
+
+def _looks_like_media_file(href: str) -> bool:
+    path = href.split("#", 1)[0].split("?", 1)[0].rstrip(_WS).lower()
+    return path.endswith(MEDIA_EXTENSIONS)
+
+
+def _resolve(raw: str, base: str) -> str | None:
+    """An absolute http(s) address without fragment, or None for anything else."""
+    cleaned = raw.strip(_WS).replace("\t", "").replace("\n", "").replace("\r", "")
+    if not cleaned:
+        return None
+    try:
+        absolute = urljoin(base, cleaned).split("#", 1)[0]  # the fragment is never sent
+        parts = urlsplit(absolute)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+    except ValueError:  # e.g. a broken IPv6 address in brackets
+        return None
+    return absolute
+
+
+def _decode(data: bytes) -> str:
+    """Page bytes as text: byte-order mark, else ``<meta charset>``, else UTF-8."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, "replace")
+    encoding = "utf-8"
+    declared = _META_CHARSET.search(data[:1024])
+    if declared:
+        try:
+            name = codecs.lookup(declared.group(1).decode("ascii")).name
+        except LookupError:
+            name = "utf-8"
+        # HTML reads a UTF-16 <meta charset> as UTF-8: the bytes it was found in are ASCII
+        encoding = "utf-8" if name.startswith("utf-16") else name
+    return data.decode(encoding, "replace")

@@ -1,0 +1,122 @@
+"""Turn a case's confirmed matches into takedown notices, and read them back for rendering.
+
+Only matches the person confirmed are used, and only those seen at a web address. Items are
+built from sightings (addresses, dates, hashes of what was found online), never from the
+protected pictures, so no label, file name or path can reach a notice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from ._errors import NoticeError
+from .notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
+from .notices.draft import normalise_jurisdiction
+from .platforms import Platform, PlatformDirectory
+from .store import Case, MatchRecord, Store, StoredNotice
+
+# states in which a notice is out (or on its way): their addresses are never requested again
+COMMITTED_STATES = ("queued", "sending", "sent", "acknowledged", "removed", "refused")
+
+
+@dataclass
+class DraftPlan:
+    """What ``notice draft`` will do, before anything is stored."""
+
+    notices: list[tuple[Notice, str, list[int]]] = field(default_factory=list)  # notice, reason, match ids
+    not_on_web: int = 0
+    already_requested: int = 0
+
+
+def notice_items(store: Store, matches: Iterable[MatchRecord]) -> dict[str, list[tuple[NoticeItem, int]]]:
+    """Notice items grouped by the platform of each sighting; local files are left out."""
+    grouped: dict[str, list[tuple[NoticeItem, int]]] = defaultdict(list)
+    for match in matches:
+        sighting = store.sighting(match.sighting_id)
+        url = sighting.final_url or sighting.url
+        if not url:
+            continue
+        pdq = next((s.value for s in store.sighting_signals(sighting.id) if s.signal == "pdq"), None)
+        item = NoticeItem(
+            url=url, page_url=sighting.page_url, seen_at=datetime.fromisoformat(sighting.first_seen_at),
+            match_kind=match.kind, sha256=sighting.sha256 or None, pdq=pdq,
+        )
+        grouped[sighting.platform or ""].append((item, match.id))
+    return grouped
+
+
+def plan_notices(
+    store: Store, case: Case, directory: PlatformDirectory, requester: Requester, *,
+    platform: str | None = None, framework: str | None = None, language: str | None = None,
+    context: str | None = None, original_work: str | None = None, attach_hashes: bool | None = None,
+) -> DraftPlan:
+    """Draft (in memory) one notice per platform, or per item where the platform asks for that."""
+    if not case.jurisdiction:
+        raise NoticeError("the case has no country set; it decides which law applies "
+                          "(set it with 'stopncii case new ... --jurisdiction US')", item=f"case {case.id}")
+    confirmed_matches = store.matches(case.id, "confirmed")
+    if not confirmed_matches:
+        raise NoticeError("there are no confirmed matches yet: check them with 'stopncii matches' and "
+                          "confirm the ones that are you with 'stopncii matches confirm ID'", item=f"case {case.id}")
+    taken = store.matches_in_notices(case.id, COMMITTED_STATES)
+    plan = DraftPlan(already_requested=sum(1 for m in confirmed_matches if m.id in taken))
+    wanted = directory.get(platform) if platform else None
+    fresh = [m for m in confirmed_matches if m.id not in taken]
+    grouped = notice_items(store, fresh)
+    plan.not_on_web = len(fresh) - sum(len(v) for v in grouped.values())
+    by_platform: dict[str, tuple[Platform, list[tuple[NoticeItem, int]]]] = {}
+    for platform_id, entries in grouped.items():
+        for item, match_id in entries:
+            target = directory.get(platform_id) if platform_id else directory.detect(item.url)
+            if wanted is not None and target.id != wanted.id:
+                continue
+            by_platform.setdefault(target.id, (target, []))[1].append((item, match_id))
+    for target, entries in by_platform.values():
+        matches_of: dict[str, list[int]] = defaultdict(list)
+        for item, match_id in entries:
+            matches_of[item.url].append(match_id)
+        choice = choose_framework(case.jurisdiction, target, framework)
+        drafts = draft_notices(
+            case.id, case.jurisdiction, requester, [item for item, _ in entries], target, choice.id, language,
+            context=context, original_work=original_work, attach_hashes=attach_hashes,
+        )
+        for notice in drafts:
+            ids = sorted(m for item in notice.items for m in matches_of[item.url])
+            plan.notices.append((notice, choice.reason, ids))
+    return plan
+
+
+def save_plan(store: Store, case: Case, plan: DraftPlan, platform: str | None = None) -> list[tuple[StoredNotice, bool]]:
+    """Replace the case's unsent drafts with the planned notices, in one transaction.
+
+    Every notice is validated first: one missing element refuses them all, with the list.
+    """
+    for notice, _, _ in plan.notices:
+        validate(notice)
+    with store.transaction():
+        store.delete_drafts(case.id, platform)
+        return [store.save_notice(case.id, notice, reason, ids) for notice, reason, ids in plan.notices]
+
+
+def load_notice(store: Store, stored: StoredNotice, directory: PlatformDirectory) -> Notice:
+    """Rebuild the full notice (for rendering or sending) from what the case keeps."""
+    case = store.get_case(stored.case_id)
+    requester = store.requester(case.id)
+    if requester is None:
+        raise NoticeError("the case has no requester details any more", item=f"notice {stored.id}")
+    platform = directory.get(stored.platform)
+    items = [item for _, entries in notice_items(store, [store.match(m) for m in stored.match_ids]).items()
+             for item, _ in entries]
+    channel = next((replace(c, address=stored.channel_address) for c in platform.channels
+                    if c.kind == stored.channel_kind and items
+                    and c.address_for(items[0].url) == stored.channel_address), None)
+    return Notice(
+        case_ref=case.id, jurisdiction=normalise_jurisdiction(case.jurisdiction or ""), platform=platform,
+        channel=channel, framework=stored.framework, language=stored.language, requester=requester,
+        items=tuple(items), created_at=datetime.fromisoformat(stored.created_at),
+        attach_hashes=stored.attach_hashes, confirmed=frozenset(stored.confirmed), context=stored.context,
+        original_work=stored.original_work,
+    )

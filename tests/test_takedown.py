@@ -1,0 +1,133 @@
+"""From confirmed matches to notices: drafting from the case, refusing half-made ones, rendering."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stopncii_tools.cli import cli
+from stopncii_tools.protect import protect_paths
+from stopncii_tools.samples import write_edits, write_photos
+from stopncii_tools.scan import ScanOptions, scan_sources
+from stopncii_tools.store import Store
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+@pytest.fixture()
+def case_with_matches(tmp_path: Path, served: tuple[Path, int]) -> tuple[Path, str]:
+    site, port = served
+    db = tmp_path / "cases.db"
+    photos = write_photos(tmp_path / "mine", [401, 402])
+    write_edits(site, photos)
+    with Store(db) as store:
+        case = store.create_case("Notices", "US")
+        list(protect_paths(store, case, [tmp_path / "mine"], jobs=1, store_names=True))
+        urls = [f"http://t.me:{port}/photo401-resized.jpg", f"http://vk.com:{port}/photo402-mirrored.jpg",
+                f"http://t.me:{port}/photo402-watermarked.jpg"]
+        hosts = {"t.me": "127.0.0.1", "vk.com": "127.0.0.1"}
+        outcomes = list(scan_sources(store, case, urls, ScanOptions(allow_private=True, hosts=hosts)))
+        assert [len(o.matches) for o in outcomes] == [1, 1, 1], [o.error for o in outcomes]
+        for outcome in outcomes:
+            store.decide_match(outcome.matches[0].id, "confirmed")
+    return db, case.id
+
+
+def _requester(db: Path) -> None:
+    result = run("requester", "set", "--db", str(db), "--name", "Jane Doe", "--email", "jane.reports@example.org",
+                 "--signature", "/Jane Doe/")
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_requester_details_refuse_the_notice_with_a_list(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    result = run("notice", "draft", "--db", str(db), "--yes")
+    assert result.exit_code == 1
+    assert "TAKE IT DOWN Act needs: your name, your e-mail address, your signature" in result.stderr
+    with Store(db) as store:
+        assert store.notices() == []
+
+
+def test_unconfirmed_statements_refuse_the_notice(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    result = run("notice", "draft", "--db", str(db), "--platform", "telegram", input="n\n")
+    assert result.exit_code == 0 and "Left out: the notice to Telegram" in result.stderr
+    with Store(db) as store:
+        assert store.notices() == []
+
+
+def test_notices_are_drafted_per_platform_and_rendered_in_every_format(case_with_matches: tuple[Path, str]) -> None:
+    db, case_id = case_with_matches
+    _requester(db)
+    result = run("notice", "draft", "--db", str(db), "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    drafted = {r["platform"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(drafted) == {"telegram", "vk"}
+    telegram = drafted["telegram"]
+    assert telegram["framework"] == "take_it_down" and telegram["address"] == "abuse@telegram.org"
+    assert telegram["items"] == 2 and "TAKE IT DOWN" in telegram["why"]
+    text = run("notice", "show", "--db", str(db), str(telegram["id"])).stdout
+    assert "/photo401-resized.jpg" in text and "/photo402-watermarked.jpg" in text and "Jane Doe" in text
+    email = run("notice", "show", "--db", str(db), str(telegram["id"]), "--format", "email").stdout
+    assert "To: abuse@telegram.org" in email and "Message-ID:" in email
+    document = json.loads(run("notice", "show", "--db", str(db), str(telegram["id"]), "--format", "json").stdout)
+    assert {i["url"].rsplit("/", 1)[1] for i in document["items"]} == {"photo401-resized.jpg", "photo402-watermarked.jpg"}
+    form = run("notice", "show", "--db", str(db), str(drafted["vk"]["id"]), "--format", "form").stdout
+    assert "photo402-mirrored.jpg" in form
+    for output in (text, email, json.dumps(document), form):
+        assert "photo401.jpg" not in output and "photo402.jpg" not in output  # protected labels never leak
+
+
+def test_drafting_again_does_not_duplicate(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    run("notice", "draft", "--db", str(db), "--yes")
+    run("notice", "draft", "--db", str(db), "--yes")
+    with Store(db) as store:
+        notices = store.notices()
+        assert len(notices) == 2 and len({n.notice_key for n in notices}) == 2
+
+
+def test_russian_notice_for_telegram(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    run("notice", "draft", "--db", str(db), "--yes", "--platform", "telegram", "--language", "ru")
+    with Store(db) as store:
+        [notice] = store.notices()
+    text = run("notice", "show", "--db", str(db), str(notice.id)).stdout
+    assert notice.language == "ru" and any("\u0400" <= ch <= "\u04ff" for ch in text)
+
+
+def test_export_writes_every_format(case_with_matches: tuple[Path, str], tmp_path: Path) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    run("notice", "draft", "--db", str(db), "--yes")
+    result = run("notice", "export", "--db", str(db), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0
+    assert len(list((tmp_path / "out").iterdir())) == 8
