@@ -15,12 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .notices import Requester, render_statements, render_text
+from .platforms import load_directory
 from .protect import protect_paths
 from .samples import write_edits, write_photos
 from .scan import ScanOptions, ScanOutcome, scan_sources
 from .store import Case, MatchRecord, Store
+from .takedown import load_notice, plan_notices, save_plan
 
 DEMO_TITLE = "Demo: sample pictures"
+DEMO_HOST = "photos.example"  # a reserved name (RFC 2606): no real website is involved
+SAMPLE_REQUESTER = Requester(name="Sample Person", email="sample.person@example.org", signature="/Sample Person/")
 PHOTO_SEEDS = [7, 8, 9]
 UNRELATED_SEEDS = [70, 71, 72]
 
@@ -32,13 +37,14 @@ class DemoStep:
     title: str
     lines: list[str] = field(default_factory=list)
     matches: list[MatchRecord] = field(default_factory=list)
+    notice_text: str | None = None
 
 
 def demo_case(store: Store) -> Case:
-    """The demo's own case: reused when it exists, so running the demo twice adds nothing."""
-    for case in store.list_cases("open"):
+    """A fresh demo case; an earlier demo case is deleted first, so demos never pile up."""
+    for case in store.list_cases():
         if case.title == DEMO_TITLE:
-            return case
+            store.delete_case(case.id)
     return store.create_case(DEMO_TITLE, "US", "Made by 'stopncii demo' from generated sample pictures.")
 
 
@@ -52,7 +58,7 @@ def _local_web_page(folder: Path, pictures: list[str]) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/post.html"
+        yield f"http://{DEMO_HOST}:{server.server_address[1]}/post.html"
     finally:
         server.shutdown()
         server.server_close()
@@ -90,15 +96,33 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
 
         on_page = [name for name in sorted(truth) if "mirrored" in name or "watermarked" in name]
         with _local_web_page(root / "reported", on_page) as page_url:
-            outcomes = list(scan_sources(store, case, [page_url], ScanOptions(allow_private=True)))
+            options = ScanOptions(allow_private=True, hosts={DEMO_HOST: "127.0.0.1"})
+            outcomes = list(scan_sources(store, case, [page_url], options))
         yield _scan_step(
-            f"4. Scan a web page (served on this computer only: {page_url.split('/post')[0]})", outcomes,
+            f"4. Scan a web page ({page_url}, served by this computer to itself)", outcomes,
             extra=["Downloaded pictures were hashed in memory and thrown away; the case keeps the",
                    "address, the date and the file's SHA-256 as evidence."])
+
+    web_matches = [m for o in outcomes for m in o.matches]
+    for match in web_matches:
+        store.decide_match(match.id, "confirmed")
+    if store.requester(case.id) is None:
+        store.set_requester(case.id, SAMPLE_REQUESTER)
+    plan = plan_notices(store, case, load_directory(), store.requester(case.id) or SAMPLE_REQUESTER)
+    plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids) for n, why, ids in plan.notices]
+    saved = save_plan(store, case, plan)
+    lines = [f"{len(web_matches)} web matches confirmed (in your own case, you check and confirm each one).",
+             f"{len(saved)} notice drafted; nothing is sent. Why this law: {plan.notices[0][1]}" if saved else "",
+             "The statements the law needs were confirmed for the sample person; you confirm them yourself."]
+    step = DemoStep("5. Draft the takedown notice", [line for line in lines if line])
+    if saved:
+        stored = saved[0][0]
+        step.notice_text = render_text(load_notice(store, stored, load_directory()))
+    yield step
     counts = store.case_counts(case.id)
-    yield DemoStep("5. What the case holds now", [
+    yield DemoStep("6. What the case holds now", [
         f"{counts['protected']} protected items, {counts['sightings']} sightings, {counts['matches']} matches",
-        "Look: stopncii matches --case " + case.id,
+        "Look: stopncii matches --case " + case.id + "   and   stopncii notice list --case " + case.id,
         "Remove the demo case for good: stopncii case delete --case " + case.id,
     ])
 

@@ -73,6 +73,8 @@ def render(records: list[dict[str, Any]], columns: Sequence[str], fmt: str, titl
         stream = CSVStream(columns)
         for record in records:
             stream.row(record)
+    elif not records:
+        status(f"Nothing to show{f' ({title.lower()})' if title else ''}.")
     else:
         table(title, columns, ([r.get(c) for c in columns] for r in records))
 

@@ -31,3 +31,6 @@ def demo_command(store: Store) -> None:
         if step.matches:
             columns = ("kind", "confidence", "found_at", "label", "signal", "distance")
             o.render([match_record(store, m) for m in step.matches], columns, "table")
+        if step.notice_text:
+            o.out.print("  [dim]--- the notice, as it would be sent ---[/dim]")
+            o.out.print(o.escape(step.notice_text))
