@@ -12,6 +12,7 @@ vectorised brute-force scan instead, which is also exact. Pure numpy; no optiona
 from __future__ import annotations
 
 import math
+import operator
 import os
 import re
 import threading
@@ -64,8 +65,8 @@ class HammingIndex:
     """Hashes of one bit length with an integer id each; finds those near a query, exactly.
 
     Several hashes may share an id (say the 8 rotations and mirror images of one photo): a
-    search then reports that id once, at its smallest distance. Searching while another
-    thread adds is not supported; concurrent searches are.
+    search then reports that id once, at its smallest distance. Safe to share between
+    threads: a search sees the hashes added before it began.
     """
 
     def __init__(self, bits: int = 256) -> None:
@@ -79,7 +80,7 @@ class HammingIndex:
         self._tables: _ChunkTables | None = None
         self._lock = threading.Lock()
 
-    def add(self, ids: Sequence[int], hashes: Sequence[str] | np.ndarray) -> None:
+    def add(self, ids: Sequence[int] | np.ndarray, hashes: Sequence[str] | np.ndarray) -> None:
         """Store ``hashes`` (hex strings, or uint8 rows of ``bits // 8`` bytes) under ``ids``."""
         id_array = np.asarray(ids, dtype=np.int64).reshape(-1)
         words = self._to_words(hashes)
@@ -104,6 +105,7 @@ class HammingIndex:
     ) -> list[list[tuple[int, int]]]:
         """For each query, ``(id, distance)`` of stored hashes at most ``threshold`` bits away,
         nearest first (ties by id)."""
+        threshold = operator.index(threshold)
         if threshold < 0:
             raise ValueError(f"threshold must be 0 or more, got {threshold}")
         query_words = self._to_words(queries)
@@ -210,7 +212,7 @@ class _ChunkTables:
         postings = np.empty(n * n_chunks, dtype=position)
         offsets = np.empty((n_chunks, _TABLE_SIZE + 1), dtype=position)
         for c in range(n_chunks):
-            key = np.ascontiguousarray(keys[:, c], dtype=np.uint16)
+            key = np.ascontiguousarray(keys[:, c])
             postings[c * n : (c + 1) * n] = np.argsort(key, kind="stable")  # radix sort
             offsets[c, 0] = 0
             np.cumsum(np.bincount(key, minlength=_TABLE_SIZE), out=offsets[c, 1:])
@@ -259,9 +261,8 @@ def _probe(
     threshold: int,
 ) -> _Hits:
     """Matches of ``queries`` found through the chunk tables (crowded queries are scanned)."""
-    lookup = (_chunk_keys(queries, nbytes)[:, probes.chunk] ^ probes.mask) + probes.chunk * (
-        _TABLE_SIZE + 1
-    )
+    keys = _chunk_keys(queries, nbytes)[:, probes.chunk].astype(np.intp)
+    lookup = (keys ^ probes.mask) + probes.chunk * (_TABLE_SIZE + 1)
     flat_offsets = tables.offsets.reshape(-1)
     starts = flat_offsets[lookup]
     lengths = flat_offsets[lookup + 1] - starts
@@ -335,9 +336,9 @@ def _chunk_widths(nbytes: int) -> list[int]:
 
 
 def _chunk_keys(words: np.ndarray, nbytes: int) -> np.ndarray:
-    """``(n, chunks)`` chunk values: big-endian byte pairs, the odd last byte on its own."""
+    """``(n, chunks)`` uint16 chunk values: big-endian byte pairs, an odd last byte alone."""
     n_chunks = len(_chunk_widths(nbytes))
-    keys = words.view(np.uint8).view(">u2")[:, :n_chunks].astype(np.intp)
+    keys = words.view(np.uint8).view(">u2")[:, :n_chunks].astype(np.uint16)
     if nbytes % 2:
         keys[:, -1] >>= 8  # its partner byte is zero padding
     return keys
@@ -350,41 +351,45 @@ def _masks(width: int, radius: int) -> np.ndarray:
     return values[_popcount(values.astype(np.uint64)) <= radius]
 
 
-_LUT16 = np.array([bin(v).count("1") for v in range(1 << 16)], dtype=np.uint8)
+_LUT16 = np.array([v.bit_count() for v in range(1 << 16)], dtype=np.uint8)
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
     """Bits set in each uint64 element (uint8 counts)."""
     if hasattr(np, "bitwise_count"):  # numpy >= 2
-        return np.bitwise_count(x)
+        counts: np.ndarray = np.bitwise_count(x)
+        return counts
     return _popcount_lut(x)
 
 
 def _popcount_lut(x: np.ndarray) -> np.ndarray:
     """:func:`_popcount` for numpy 1.x, from a 16-bit lookup table."""
     halves = _LUT16[x.view(np.uint16)].reshape(*x.shape, 4)
-    return halves.sum(axis=-1, dtype=np.uint8)
+    counts: np.ndarray = halves.sum(axis=-1, dtype=np.uint8)
+    return counts
 
 
 def _row_popcount(x: np.ndarray) -> np.ndarray:
-    """Hamming weight along the last axis (the words of one hash)."""
+    """Hamming weight along the last axis (the words of one hash), as uint16."""
     counts = _popcount(x)
-    total = counts[..., 0].astype(np.intp)
+    total = counts[..., 0].astype(np.uint16)  # enough: bits < 65,536 is checked
     for j in range(1, counts.shape[-1]):
         total += counts[..., j]
     return total
 
 
 def _check_bits(bits: int) -> int:
-    if bits <= 0 or bits % 8:
-        raise ValueError(f"bits must be a positive multiple of 8, got {bits}")
+    if bits <= 0 or bits % 8 or bits >= 1 << 16:
+        raise ValueError(f"bits must be a positive multiple of 8 below 65,536, got {bits}")
     return bits // 8
 
 
 def _one_hex(text: object, bits: int, i: int, n: int) -> bytes:
     value = text.strip() if isinstance(text, str) else ""
     if len(value) != bits // 4 or not _HEX.fullmatch(value):
-        shown = repr(text) if not isinstance(text, str) or len(text) <= 24 else repr(text[:21] + "...")
+        shown = (
+            repr(text) if not isinstance(text, str) or len(text) <= 24 else repr(text[:21] + "...")
+        )
         length = f" ({len(text)} characters)" if isinstance(text, str) else ""
         raise InvalidHash(
             f"a {bits}-bit hash is {bits // 4} hexadecimal characters (0-9, a-f); "

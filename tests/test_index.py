@@ -174,7 +174,9 @@ def test_many_queries_in_parallel_threads_agree() -> None:
     index = HammingIndex(256)
     index.add(range(5000), bank)
     results: list[list[list[tuple[int, int]]]] = []
-    threads = [threading.Thread(target=lambda: results.append(index.search(queries, 31))) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(index.search(queries, 31))) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -182,6 +184,17 @@ def test_many_queries_in_parallel_threads_agree() -> None:
     expected = brute_force(list(range(5000)), bank, queries[:40], 31)
     assert all(r[:40] == expected for r in results) and len(results) == 3
     assert all(r == results[0] for r in results)
+
+
+def test_memory_report_counts_hashes_ids_and_tables() -> None:
+    bank, _ = bank_and_queries(8, 256, 5000, 0, 0)
+    index = HammingIndex(256)
+    index.add(range(5000), bank)
+    stored = 5000 * (32 + 8)
+    assert index.memory_bytes() == stored  # tables are built by the first search that needs them
+    index.search(bank[:1], 31)
+    tables = 16 * 5000 * 4 + 16 * 65537 * 4  # int32 row lists and offsets per 16-bit chunk
+    assert index.memory_bytes() == stored + tables
 
 
 def test_empty_index_and_empty_query_list() -> None:
@@ -219,6 +232,8 @@ def test_misuse_of_the_api_is_a_value_error() -> None:
         HammingIndex(8).add([1, 2], ["00"])
     with pytest.raises(ValueError, match="threshold"):
         HammingIndex(8).search(["00"], -1)
+    with pytest.raises(TypeError):
+        HammingIndex(8).search(["00"], 2.5)  # type: ignore[arg-type]
 
 
 def test_hex_to_bytes_array() -> None:
@@ -230,5 +245,5 @@ def test_hex_to_bytes_array() -> None:
 
 def test_lookup_table_popcount_for_numpy_1_agrees() -> None:
     values = np.random.default_rng(6).integers(0, 2**63, size=(100, 4), dtype=np.uint64)
-    expected = [[bin(int(v)).count("1") for v in row] for row in values]
+    expected = [[int(v).bit_count() for v in row] for row in values]
     assert _popcount_lut(values).tolist() == expected
