@@ -25,14 +25,14 @@ import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Final, Literal
+from typing import Final, Literal, Self
 
 import httpcore
 import httpx
@@ -192,7 +192,9 @@ class _AddressGuard:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
-            raise FetchError(f"the server name {host} resolved to {address!r}, not an address") from None
+            raise FetchError(
+                f"the server name {host} resolved to {address!r}, which is not an address"
+            ) from None
         if self._allow_private or any(ip in net for net in self._allowed_networks):
             return
         if not is_public_address(ip):
@@ -221,7 +223,9 @@ class _PinnedBackend(httpcore.NetworkBackend):
         *others, last = self._guard.addresses(host, port)
         for address in others:
             try:
-                return self._plain.connect_tcp(address, port, timeout, local_address, socket_options)
+                return self._plain.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 continue  # try the next address, as socket.create_connection does
         return self._plain.connect_tcp(last, port, timeout, local_address, socket_options)
@@ -336,14 +340,18 @@ def _check_url(url: httpx.URL) -> None:
     if url.scheme not in ("http", "https"):
         got = f"it starts with {url.scheme}:" if url.scheme else "it has no http:// or https://"
         raise InvalidURL(f"only http:// and https:// web addresses can be fetched ({got})")
-    if not url.host:
+    try:
+        has_host = bool(url.host)  # decoding checks an international (punycode) name
+    except UnicodeError:
+        raise InvalidURL("the server name in the web address is not a valid name") from None
+    if not has_host:
         raise InvalidURL("the web address has no server name")
     if url.userinfo:
         raise InvalidURL(
             "the web address has a name or password before an '@', a common way to disguise "
             "where a link really goes; it is refused"
         )
-    if "%" in url.host:
+    if b"%" in url.raw_host:
         raise InvalidURL("the web address names a network interface ('%'); it is refused")
     if url.port is not None and not 0 < url.port < 65536:
         raise InvalidURL(f"the port number {url.port} does not exist (ports go up to 65535)")
@@ -354,16 +362,24 @@ def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
         target = current.join(location.strip())
         _check_url(target)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise InvalidURL(f"the server redirected to {location[:200]!r}, not a valid web address ({_first_line(exc)})") from None
+        raise InvalidURL(
+            f"the server redirected to {location[:200]!r}, "
+            f"which is not a valid web address ({_first_line(exc)})"
+        ) from None
     except InvalidURL as exc:
         raise InvalidURL(f"the server redirected to {location[:200]!r}: {exc.reason}") from None
     return target
 
 
+def _host_name(url: httpx.URL) -> str:
+    """The host as sent on the wire (international names in their ASCII form)."""
+    return url.raw_host.decode("ascii", "replace")
+
+
 def _host_key(url: str) -> str:
     """The host a URL will be fetched from, for sharing out work ('' when it does not parse)."""
     try:
-        return httpx.URL(url.strip()).host
+        return _host_name(httpx.URL(url.strip()))
     except (httpx.InvalidURL, ValueError):
         return ""
 
@@ -378,7 +394,7 @@ def _default_ssl_context() -> ssl.SSLContext:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Fetcher:
@@ -430,7 +446,7 @@ class Fetcher:
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_slots_lock = threading.Lock()
 
-    def __enter__(self) -> Fetcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -458,7 +474,9 @@ class Fetcher:
             exc.for_item(url)
             raise
 
-    def get_many(self, urls: Iterable[str]) -> Iterator[tuple[str, FetchedResource | FetchError]]:
+    def get_many(
+        self, urls: Iterable[str]
+    ) -> Generator[tuple[str, FetchedResource | FetchError], None, None]:
         """Fetch many URLs concurrently, yielding ``(url, resource or error)`` as each finishes.
 
         At most ``limits.total`` run at once and at most ``limits.per_host`` per host; ``urls``
@@ -496,7 +514,9 @@ class Fetcher:
     @contextmanager
     def _host_slot(self, host: str) -> Iterator[None]:
         with self._host_slots_lock:
-            slot = self._host_slots.setdefault(host, threading.BoundedSemaphore(self.limits.per_host))
+            slot = self._host_slots.setdefault(
+                host, threading.BoundedSemaphore(self.limits.per_host)
+            )
         with slot:
             yield
 
@@ -505,7 +525,7 @@ class Fetcher:
         redirects: list[str] = []
         with self._total_slots:
             while True:
-                with self._host_slot(current.host):
+                with self._host_slot(_host_name(current)):
                     response, tries = self._send(current)
                     try:
                         location = response.headers.get("location")
@@ -546,7 +566,7 @@ class Fetcher:
             self._sleep(self._backoff(tries) if wait_for is None else wait_for)
 
     def _backoff(self, tries: int) -> float:
-        return min(self.limits.backoff * 2 ** (tries - 1), self.limits.max_retry_wait)
+        return min(self.limits.backoff * 2.0 ** (tries - 1), self.limits.max_retry_wait)
 
     def _retry_after(self, value: str | None) -> float | None:
         """Seconds a Retry-After header asks for (capped), or None if it is absent or unreadable."""
@@ -554,14 +574,14 @@ class Fetcher:
             return None
         value = value.strip()
         if value.isascii() and value.isdigit():
-            seconds = float(min(int(value), 10**9))
+            seconds = float(value)  # float, not int: int() refuses more than 4300 digits
         else:
             try:
                 when = parsedate_to_datetime(value)
             except (TypeError, ValueError, IndexError):
                 return None
             if when.tzinfo is None:  # HTTP dates are GMT
-                when = when.replace(tzinfo=timezone.utc)
+                when = when.replace(tzinfo=UTC)
             seconds = (when - self._clock()).total_seconds()
         return min(max(seconds, 0.0), self.limits.max_retry_wait)
 
@@ -625,7 +645,7 @@ class Fetcher:
     def _limit_for(
         self, head: bytes, content_type: str | None, declared: int | None
     ) -> tuple[int, str]:
-        """The size limit for this body (and what it is called), checked against the declared size."""
+        """The size limit for this body and its name; refuses a declared size above it."""
         sniffed = kind_of(sniff(head))
         claims_video = sniffed is None and (content_type or "").lower().startswith("video/")
         if sniffed == "video" or claims_video:
@@ -683,8 +703,10 @@ class _HostSchedule:
 
 def _kind(fmt: str | None, head: bytes, content_type: str | None) -> Kind | None:
     kind = kind_of(fmt)
-    if kind == "image" or kind == "video":
-        return kind
+    if kind == "image":
+        return "image"
+    if kind == "video":
+        return "video"
     start = head[:_SNIFF_BYTES].lower()
     if any(marker in start for marker in _HTML_MARKERS):
         return "html"
@@ -696,7 +718,9 @@ def _kind(fmt: str | None, head: bytes, content_type: str | None) -> Kind | None
 
 def _content_length(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length", "").strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return int(value) if len(value) <= 18 else 10**18  # int() refuses over 4300 digits
 
 
 def _server_address(response: httpx.Response) -> str | None:
@@ -718,7 +742,10 @@ def _too_large(limit: int, what: str, declared: int | None = None) -> str:
             f"the server says the file is {_megabytes(declared)}, above the "
             f"{_megabytes(limit)} limit for {what}; it was not downloaded"
         )
-    return f"the file is larger than the {_megabytes(limit)} limit for {what}; the download was stopped"
+    return (
+        f"the file is larger than the {_megabytes(limit)} limit for {what}; "
+        "the download was stopped"
+    )
 
 
 def _status_reason(status: int, tries: int) -> str:
@@ -760,7 +787,8 @@ def _describe(exc: httpx.HTTPError, limits: FetchLimits, tries: int) -> str:
     elif isinstance(cause, ssl.SSLCertVerificationError):
         reason = f"the site's security certificate could not be verified ({cause.verify_message})"
     elif isinstance(cause, ssl.SSLError):
-        reason = f"a secure (TLS) connection could not be set up ({cause.reason or _first_line(cause)})"
+        detail = cause.reason or _first_line(cause)
+        reason = f"a secure (TLS) connection could not be set up ({detail})"
     elif isinstance(cause, ConnectionRefusedError):
         reason = "the server refused the connection (nothing is answering at that address)"
     elif isinstance(exc, httpx.ConnectError):

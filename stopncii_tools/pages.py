@@ -53,11 +53,12 @@ _ATTRIBUTE = re.compile(
     r"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"([^"]*)"|'([^']*)'|(["'])|([^\t\n\f\r >]*)))?)"""
 )
 _META_CHARSET = re.compile(
-    rb"""<meta[^>]{0,512}?charset[\t\n\f\r ]*=[\t\n\f\r "']*([A-Za-z0-9_.:-]{1,40})""", re.I
+    rb"""<meta[^>]{0,512}?charset[\t\n\f\r ]*=[\t\n\f\r "']*([A-Za-z0-9_.:-]{1,40})""",
+    re.IGNORECASE,
 )
 _DESCRIPTOR_NUMBER = re.compile(r"[0-9]*\.?[0-9]+")
 _RAW_TEXT_CLOSE: Final = {
-    name: re.compile(r"</" + name + r"(?=[\t\n\f\r />])", re.I) for name in _RAW_TEXT
+    name: re.compile(r"</" + name + r"(?=[\t\n\f\r />])", re.IGNORECASE) for name in _RAW_TEXT
 }
 
 

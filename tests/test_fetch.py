@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,14 +48,17 @@ from stopncii_tools.pages import find_media
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _encoded(fmt: str) -> bytes:
+def _encoded(
+    fmt: str, size: tuple[int, int] = (48, 32), colour: tuple[int, int, int] = (200, 40, 90)
+) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (48, 32), (200, 40, 90)).save(out, fmt)
+    Image.new("RGB", size, colour).save(out, fmt)
     return out.getvalue()
 
 
 JPEG = _encoded("JPEG")
 PNG = _encoded("PNG")
+PNG_64 = _encoded("PNG", size=(64, 64), colour=(10, 120, 130))  # what the no-disk script serves
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x00\x08free"
 
 
@@ -70,6 +73,7 @@ def jpeg(size: int) -> bytes:
 # -- a real server --------------------------------------------------------------------------
 
 Route = Callable[["Handler"], None]
+MakeFetcher = Callable[..., "Fetcher"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -170,7 +174,7 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def make_fetcher(sleeps: list[float]) -> Iterator[Callable[..., Fetcher]]:
+def make_fetcher(sleeps: list[float]) -> Iterator[MakeFetcher]:
     made: list[Fetcher] = []
 
     def make(limits: FetchLimits | None = None, **options: Any) -> Fetcher:
@@ -206,7 +210,7 @@ def fetch_error(fetcher: Fetcher, url: str) -> FetchError:
     ],
 )
 def test_picture_is_recognised_from_its_bytes_whatever_the_server_claims(
-    site: Site, make_fetcher: Callable[..., Fetcher], body: bytes, claimed: str | None, fmt: str
+    site: Site, make_fetcher: MakeFetcher, body: bytes, claimed: str | None, fmt: str
 ) -> None:
     site.routes["/photo"] = lambda h: reply(h, 200, body, claimed)
     url = site.url("/photo")
@@ -237,19 +241,19 @@ def test_picture_is_recognised_from_its_bytes_whatever_the_server_claims(
     ],
 )
 def test_pages_and_other_bodies_are_told_apart(
-    site: Site, make_fetcher: Callable[..., Fetcher], body: bytes, claimed: str | None, kind: str | None
+    site: Site, make_fetcher: MakeFetcher, body: bytes, claimed: str | None, kind: str | None
 ) -> None:
     site.routes["/thing"] = lambda h: reply(h, 200, body, claimed)
     assert make_fetcher().get(site.url("/thing")).kind == kind
 
 
-def test_the_clock_stamps_each_download(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
-    moment = datetime(2026, 5, 19, 9, 30, tzinfo=timezone.utc)
+def test_the_clock_stamps_each_download(site: Site, make_fetcher: MakeFetcher) -> None:
+    moment = datetime(2026, 5, 19, 9, 30, tzinfo=UTC)
     site.routes["/photo"] = lambda h: reply(h, 200, JPEG, "image/jpeg")
     assert make_fetcher(clock=lambda: moment).get(site.url("/photo")).fetched_at == moment
 
 
-def test_a_page_and_the_media_it_shows(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
+def test_a_page_and_the_media_it_shows(site: Site, make_fetcher: MakeFetcher) -> None:
     page = (
         b"<!doctype html><html><head><meta property='og:image' content='/og.png'></head><body>"
         b"<img src='pics/one.jpg' srcset='pics/one.jpg 1x, pics/one@2x.jpg 2x'>"
@@ -289,7 +293,7 @@ def test_a_page_and_the_media_it_shows(site: Site, make_fetcher: Callable[..., F
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("location", ["/final", "../final", "FULL"])
 def test_redirects_are_followed_and_recorded(
-    site: Site, make_fetcher: Callable[..., Fetcher], status: int, location: str
+    site: Site, make_fetcher: MakeFetcher, status: int, location: str
 ) -> None:
     target = site.url("/final") if location == "FULL" else location
     site.routes["/a/start"] = lambda h: reply(h, status, headers={"Location": target})
@@ -306,11 +310,15 @@ def _chain(site: Site, length: int) -> None:
     """/hop{n} redirects to /hop{n-1}; /hop0 is the picture."""
     site.routes["/hop0"] = lambda h: reply(h, 200, PNG, "image/png")
     for n in range(1, length + 1):
-        site.routes[f"/hop{n}"] = lambda h, n=n: reply(h, 302, headers={"Location": f"/hop{n - 1}"})
+        site.routes[f"/hop{n}"] = _redirect_to(f"/hop{n - 1}")
+
+
+def _redirect_to(location: str) -> Route:
+    return lambda h: reply(h, 302, headers={"Location": location})
 
 
 def test_five_redirects_are_followed_a_sixth_is_refused(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     _chain(site, 6)
     fetcher = make_fetcher()
@@ -323,7 +331,7 @@ def test_five_redirects_are_followed_a_sixth_is_refused(
     assert site.hits["/hop0"] == 0  # the sixth redirect was not followed
 
 
-def test_a_redirect_loop_ends(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
+def test_a_redirect_loop_ends(site: Site, make_fetcher: MakeFetcher) -> None:
     site.routes["/ping"] = lambda h: reply(h, 302, headers={"Location": "/pong"})
     site.routes["/pong"] = lambda h: reply(h, 302, headers={"Location": "/ping"})
     error = fetch_error(make_fetcher(), site.url("/ping"))
@@ -336,7 +344,7 @@ def test_a_redirect_loop_ends(site: Site, make_fetcher: Callable[..., Fetcher]) 
                  "http://user:secret@files.example/a.jpg", "http://[::1"]
 )
 def test_a_redirect_to_a_non_web_address_is_refused(
-    site: Site, make_fetcher: Callable[..., Fetcher], location: str
+    site: Site, make_fetcher: MakeFetcher, location: str
 ) -> None:
     site.routes["/jump"] = lambda h: reply(h, 302, headers={"Location": location})
     error = fetch_error(make_fetcher(), site.url("/jump"))
@@ -357,7 +365,7 @@ def test_a_redirect_to_a_non_web_address_is_refused(
     ],
 )
 def test_a_redirect_from_an_allowed_address_to_a_private_one_is_refused(
-    site: Site, make_fetcher: Callable[..., Fetcher], target: str
+    site: Site, make_fetcher: MakeFetcher, target: str
 ) -> None:
     location = target.format(port=site.port)
     site.routes["/jump"] = lambda h: reply(h, 302, headers={"Location": location})
@@ -379,7 +387,7 @@ def test_a_redirect_from_an_allowed_address_to_a_private_one_is_refused(
 
 
 def test_a_server_that_goes_silent_times_out_without_retrying(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     def silent(h: Handler) -> None:
         time.sleep(2)
@@ -395,7 +403,7 @@ def test_a_server_that_goes_silent_times_out_without_retrying(
     assert site.hits["/silent"] == 1 and sleeps == []
 
 
-def test_a_body_that_stalls_halfway_times_out(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
+def test_a_body_that_stalls_halfway_times_out(site: Site, make_fetcher: MakeFetcher) -> None:
     def stall(h: Handler) -> None:
         h.send_response(200)
         h.send_header("Content-Length", str(len(JPEG)))
@@ -410,7 +418,7 @@ def test_a_body_that_stalls_halfway_times_out(site: Site, make_fetcher: Callable
 
 
 def test_a_trickling_download_is_stopped_at_the_total_timeout(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     def trickle(h: Handler) -> None:
         h.send_response(200)
@@ -430,7 +438,7 @@ def test_a_trickling_download_is_stopped_at_the_total_timeout(
 
 
 def test_a_dropped_connection_is_retried(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     def flaky(h: Handler) -> None:
         if site.hits["/flaky"] == 1:
@@ -444,13 +452,14 @@ def test_a_dropped_connection_is_retried(
 
 
 def test_a_refused_connection_is_retried_then_reported(
-    make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     with socket.socket() as placeholder:  # a port that nothing listens on
         placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
 
-    error = fetch_error(make_fetcher(FetchLimits(retries=2, backoff=0.5)), f"http://127.0.0.1:{port}/a.jpg")
+    fetcher = make_fetcher(FetchLimits(retries=2, backoff=0.5))
+    error = fetch_error(fetcher, f"http://127.0.0.1:{port}/a.jpg")
 
     assert type(error) is FetchError
     assert "refused the connection" in str(error) and "tried 3 times" in str(error)
@@ -488,7 +497,7 @@ def _endless(h: Handler, site: Site, with_length: bool, finished: threading.Even
 
 
 def test_an_endless_body_without_content_length_is_cut_at_the_limit(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     finished = _serve_endless(site, with_length=False)
 
@@ -503,7 +512,7 @@ def test_an_endless_body_without_content_length_is_cut_at_the_limit(
 
 
 def test_a_declared_size_over_every_limit_is_refused_before_reading(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     finished = _serve_endless(site, with_length=True)
     limits = FetchLimits(max_bytes=1_000_000, max_video_bytes=5_000_000)
@@ -530,7 +539,7 @@ def test_a_declared_size_over_every_limit_is_refused_before_reading(
     ],
 )
 def test_size_limits_follow_what_the_bytes_are(
-    site: Site, make_fetcher: Callable[..., Fetcher], body: bytes, claimed: str,
+    site: Site, make_fetcher: MakeFetcher, body: bytes, claimed: str,
     with_length: bool, ok: bool,
 ) -> None:
     def send(h: Handler) -> None:
@@ -566,7 +575,7 @@ def test_size_limits_follow_what_the_bytes_are(
     ],
 )
 def test_client_errors_are_reported_at_once(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float], status: int, words: str
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float], status: int, words: str
 ) -> None:
     site.routes["/gone"] = lambda h: reply(h, status, b"sorry", "text/html")
     error = fetch_error(make_fetcher(), site.url("/gone"))
@@ -575,7 +584,9 @@ def test_client_errors_are_reported_at_once(
     assert site.hits["/gone"] == 1 and sleeps == []
 
 
-def _fails_then_works(site: Site, path: str, failures: int, status: int, headers: dict[str, str]) -> None:
+def _fails_then_works(
+    site: Site, path: str, failures: int, status: int, headers: dict[str, str]
+) -> None:
     def route(h: Handler) -> None:
         if site.hits[path] <= failures:
             reply(h, status, b"busy", "text/plain", headers)
@@ -586,7 +597,7 @@ def _fails_then_works(site: Site, path: str, failures: int, status: int, headers
 
 
 def test_too_many_requests_waits_as_long_as_the_server_asks(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     _fails_then_works(site, "/busy", 1, 429, {"Retry-After": "2"})
     assert make_fetcher().get(site.url("/busy")).kind == "image"
@@ -594,18 +605,20 @@ def test_too_many_requests_waits_as_long_as_the_server_asks(
 
 
 def test_retry_after_as_a_date_is_honoured(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
-    now = datetime(2026, 5, 19, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 5, 19, 12, 0, 0, tzinfo=UTC)
     later = format_datetime(now + timedelta(seconds=7), usegmt=True)
     _fails_then_works(site, "/busy", 1, 503, {"Retry-After": later})
     assert make_fetcher(clock=lambda: now).get(site.url("/busy")).status == 200
     assert sleeps == [7.0]
 
 
-@pytest.mark.parametrize(("header", "waited"), [("3600", 5.0), ("soon", 0.5), ("-3", 0.5)])
+@pytest.mark.parametrize(
+    ("header", "waited"), [("3600", 5.0), ("9" * 5000, 5.0), ("soon", 0.5), ("-3", 0.5)]
+)
 def test_retry_after_is_capped_and_junk_falls_back_to_backoff(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float], header: str, waited: float
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float], header: str, waited: float
 ) -> None:
     _fails_then_works(site, "/busy", 1, 429, {"Retry-After": header})
     make_fetcher(FetchLimits(max_retry_wait=5, backoff=0.5)).get(site.url("/busy"))
@@ -613,7 +626,7 @@ def test_retry_after_is_capped_and_junk_falls_back_to_backoff(
 
 
 def test_a_server_error_is_retried_with_backoff(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     _fails_then_works(site, "/shaky", 2, 500, {})
     assert make_fetcher(FetchLimits(backoff=0.25)).get(site.url("/shaky")).kind == "image"
@@ -621,7 +634,7 @@ def test_a_server_error_is_retried_with_backoff(
 
 
 def test_a_server_error_that_never_ends_is_reported_after_the_retries(
-    site: Site, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    site: Site, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     site.routes["/down"] = lambda h: reply(h, 502, b"bad gateway", "text/plain")
     error = fetch_error(make_fetcher(FetchLimits(retries=2, backoff=0.1)), site.url("/down"))
@@ -681,7 +694,7 @@ def test_public_addresses_are_public(address: str) -> None:
     ],
 )
 def test_private_addresses_are_refused_before_connecting(
-    site: Site, make_fetcher: Callable[..., Fetcher], url: str
+    site: Site, make_fetcher: MakeFetcher, url: str
 ) -> None:
     site.routes["/photo"] = lambda h: reply(h, 200, PNG, "image/png")
     url = url.format(port=site.port)
@@ -699,7 +712,9 @@ def test_private_addresses_are_refused_before_connecting(
 
 
 @pytest.mark.parametrize("host", ["localhost", "2130706433", "0x7f.1", "127.1"])
-def test_names_are_checked_on_what_they_resolve_to(site: Site, make_fetcher: Callable[..., Fetcher], host: str) -> None:
+def test_names_are_checked_on_what_they_resolve_to(
+    site: Site, make_fetcher: MakeFetcher, host: str
+) -> None:
     if host != "localhost":  # the system resolver reads these as numbers, with no DNS query
         try:
             socket.getaddrinfo(host, 80, flags=socket.AI_NUMERICHOST)
@@ -721,7 +736,7 @@ def test_names_are_checked_on_what_they_resolve_to(site: Site, make_fetcher: Cal
      ["169.254.169.254"], ["::ffff:192.168.0.1"]],
 )
 def test_a_name_with_any_private_address_is_refused(
-    make_fetcher: Callable[..., Fetcher], answers: list[str]
+    make_fetcher: MakeFetcher, answers: list[str]
 ) -> None:
     fetcher = make_fetcher(allow_private=False, resolver=only_names({"mixed.test": answers}))
     error = fetch_error(fetcher, "http://mixed.test/photo.jpg")
@@ -729,23 +744,24 @@ def test_a_name_with_any_private_address_is_refused(
     assert error.reason.startswith("mixed.test points to ")
 
 
-def test_a_name_that_does_not_resolve_is_reported(make_fetcher: Callable[..., Fetcher]) -> None:
+def test_a_name_that_does_not_resolve_is_reported(make_fetcher: MakeFetcher) -> None:
     def nowhere(host: str, port: int) -> list[str]:
         raise FetchError(f"the server name {host} could not be found")
 
     error = fetch_error(make_fetcher(resolver=nowhere), "http://nowhere.test/a.jpg")
     assert type(error) is FetchError and "nowhere.test could not be found" in str(error)
-    assert isinstance(fetch_error(make_fetcher(resolver=lambda h, p: []), "http://empty.test/"), FetchError)
+    no_answer = make_fetcher(resolver=lambda host, port: [])
+    assert isinstance(fetch_error(no_answer, "http://empty.test/"), FetchError)
 
 
-def test_allow_private_reaches_loopback(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
+def test_allow_private_reaches_loopback(site: Site, make_fetcher: MakeFetcher) -> None:
     site.routes["/photo"] = lambda h: reply(h, 200, PNG, "image/png")
     fetcher = make_fetcher(allow_private=True, resolver=only_names({"lan.test": ["127.0.0.1"]}))
     assert fetcher.get(site.url("/photo")).kind == "image"
     assert fetcher.get(site.url("/photo", host="lan.test")).kind == "image"
 
 
-def test_allow_private_reaches_ipv6_loopback(make_fetcher: Callable[..., Fetcher]) -> None:
+def test_allow_private_reaches_ipv6_loopback(make_fetcher: MakeFetcher) -> None:
     try:
         server = Site("::1")
     except OSError:
@@ -759,7 +775,7 @@ def test_allow_private_reaches_ipv6_loopback(make_fetcher: Callable[..., Fetcher
         server.close()
 
 
-def test_allowed_networks_open_only_what_they_name(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
+def test_allowed_networks_open_only_what_they_name(site: Site, make_fetcher: MakeFetcher) -> None:
     site.routes["/photo"] = lambda h: reply(h, 200, PNG, "image/png")
     fetcher = make_fetcher(allow_private=False, allowed_networks=["127.0.0.1/32"])
     assert fetcher.get(site.url("/photo")).kind == "image"
@@ -768,7 +784,7 @@ def test_allowed_networks_open_only_what_they_name(site: Site, make_fetcher: Cal
 
 
 def test_the_connection_goes_to_the_address_that_was_checked(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     """DNS rebinding: a name that answers 'allowed' and then 'private' gets nowhere private."""
     answers = iter([["127.0.0.1"], ["10.0.0.1"]])
@@ -780,7 +796,9 @@ def test_the_connection_goes_to_the_address_that_was_checked(
 
     site.routes["/once"] = lambda h: reply(h, 200, PNG, "image/png", {"Connection": "close"})
     site.routes["/photo"] = lambda h: reply(h, 200, PNG, "image/png")
-    fetcher = make_fetcher(allow_private=False, allowed_networks=["127.0.0.1/32"], resolver=rebinding)
+    fetcher = make_fetcher(
+        allow_private=False, allowed_networks=["127.0.0.1/32"], resolver=rebinding
+    )
 
     first = fetcher.get(site.url("/once", host="rebind.test"))
     error = fetch_error(fetcher, site.url("/photo", host="rebind.test"))
@@ -801,7 +819,7 @@ def _tls_files(tmp_path: Path, name: str) -> tuple[Path, Path, bytes]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def certificate(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
         builder = (
@@ -815,7 +833,8 @@ def _tls_files(tmp_path: Path, name: str) -> tuple[Path, Path, bytes]:
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         )
         if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            names = x509.SubjectAlternativeName([x509.DNSName(subject)])
+            builder = builder.add_extension(names, critical=False)
         else:
             builder = builder.add_extension(
                 x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
@@ -826,7 +845,8 @@ def _tls_files(tmp_path: Path, name: str) -> tuple[Path, Path, bytes]:
             )
         return builder.sign(signer, hashes.SHA256())
 
-    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
     ca = certificate("stopncii test CA", ca_key, "stopncii test CA", ca_key, ca=True)
     leaf = certificate(name, leaf_key, "stopncii test CA", ca_key, ca=False)
     cert_file, key_file = tmp_path / "leaf.pem", tmp_path / "leaf.key"
@@ -838,7 +858,7 @@ def _tls_files(tmp_path: Path, name: str) -> tuple[Path, Path, bytes]:
 
 
 def test_tls_uses_the_name_for_sni_and_certificates_while_pinned(
-    tmp_path: Path, make_fetcher: Callable[..., Fetcher], sleeps: list[float]
+    tmp_path: Path, make_fetcher: MakeFetcher, sleeps: list[float]
 ) -> None:
     cert_file, key_file, ca_pem = _tls_files(tmp_path, "pinned.test")
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -885,16 +905,17 @@ def test_tls_uses_the_name_for_sni_and_certificates_while_pinned(
         "http://[fe80::1%25eth0]/",
         "http://[::1/",
         "http://files.example:99999/",
+        "HTTP://XN--/",
     ],
 )
-def test_non_web_addresses_are_refused(make_fetcher: Callable[..., Fetcher], url: str) -> None:
+def test_non_web_addresses_are_refused(make_fetcher: MakeFetcher, url: str) -> None:
     error = fetch_error(make_fetcher(allow_private=False), url)
     assert isinstance(error, InvalidURL)
     with pytest.raises(InvalidURL):
         validate_url(url)
 
 
-def test_odd_ports_and_names_are_fine(site: Site, make_fetcher: Callable[..., Fetcher]) -> None:
+def test_odd_ports_and_names_are_fine(site: Site, make_fetcher: MakeFetcher) -> None:
     site.routes["/a%20b.jpg"] = lambda h: reply(h, 200, JPEG, "image/jpeg")
     assert validate_url("  HTTP://Files.Example:8443/x  ") == "http://files.example:8443/x"
     fetcher = make_fetcher(resolver=only_names({"xn--mnchen-3ya.test": ["127.0.0.1"]}))
@@ -913,7 +934,7 @@ def test_limits_must_make_sense() -> None:
 
 
 def test_get_many_keeps_to_the_per_host_and_total_limits(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     active: Counter[str] = Counter()
     most: Counter[str] = Counter()
@@ -947,7 +968,7 @@ def test_get_many_keeps_to_the_per_host_and_total_limits(
 
 
 def test_get_many_yields_as_each_finishes_and_never_raises(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     def slow(h: Handler) -> None:
         time.sleep(0.5)
@@ -971,7 +992,7 @@ def test_get_many_yields_as_each_finishes_and_never_raises(
 
 
 def test_stopping_get_many_early_leaves_the_rest_unfetched(
-    site: Site, make_fetcher: Callable[..., Fetcher]
+    site: Site, make_fetcher: MakeFetcher
 ) -> None:
     def hold(h: Handler) -> None:
         time.sleep(0.1)
@@ -981,7 +1002,7 @@ def test_stopping_get_many_early_leaves_the_rest_unfetched(
     fetcher = make_fetcher(FetchLimits(per_host=1, total=1))
     results = fetcher.get_many(site.url("/hold") + f"?n={n}" for n in range(20))
 
-    first_url, first = next(results)
+    _, first = next(results)
     results.close()
     time.sleep(0.3)
 
@@ -1040,7 +1061,11 @@ with Fetcher(allow_private=True) as fetcher:
     page = fetcher.get(base + "/")
     links = find_media(page.body, page.final_url)
     results = {url: (r.kind, r.size) for url, r in fetcher.get_many(link.url for link in links)}
-print(json.dumps({"events": events, "page": page.kind, "results": results}))
+during_fetch = list(events)
+with open(os.devnull, "w"):  # a control: proves the watcher sees a write when there is one
+    pass
+print(json.dumps({"events": during_fetch, "control": events[len(during_fetch):],
+                  "page": page.kind, "results": results}))
 """
 
 
@@ -1067,7 +1092,7 @@ def test_nothing_fetched_is_written_to_disk(tmp_path: Path) -> None:
     try:
         done = subprocess.run(
             [sys.executable, "-c", _NO_DISK_SCRIPT], cwd=folders["cwd"], env=env,
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=60, check=False,
         )
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
@@ -1079,13 +1104,5 @@ def test_nothing_fetched_is_written_to_disk(tmp_path: Path) -> None:
     assert report["page"] == "html"
     assert sorted(report["results"].values()) == [["image", len(PNG_64)], ["video", 300_024]]
     assert report["events"] == []
+    assert len(report["control"]) == 1 and repr(os.devnull) in report["control"][0]
     assert leftovers == {"tmp": [], "home": [], "cwd": []}
-
-
-def _png_64() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), (10, 120, 130)).save(out, "PNG")
-    return out.getvalue()
-
-
-PNG_64 = _png_64()

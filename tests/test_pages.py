@@ -55,7 +55,8 @@ def test_every_kind_of_media_reference_is_found_in_page_order() -> None:
 )
 def test_links_to_media_files_are_found_by_their_extension(extension: str) -> None:
     page = f"<a href='/f/x{extension.upper()}?dl=1#top'>a</a><a href='/f/x{extension}.html'>b</a>"
-    assert find_media(page, BASE) == [MediaLink(f"https://site.example/f/x{extension.upper()}?dl=1", "link")]
+    expected = MediaLink(f"https://site.example/f/x{extension.upper()}?dl=1", "link")
+    assert find_media(page, BASE) == [expected]
 
 
 def test_srcset_keeps_every_candidate_largest_first_and_commas_inside_urls() -> None:
@@ -116,14 +117,18 @@ def test_markup_the_browser_would_not_show_is_skipped() -> None:
               <!-- <img src="in-comment.jpg"> --><style>x{background:url(in-style.jpg)}</style>
               <textarea><img src="in-textarea.jpg"></textarea><title><img src=t.jpg></title>
               <noscript><img src="no-js.jpg"></noscript><img src="shown.jpg">"""
-    assert urls(page) == ["https://site.example/albums/no-js.jpg", "https://site.example/albums/shown.jpg"]
+    assert urls(page) == [
+        "https://site.example/albums/no-js.jpg",
+        "https://site.example/albums/shown.jpg",
+    ]
 
 
 def test_attributes_are_read_like_a_browser_reads_them() -> None:
     page = """<IMG SRC = 'upper.jpg'><img src=unquoted.jpg alt=x>
               <img alt='a>b' src="after-quoted-gt.jpg"><img src="a&amp;b.jpg">
               <img src="first.jpg" src="second.jpg"><img/src="slash.jpg">
-              <img src="caf&eacute;.jpg"><video><source src=v.mp4></video><source src="stray.mp4">"""
+              <img src="caf&eacute;.jpg"><video><source src=v.mp4></video>
+              <source src="stray.mp4">"""
     assert urls(page) == [
         "https://site.example/albums/upper.jpg",
         "https://site.example/albums/unquoted.jpg",
@@ -189,11 +194,12 @@ def test_a_big_ordinary_page_is_read_whole() -> None:
 
 HTML_PIECES = st.sampled_from([
     "<", ">", "</", "/>", "<img", "<IMG ", " src=", " srcset=", " href=", "<a ", "<video",
-    "<source", "<picture>", "</picture>", "</video>", "<base href=", "<meta property=og:image content=",
-    '"', "'", "=", ",", " 2x", " 100w", "(", ")", "<!--", "-->", "<!", "<![", "]]>", "<?", "<script>",
-    "</script>", "<style>", "<plaintext>", "&amp;", "&#x0;", "&#99999999;", "&", "#", "?", "//",
-    "http://", "https://", "a.jpg", "b.mp4", "data:", "javascript:", "[::1", "%", "\x00", "\t", "\n",
-    " ", "\u00e9", "\U0001f600", "\ufeff", ".", "..",
+    "<source", "<picture>", "</picture>", "</video>", "<base href=",
+    "<meta property=og:image content=", '"', "'", "=", ",", " 2x", " 100w", "(", ")", "<!--",
+    "-->", "<!", "<![", "]]>", "<?", "<script>", "</script>", "<style>", "<plaintext>", "&amp;",
+    "&#x0;", "&#99999999;", "&", "#", "?", "//", "http://", "https://", "a.jpg", "b.mp4", "data:",
+    "javascript:", "[::1", "%", "\x00", "\t", "\n", " ", "\u00e9", "\U0001f600", "\ufeff", ".",
+    "..",
 ])
 
 
@@ -204,7 +210,9 @@ HTML_PIECES = st.sampled_from([
     base=st.sampled_from([BASE, "http://127.0.0.1:8080/", "https://xn--mnchen-3ya.example/a?b#c"]),
     max_links=st.integers(min_value=0, max_value=20),
 )
-def test_any_input_gives_a_clean_list_and_never_raises(page: str | bytes, base: str, max_links: int) -> None:
+def test_any_input_gives_a_clean_list_and_never_raises(
+    page: str | bytes, base: str, max_links: int
+) -> None:
     links = find_media(page, base, max_links=max_links)
     assert len(links) <= max_links
     assert len({link.url for link in links}) == len(links)
