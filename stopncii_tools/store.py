@@ -407,7 +407,10 @@ class Store:
         existing = self.find_sighting(case_id, where.source, sha256)
         if existing:
             with self.transaction():
-                self.conn.execute("UPDATE sightings SET last_seen_at = ? WHERE id = ?", (seen, existing.id))
+                self.conn.execute(
+                    "UPDATE sightings SET last_seen_at = ?, page_url = COALESCE(page_url, ?) WHERE id = ?",
+                    (seen, where.page_url, existing.id),
+                )
             return self.sighting(existing.id), False
         values = list(signals) if hashes is None else [(v.signal, v.value, v.quality) for v in hashes.signals.values()]
         with self.transaction():
@@ -592,6 +595,126 @@ class Store:
             "match_ids": tuple(self.notice_match_ids(row["id"])),
         })
 
+    # -- outbox, removal checks, hash-bank pushes -------------------------------------------
+
+    def move_notice(
+        self, notice_id: int, expected: Sequence[str], status: str, *, at: datetime, action: str,
+        detail: dict[str, Any] | None = None, **fields: Any,
+    ) -> StoredNotice:
+        """Move a notice to ``status`` only if it is in one of ``expected``, in one transaction.
+
+        ``fields`` may set sent_at, due_at, attempts, next_attempt_at, last_error and evidence.
+        """
+        unknown = set(fields) - set(_NOTICE_STATE_FIELDS)
+        if unknown:
+            raise StoreError(f"a notice has no state field {sorted(unknown)[0]!r}")
+        values = {"status": status, "updated_at": _iso(at),
+                  **{k: json.dumps(v, sort_keys=True) if k == "evidence" else v for k, v in fields.items()}}
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        marks = ", ".join("?" for _ in expected)
+        with self.transaction():
+            current = self.notice(notice_id)
+            changed = self.conn.execute(
+                f"UPDATE notices SET {assignments} WHERE id = ? AND status IN ({marks})",
+                (*values.values(), notice_id, *expected),
+            ).rowcount
+            if not changed:
+                raise StoreError(f"notice {notice_id} is {current.status!r} now, so it was left as it is")
+            self.log(current.case_id, action, notice=notice_id, **{"from": current.status, "to": status},
+                     **(detail or {}))
+        return self.notice(notice_id)
+
+    def notice_by_key(self, notice_key: str) -> StoredNotice | None:
+        row = self.conn.execute("SELECT id FROM notices WHERE notice_key = ?", (notice_key,)).fetchone()
+        return self.notice(row[0]) if row else None
+
+    def save_payload(self, notice_id: int, kind: str, body: bytes, deadline_hours: int | None, at: datetime) -> None:
+        """Keep the exact bytes that go out for this notice, so every resend is the same."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO notice_payloads (notice_id, kind, body, deadline_hours, queued_at)"
+                " VALUES (?, ?, ?, ?, ?)", (notice_id, kind, body, deadline_hours, _iso(at)))
+
+    def notice_payload(self, notice_id: int) -> NoticePayload | None:
+        rows = list(self.db.query("SELECT * FROM notice_payloads WHERE notice_id = ?", [notice_id]))
+        return NoticePayload(**rows[0]) if rows else None
+
+    def start_attempt(self, notice_id: int, number: int, channel: str, at: datetime) -> int:
+        """Record that attempt ``number`` starts; an attempt left open by a stopped run is closed."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE send_attempts SET outcome = 'interrupted', finished_at = ?,"
+                " detail = 'the program stopped before the answer was recorded'"
+                " WHERE notice_id = ? AND outcome = 'started'", (_iso(at), notice_id))
+            cursor = self.conn.execute(
+                "INSERT INTO send_attempts (notice_id, number, channel, started_at) VALUES (?, ?, ?, ?)",
+                (notice_id, number, channel, _iso(at)))
+        return int(cursor.lastrowid or 0)
+
+    def finish_attempt(self, attempt_id: int, outcome: str, at: datetime, detail: str = "") -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE send_attempts SET outcome = ?, finished_at = ?, detail = ? WHERE id = ?",
+                (outcome, _iso(at), detail, attempt_id))
+
+    def send_attempts(self, notice_id: int) -> list[SendAttempt]:
+        rows = self.db.query("SELECT * FROM send_attempts WHERE notice_id = ? ORDER BY id", [notice_id])
+        return [SendAttempt(**r) for r in rows]
+
+    def sightings_at(self, case_id: str, url: str) -> list[Sighting]:
+        """Sightings recorded for ``url``: the item itself, or items found on that page."""
+        rows = self.db.query(
+            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE case_id = ?"
+            " AND (source = ? OR url = ? OR final_url = ? OR page_url = ?) ORDER BY id",
+            [case_id, url, url, url, url])
+        return [Sighting(**r) for r in rows]
+
+    def set_sighting_platform(self, sighting_id: int, platform: str) -> Sighting:
+        sighting = self.sighting(sighting_id)
+        if sighting.platform != platform:
+            with self.transaction():
+                self.conn.execute("UPDATE sightings SET platform = ? WHERE id = ?", (platform, sighting_id))
+                self.log(sighting.case_id, "sighting.platform_set", sighting=sighting_id, platform=platform)
+        return self.sighting(sighting_id)
+
+    def cases_titled(self, title: str) -> list[Case]:
+        rows = self.db.query("SELECT * FROM cases WHERE title = ? ORDER BY created_at", [title.strip()])
+        return [Case(**r) for r in rows]
+
+    def record_removal_check(
+        self, case_id: str, sighting_id: int, outcome: str, at: datetime, *,
+        http_status: int | None = None, sha256: str | None = None, detail: str = "",
+    ) -> RemovalCheck:
+        """Keep what a re-check of a sighting found (evidence of removal, or that it is still up)."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO removal_checks (case_id, sighting_id, checked_at, outcome, http_status, sha256, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", (case_id, sighting_id, _iso(at), outcome, http_status, sha256, detail))
+            self.log(case_id, "sighting.checked", sighting=sighting_id, outcome=outcome, status=http_status)
+        rows = list(self.db.query("SELECT * FROM removal_checks WHERE id = ?", [cursor.lastrowid]))
+        return RemovalCheck(**rows[0])
+
+    def removal_checks(self, sighting_id: int) -> list[RemovalCheck]:
+        rows = self.db.query("SELECT * FROM removal_checks WHERE sighting_id = ? ORDER BY id", [sighting_id])
+        return [RemovalCheck(**r) for r in rows]
+
+    def hashbank_ids(self, case_ids: Sequence[str], server: str, bank: str) -> dict[tuple[str, str], int]:
+        """Content ids a hash bank gave for these cases' hashes earlier: ``(signal_type, hex) -> id``."""
+        marks = ", ".join("?" for _ in case_ids)
+        rows = self.conn.execute(
+            f"SELECT signal_type, value, content_id FROM hashbank_pushes WHERE server = ? AND bank = ?"
+            f" AND case_id IN ({marks})", (server, bank, *case_ids))
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def record_hashbank_push(
+        self, case_id: str, server: str, bank: str, signal_type: str, value: str, content_id: int, at: datetime,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO hashbank_pushes (case_id, server, bank, signal_type, value, content_id,"
+                " pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?)", (case_id, server, bank, signal_type, value, content_id,
+                                                              _iso(at)))
+
 
 _REQUESTER_FIELDS = ("role", "name", "email", "signature", "postal_address", "phone", "organisation",
                      "on_behalf_of", "authorisation")
@@ -612,3 +735,41 @@ def _frames_blob(hashes: MediaHashes) -> bytes | None:
     from .video import frames_to_blob
 
     return frames_to_blob(hashes.frames)
+
+
+_NOTICE_STATE_FIELDS = ("sent_at", "due_at", "attempts", "next_attempt_at", "last_error", "evidence")
+
+
+@dataclass(frozen=True)
+class NoticePayload:
+    """The exact bytes frozen when a notice was queued: an e-mail, JSON, or a form packet."""
+
+    notice_id: int
+    kind: str
+    body: bytes
+    deadline_hours: int | None
+    queued_at: str
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    id: int
+    notice_id: int
+    number: int
+    channel: str
+    started_at: str
+    finished_at: str | None
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RemovalCheck:
+    id: int
+    case_id: str
+    sighting_id: int
+    checked_at: str
+    outcome: str
+    http_status: int | None
+    sha256: str | None
+    detail: str
