@@ -7,6 +7,7 @@ enforces it. Suspect content fetched from the web is hashed here from memory too
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -170,6 +171,11 @@ def _hash_one(found: FoundFile, options: dict[str, object]) -> HashOutcome:
         return HashOutcome(name, error=f"{name}: not enough memory to decode this file")
 
 
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops the pool cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def hash_files(
     files: Iterable[FoundFile], *, jobs: int | None = None, **options: object
 ) -> Iterator[HashOutcome]:
@@ -184,7 +190,7 @@ def hash_files(
             yield _hash_one(found, options)
         return
     pending: set[Future[HashOutcome]] = set()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_interrupts) as pool:
         try:
             for found in files:
                 pending.add(pool.submit(_hash_one, found, options))

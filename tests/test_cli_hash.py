@@ -118,3 +118,19 @@ def test_unreadable_file_says_permission_denied(tmp_path: Path) -> None:
 def test_help_teaches_with_an_example() -> None:
     result = _run("hash", "--help")
     assert "Examples:" in result.output and "stopncii hash photo.jpg" in result.output
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+
+    (tmp_path / "a.jpg").write_bytes(encode(scene(47)))
+    process = subprocess.Popen([sys.executable, "-m", "stopncii_tools", "hash", "--jobs", "2", "--json", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(f"{tmp_path / 'a.jpg'}\n" * 9)  # more than the pool takes in at once
+    process.stdin.flush()
+    assert '"pdq"' in process.stdout.readline()  # hashing is under way; more paths may still come
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Stopped" in err and "Traceback" not in err
