@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import MediaError, UnsupportedMedia, VideoSupportMissing
+from ._errors import MediaError, MediaTooLarge, UnsupportedMedia, VideoSupportMissing
 from .files import FoundFile
 from .media import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
 from .signals import SIGNALS, SignalValue
@@ -120,6 +120,11 @@ def _hash_video(data: bytes, fmt: str, fps: float) -> MediaHashes:
             kind="video", format=fmt, size=len(data), width=None, height=None, signals=values,
             notes=("frame matching for videos needs the video extra: "
                    "pip install 'stopncii-tools[video]'; only exact-file hashes were made",),
+        )
+    except MediaTooLarge as exc:  # still worth its exact-file hashes: StopNCII matches videos by MD5
+        return MediaHashes(
+            kind="video", format=fmt, size=len(data), width=None, height=None, signals=values,
+            notes=(f"{exc.reason}; only exact-file hashes (MD5, SHA-256) were made",),
         )
     return MediaHashes(
         kind="video", format=fmt, size=len(data), width=width, height=height, signals=values,
