@@ -34,3 +34,13 @@ def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(store=store, **kwargs)
 
     return db_option(wrapper)
+
+
+def file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--include``, ``--exclude`` and ``--jobs``, for commands that read files and folders."""
+    func = click.option("--jobs", "-j", type=click.IntRange(1), default=None,
+                        help="Processes to use for files (default: all cores).")(func)
+    func = click.option("--exclude", multiple=True, metavar="PATTERN",
+                        help="In folders, leave out files whose name matches (e.g. '*.gif'); repeatable.")(func)
+    return click.option("--include", multiple=True, metavar="PATTERN",
+                        help="In folders, only files whose name matches (e.g. '*.jpg'); repeatable.")(func)

@@ -11,7 +11,7 @@ from ..protect import protect_paths
 from ..scan import ScanOptions, scan_sources
 from ..store import Case, MatchRecord, Store
 from . import _output as o
-from ._common import case_option, db_option, open_store, with_store
+from ._common import case_option, db_option, file_options, open_store, with_store
 
 CASE_COLUMNS = ("id", "title", "jurisdiction", "status", "protected", "sightings", "matches", "created_at")
 
@@ -131,9 +131,7 @@ def case_delete(store: Store, case_id: str, yes: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @case_option
 @click.option("--no-names", is_flag=True, help="Do not keep file names as labels (items get numbers only).")
-@click.option("--include", multiple=True, metavar="PATTERN", help="Only files whose name matches; repeatable.")
-@click.option("--exclude", multiple=True, metavar="PATTERN", help="Leave out files whose name matches; repeatable.")
-@click.option("--jobs", "-j", type=click.IntRange(1), default=None, help="Processes to use (default: all cores).")
+@file_options
 @o.output_options
 @with_store
 def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, no_names: bool,
@@ -203,9 +201,7 @@ def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
 @click.argument("sources", nargs=-1, required=True)
 @case_option
 @click.option("--allow-private", is_flag=True, help="Allow addresses on private networks and this computer (for testing).")
-@click.option("--include", multiple=True, metavar="PATTERN", help="In folders, only files whose name matches.")
-@click.option("--exclude", multiple=True, metavar="PATTERN", help="In folders, leave out files whose name matches.")
-@click.option("--jobs", "-j", type=click.IntRange(1), default=None, help="Processes for local files (default: all cores).")
+@file_options
 @o.output_options
 @with_store
 def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, allow_private: bool,

@@ -11,6 +11,7 @@ import click
 from ..files import iter_files
 from ..hashing import IMAGE_SIGNALS, HashOutcome, hash_files
 from . import _output as o
+from ._common import file_options
 
 COLUMNS = ("path", "kind", "format", "width", "height", "size", "error") + tuple(
     col for name in IMAGE_SIGNALS for col in ((name, f"{name}_quality") if name == "pdq" else (name,))
@@ -55,9 +56,7 @@ def _expand(paths: tuple[str, ...]) -> Iterator[str]:
 
 @click.command(name="hash")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--include", multiple=True, metavar="PATTERN", help="Only files whose name matches (e.g. '*.jpg'); repeatable.")
-@click.option("--exclude", multiple=True, metavar="PATTERN", help="Leave out files whose name matches; repeatable.")
-@click.option("--jobs", "-j", type=click.IntRange(1), default=None, help="Processes to use (default: all cores).")
+@file_options
 @click.option("--dihedral", is_flag=True, help="Also print PDQ of the 8 rotations and mirror images (JSON only).")
 @o.output_options
 def hash_command(

@@ -26,8 +26,12 @@ class _ImageHashSignal(Signal):
         base = scene(3)
         return [
             Example(encode(base), encode(base.resize((400, 300)), quality=75), same=True),
-            Example(encode(base), encode(scene(4)), same=False),
+            Example(encode(base), encode(self.unrelated(base)), same=False),
         ]
+
+    def unrelated(self, base: Image.Image) -> Image.Image:
+        """A picture this signal must tell apart from ``base``."""
+        return scene(4)
 
 
 class PHash(_ImageHashSignal):
@@ -62,10 +66,5 @@ class ColorHash(_ImageHashSignal):
     can_match_alone = False
     function = staticmethod(imagehash.colorhash)
 
-    def examples(self) -> list[Example]:
-        base = scene(3)
-        grey = base.convert("L").convert("RGB")  # same shapes, different colours
-        return [
-            Example(encode(base), encode(base.resize((400, 300)), quality=75), same=True),
-            Example(encode(base), encode(grey), same=False),
-        ]
+    def unrelated(self, base: Image.Image) -> Image.Image:
+        return base.convert("L").convert("RGB")  # same shapes, other colours: what it tells apart
