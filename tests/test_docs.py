@@ -9,8 +9,12 @@ from stopncii_tools.cli import _docs
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
+def _words(text: str) -> list[str]:
+    return text.split()  # click versions differ in column padding; the words must not
+
+
 def test_cli_reference_matches_the_commands() -> None:
-    assert (DOCS / "cli.md").read_text() == _docs.render(), (
+    assert _words((DOCS / "cli.md").read_text()) == _words(_docs.render()), (
         "docs/cli.md is out of date: run python -m stopncii_tools.cli._docs > docs/cli.md"
     )
 
