@@ -169,7 +169,57 @@ def _requesters_and_notices(conn: sqlite3.Connection) -> None:
     )
 
 
+def _outbox_tracking_hashbank(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE notice_payloads (
+            notice_id INTEGER PRIMARY KEY REFERENCES notices(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'json', 'form')),
+            body BLOB NOT NULL,
+            deadline_hours INTEGER,
+            queued_at TEXT NOT NULL
+        );
+        CREATE TABLE send_attempts (
+            id INTEGER PRIMARY KEY,
+            notice_id INTEGER NOT NULL REFERENCES notices(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT NOT NULL DEFAULT 'started'
+                CHECK (outcome IN ('started', 'delivered', 'temporary', 'failed', 'interrupted')),
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE removal_checks (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+            checked_at TEXT NOT NULL,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('present', 'removed', 'gone_from_page', 'replaced', 'unreachable')),
+            http_status INTEGER,
+            sha256 TEXT,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE hashbank_pushes (
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            server TEXT NOT NULL,
+            bank TEXT NOT NULL,
+            signal_type TEXT NOT NULL,
+            value TEXT NOT NULL,
+            content_id INTEGER NOT NULL,
+            pushed_at TEXT NOT NULL,
+            PRIMARY KEY (case_id, server, bank, signal_type, value)
+        );
+        CREATE INDEX send_attempts_notice ON send_attempts (notice_id, number);
+        CREATE INDEX removal_checks_sighting ON removal_checks (sighting_id, checked_at);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
+    ("0003_outbox_tracking_hashbank", _outbox_tracking_hashbank),
 ]

@@ -607,7 +607,7 @@ class Store:
         """
         unknown = set(fields) - set(_NOTICE_STATE_FIELDS)
         if unknown:
-            raise StoreError(f"a notice has no state field {sorted(unknown)[0]!r}")
+            raise StoreError(f"a notice has no state field {min(unknown)!r}")
         values = {"status": status, "updated_at": _iso(at),
                   **{k: json.dumps(v, sort_keys=True) if k == "evidence" else v for k, v in fields.items()}}
         assignments = ", ".join(f"{k} = ?" for k in values)

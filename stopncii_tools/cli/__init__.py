@@ -37,14 +37,21 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .batch import batch_group
     from .cases import case_group, matches_group, protect_command, scan_command
     from .demo import demo_command
+    from .exports import export_command
     from .hashing import hash_command
     from .notices import notice_group, platforms_group, requester_group
+    from .outbox import NOTICE_COMMANDS
+    from .tracking import check_command, status_command
 
     for command in (demo_command, hash_command, case_group, protect_command, scan_command, matches_group,
-                    requester_group, notice_group, platforms_group):
+                    requester_group, notice_group, platforms_group, status_command, check_command, batch_group,
+                    export_command):
         cli.add_command(command)
+    for subcommand in NOTICE_COMMANDS:  # send, mark-sent, mark, follow-up
+        notice_group.add_command(subcommand)
 
 
 _register()

@@ -1,0 +1,427 @@
+"""Batch work for caseworkers: a CSV of reported addresses in, scanned, drafted and sent.
+
+Columns (a header row is required; names in any case and order):
+
+- ``case`` (required): a case id (like ``k7m3qx``), or a title. A title that names no case yet
+  creates one; the same title later in the file, or in a later run, means that same case.
+  Six lower-case letters and digits that name no case are refused as a mistyped id.
+- ``url`` (required): the web address of a picture, a video or a page showing them.
+- ``platform``: the platform it is on, when the address does not say (``telegram``).
+- ``framework``: the law to use instead of the one chosen from the country.
+- ``jurisdiction``: the person's country, for a new case (``US``, ``DE``...).
+- ``confirmed``: ``yes`` when a caseworker has looked and the content does show this person.
+- ``note``: free words for your records; kept in the report and the case's event log only.
+
+A match is only used in a notice once a person confirmed it. A batch confirms the matches found
+at a row's address only when that row says ``confirmed = yes``, or when the whole run is given
+``confirm_matches`` (the caseworker states they have checked every address in the file).
+Other matches wait for ``stopncii matches confirm``.
+
+Running the same file again repeats no work: addresses already seen in the case are not
+fetched again (their stored hashes are matched again, in case protected items were added),
+matches, confirmations and notices are never duplicated, and notices already sent stay sent.
+A malformed row is reported with its line number and skipped; the other rows go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import clock as clocks
+from ._errors import InputFileError, NotFound, NoticeError, StopNCIIError
+from .matcher import CaseMatcher, SuspectHashes
+from .notices import Requester, normalise_jurisdiction, render_statements
+from .notices._base import is_web_address
+from .outbox import SendResult, send_notices
+from .platforms import FRAMEWORK_IDS, PlatformDirectory
+from .scan import ScanOptions, scan_sources
+from .sending import SendingConfig
+from .store import Case, MatchRecord, Sighting, Store
+from .takedown import plan_notices, save_plan
+
+COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note")
+MAX_BYTES = 50_000_000
+CHUNK = 20  # rows fetched together: fetches run concurrently, and progress moves every chunk
+_CASE_ID = re.compile(r"[2-9a-hjkmnp-z]{6}")  # the form of the ids the case database gives
+_YES = {"yes", "y", "true", "1", "x"}
+_NO = {"no", "n", "false", "0", ""}
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    line: int
+    case: str
+    url: str
+    platform: str | None = None
+    framework: str | None = None
+    jurisdiction: str | None = None
+    confirmed: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """``confirm_statements``: the caseworker has read the statements each law needs and
+    confirms them for every notice drafted (without it, a batch scans and matches only)."""
+
+    send: bool = False
+    confirm_matches: bool = False
+    confirm_statements: bool = False
+    refresh: bool = False
+    jurisdiction: str | None = None
+    requester_from: str | None = None
+    scan: ScanOptions = field(default_factory=ScanOptions)
+
+
+@dataclass
+class RowResult:
+    line: int
+    url: str
+    case: str | None = None
+    status: str = "skipped"  # scanned | already_seen | failed | skipped (malformed)
+    sightings: int = 0
+    matches: int = 0
+    confirmed: int = 0
+    pending: int = 0
+    error: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class CaseResult:
+    case: str
+    title: str
+    created: bool = False
+    drafted: list[int] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchReport:
+    file: str
+    started_at: str
+    rows: list[RowResult] = field(default_factory=list)
+    cases: dict[str, CaseResult] = field(default_factory=dict)
+    sends: list[SendResult] = field(default_factory=list)
+
+    @property
+    def failed_rows(self) -> list[RowResult]:
+        return [r for r in self.rows if r.status in ("failed", "skipped")]
+
+    def to_json(self) -> dict[str, Any]:
+        """The machine-readable report: rows, cases, what was sent, and totals."""
+        sends = [{"notice": s.notice.id, "case": s.notice.case_id, "platform": s.notice.platform,
+                  "outcome": s.outcome, "status": s.notice.status, "detail": s.detail} for s in self.sends]
+        return {
+            "file": self.file, "started_at": self.started_at,
+            "summary": {
+                "rows": len(self.rows), "failed_rows": len(self.failed_rows),
+                "cases": len(self.cases), "cases_created": sum(c.created for c in self.cases.values()),
+                "matches": sum(r.matches for r in self.rows), "confirmed": sum(r.confirmed for r in self.rows),
+                "pending_confirmation": sum(r.pending for r in self.rows),
+                "notices": sum(len(c.notices) for c in self.cases.values()),
+                "sent": sum(s.outcome == "sent" for s in self.sends),
+            },
+            "rows": [asdict(r) for r in self.rows],
+            "cases": [asdict(c) for c in self.cases.values()],
+            "sends": sends,
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+def read_batch(path: Path) -> tuple[list[BatchRow], list[RowResult]]:
+    """The good rows, and a result naming the line and the reason for each malformed one."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise InputFileError(f"the file is larger than {MAX_BYTES // 1_000_000} MB", item=str(path))
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError("is not a text file (save the CSV as UTF-8)", item=str(path)) from None
+    except OSError as exc:
+        raise InputFileError(f"cannot be read ({exc.strerror or exc})", item=str(path)) from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    missing = [c for c in ("case", "url") if c not in header]
+    if missing:
+        raise InputFileError(f"the first line must name the columns, including {' and '.join(missing)} "
+                             f"(the columns are: {', '.join(COLUMNS)})", item=str(path))
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise InputFileError(f"unknown column {unknown[0]!r}; the columns are: {', '.join(COLUMNS)}", item=str(path))
+    reader.fieldnames = header
+    rows: list[BatchRow] = []
+    problems: list[RowResult] = []
+    for raw in reader:
+        line = reader.line_num
+        values = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+        extra = [v for v in raw.get(None, []) if v.strip()]  # type: ignore[call-overload]
+        if not any(values.values()) and not extra:
+            continue
+        try:
+            rows.append(_row(line, values, extra))
+        except StopNCIIError as exc:
+            problems.append(RowResult(line, values.get("url", ""), values.get("case") or None,
+                                      error=f"line {line}: {exc.reason}"))
+    return rows, problems
+
+
+def _row(line: int, values: dict[str, str], extra: list[str] | None) -> BatchRow:
+    if extra:
+        raise InputFileError(f"the row has {len(extra)} more values than the header has columns")
+    if not values.get("case"):
+        raise InputFileError("the case column is empty (give a case id or a title)")
+    url = values.get("url", "")
+    if not is_web_address(url):
+        raise InputFileError(f"{url[:80]!r} is not a web address starting with https:// or http://"
+                             if url else "the url column is empty")
+    framework = values.get("framework") or None
+    if framework and framework not in FRAMEWORK_IDS:
+        raise InputFileError(f"the framework {framework!r} is not one we know; use one of {', '.join(FRAMEWORK_IDS)}")
+    confirmed = values.get("confirmed", "").lower()
+    if confirmed not in _YES | _NO:
+        raise InputFileError(f"confirmed should be yes or no, not {values['confirmed']!r}")
+    jurisdiction = values.get("jurisdiction") or None
+    try:
+        jurisdiction = normalise_jurisdiction(jurisdiction) if jurisdiction else None
+    except NoticeError as exc:
+        raise InputFileError(exc.reason) from None
+    return BatchRow(line, values["case"], url, values.get("platform") or None, framework, jurisdiction,
+                    confirmed in _YES, values.get("note") or None)
+
+
+def run_batch(
+    store: Store, path: Path, options: BatchOptions, directory: PlatformDirectory, config: SendingConfig, *,
+    clock: clocks.Clock = clocks.now, progress: Progress | None = None,
+) -> BatchReport:
+    """Scan every row, confirm where the rows say so, draft per case and platform, then send."""
+    rows, problems = read_batch(path)
+    report = BatchReport(str(path), clocks.iso(clock()), rows=list(problems))
+    cases: dict[str, Case] = {}
+    batch_matches: dict[str, set[int]] = {}
+    frameworks: dict[tuple[str, str], tuple[str, int]] = {}  # (case, platform) -> framework, line
+    matchers: dict[str, CaseMatcher] = {}
+    for start in range(0, len(rows), CHUNK):
+        chunk = [_Pending(row, RowResult(row.line, row.url, note=row.note)) for row in rows[start:start + CHUNK]]
+        _fetch_chunk(store, chunk, options, directory, cases, report)
+        for pending in chunk:
+            row, result = pending.row, pending.result
+            try:
+                if pending.failure is not None:
+                    raise pending.failure
+                assert pending.case is not None
+                sightings = _sightings(store, pending, result)
+                matches = _row_matches(store, pending.case, row, sightings, directory, options, frameworks,
+                                       matchers, result)
+                batch_matches.setdefault(pending.case.id, set()).update(m.id for m in matches if m.status == "confirmed")
+                if row.note:
+                    store.log(pending.case.id, "batch.note", line=row.line, note=row.note)
+            except StopNCIIError as exc:
+                result.status, result.error = "failed", f"line {row.line}: {exc.reason if exc.item is None else exc}"
+            report.rows.append(result)
+        if progress is not None:
+            progress(start + len(chunk), len(rows))
+    report.rows.sort(key=lambda r: r.line)
+    notice_ids: list[int] = []
+    for case_id, match_ids in batch_matches.items():
+        outcome = report.cases[case_id]
+        if options.confirm_statements and match_ids:
+            _draft(store, cases[case_id], match_ids, options, directory, frameworks, outcome)
+        batch_notices = [n for n in store.notices(case_id) if set(n.match_ids) & match_ids]
+        notice_ids += [n.id for n in batch_notices]
+        outcome.notices = [{"id": n.id, "platform": n.platform, "status": n.status} for n in batch_notices]
+    if options.send and notice_ids:
+        report.sends = list(send_notices(store, config, directory, notice_ids=notice_ids, resume=True, clock=clock))
+        status = {s.notice.id: s.notice.status for s in report.sends}
+        for outcome in report.cases.values():
+            for entry in outcome.notices:
+                entry["status"] = status.get(entry["id"], entry["status"])
+    return report
+
+
+@dataclass
+class _Pending:
+    """A row on its way: its case, whether its address is fetched now, and what went wrong."""
+
+    row: BatchRow
+    result: RowResult
+    case: Case | None = None
+    fetch: bool = False
+    failure: StopNCIIError | None = None
+    scan_errors: list[str] = field(default_factory=list)
+
+
+def _fetch_chunk(
+    store: Store, chunk: list[_Pending], options: BatchOptions, directory: PlatformDirectory,
+    cases: dict[str, Case], report: BatchReport,
+) -> None:
+    """Find each row's case, then fetch the addresses not seen before, one scan per case (concurrent)."""
+    for pending in chunk:
+        try:
+            if pending.row.platform:
+                directory.get(pending.row.platform)  # an unknown name is the row's mistake: fetch nothing
+            pending.case = _case_for(store, pending.row, options, cases, report)
+            pending.result.case = pending.case.id
+        except StopNCIIError as exc:
+            pending.failure = exc
+            continue
+        pending.fetch = options.refresh or not store.sightings_at(pending.case.id, pending.row.url)
+    by_case: dict[str, list[_Pending]] = {}
+    for pending in chunk:
+        if pending.fetch and pending.case is not None:
+            by_case.setdefault(pending.case.id, []).append(pending)
+    for case_id, waiting in by_case.items():
+        urls = list(dict.fromkeys(p.row.url for p in waiting))
+        for outcome in scan_sources(store, cases[case_id], urls, options.scan):
+            if outcome.error and not outcome.skipped:
+                for pending in waiting:
+                    if outcome.source == pending.row.url:
+                        pending.scan_errors.append(outcome.error)
+
+
+def _case_for(store: Store, row: BatchRow, options: BatchOptions, cases: dict[str, Case], report: BatchReport) -> Case:
+    key = row.case.strip()
+    case = cases.get(key)
+    if case is None:
+        case = _find_or_create(store, key, row.jurisdiction or options.jurisdiction, report)
+        cases[key] = cases[case.id] = case
+    if row.jurisdiction and case.jurisdiction and row.jurisdiction != case.jurisdiction:
+        raise InputFileError(f"case {case.id} is for {case.jurisdiction}, but this row says {row.jurisdiction}")
+    return case
+
+
+def _find_or_create(store: Store, key: str, jurisdiction: str | None, report: BatchReport) -> Case:
+    if _CASE_ID.fullmatch(key):
+        try:
+            case = store.get_case(key)
+        except NotFound:
+            case = None
+        if case is not None:
+            report.cases.setdefault(case.id, CaseResult(case.id, case.title))
+            return case
+        if any(c.isdigit() for c in key):  # a mistyped id must not quietly become a new case
+            raise InputFileError(f"there is no case with id {key!r} (a new case needs a title, not an id)")
+    titled = store.cases_titled(key)
+    if len(titled) > 1:
+        raise InputFileError(f"{len(titled)} cases are called {key!r}; write the case id instead")
+    if titled:
+        report.cases.setdefault(titled[0].id, CaseResult(titled[0].id, titled[0].title))
+        return titled[0]
+    case = store.create_case(key, jurisdiction, notes="Created by a batch run.")
+    report.cases[case.id] = CaseResult(case.id, case.title, created=True)
+    return case
+
+
+def _sightings(store: Store, pending: _Pending, result: RowResult) -> list[Sighting]:
+    """The row's sightings (just fetched, or stored from an earlier run)."""
+    assert pending.case is not None
+    sightings = store.sightings_at(pending.case.id, pending.row.url)
+    if not sightings:
+        raise InputFileError(pending.scan_errors[0] if pending.scan_errors
+                             else "nothing that could be checked was found at this address")
+    result.status = "scanned" if pending.fetch else "already_seen"
+    if pending.scan_errors:
+        result.error = f"line {pending.row.line}: " + "; ".join(pending.scan_errors)
+    return sightings
+
+
+def _row_matches(
+    store: Store, case: Case, row: BatchRow, sightings: list[Sighting], directory: PlatformDirectory,
+    options: BatchOptions, frameworks: dict[tuple[str, str], tuple[str, int]], matchers: dict[str, CaseMatcher],
+    result: RowResult,
+) -> list[MatchRecord]:
+    platform = directory.get(row.platform).id if row.platform else None
+    matcher = None
+    if result.status == "already_seen":  # protected items may have been added since
+        if case.id not in matchers:
+            matchers[case.id] = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id))
+        matcher = matchers[case.id]
+    for sighting in sightings:
+        if platform:
+            store.set_sighting_platform(sighting.id, platform)
+        if matcher is not None:
+            _match_again(store, case, matcher, sighting)
+    ids = {s.id for s in sightings}
+    matches = [m for m in store.matches(case.id) if m.sighting_id in ids]
+    _remember_framework(store, row, case, matches, directory, frameworks)  # before confirming anything
+    if row.confirmed or options.confirm_matches:
+        matches = [store.decide_match(m.id, "confirmed") if m.status == "pending" else m for m in matches]
+    result.sightings = len(sightings)
+    result.matches = sum(m.status != "rejected" for m in matches)
+    result.confirmed = sum(m.status == "confirmed" for m in matches)
+    result.pending = sum(m.status == "pending" for m in matches)
+    return matches
+
+
+def _match_again(store: Store, case: Case, matcher: CaseMatcher, sighting: Sighting) -> None:
+    """Match stored hashes against the case's protected items as they are now (no download)."""
+    values = {s.signal: (s.value, s.quality) for s in store.sighting_signals(sighting.id)}
+    for found in matcher.match(SuspectHashes(values, store.sighting_frames(sighting.id))):
+        store.record_match(case.id, sighting.id, found.item_id, found.kind, found.confidence, found.evidence)
+
+
+def _remember_framework(
+    store: Store, row: BatchRow, case: Case, matches: list[MatchRecord], directory: PlatformDirectory,
+    frameworks: dict[tuple[str, str], tuple[str, int]],
+) -> None:
+    if not row.framework:
+        return
+    for match in matches:
+        key = (case.id, _platform_of(store.sighting(match.sighting_id), directory))
+        earlier = frameworks.setdefault(key, (row.framework, row.line))
+        if earlier[0] != row.framework:
+            raise InputFileError(f"line {earlier[1]} asks for {earlier[0]} for the same case and platform; "
+                                 "one notice cannot use two laws")
+
+
+def _platform_of(sighting: Sighting, directory: PlatformDirectory) -> str:
+    return sighting.platform or directory.detect(sighting.location).id
+
+
+def _draft(
+    store: Store, case: Case, match_ids: set[int], options: BatchOptions, directory: PlatformDirectory,
+    frameworks: dict[tuple[str, str], tuple[str, int]], outcome: CaseResult,
+) -> None:
+    """One plan per platform of the batch's confirmed matches; stored only if it is new."""
+    try:
+        requester = _requester(store, case, options)
+    except StopNCIIError as exc:
+        outcome.errors.append(str(exc))
+        return
+    platforms = sorted({_platform_of(store.sighting(store.match(m).sighting_id), directory) for m in match_ids})
+    for platform in platforms:
+        framework = frameworks.get((case.id, platform), (None, 0))[0]
+        try:
+            plan = plan_notices(store, case, directory, requester, platform=platform, framework=framework)
+            plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids)
+                            for n, why, ids in plan.notices]
+            if not plan.notices or all(store.notice_by_key(n.notice_key) for n, _, _ in plan.notices):
+                continue
+            saved = save_plan(store, case, plan, platform)
+        except StopNCIIError as exc:
+            outcome.errors.append(f"{platform}: {exc}")
+            continue
+        outcome.drafted += [n.id for n, created in saved if created]
+
+
+def _requester(store: Store, case: Case, options: BatchOptions) -> Requester:
+    requester = store.requester(case.id)
+    if requester is not None:
+        return requester
+    if options.requester_from:
+        template = store.requester(store.get_case(options.requester_from).id)
+        if template is None:
+            raise NoticeError(f"case {options.requester_from} has no requester details to copy")
+        store.set_requester(case.id, template)
+        return template
+    raise NoticeError("the case has no requester details: set them with 'stopncii requester set --case "
+                      f"{case.id}', or give --requester-from CASE to copy them", item=f"case {case.id}")
+

@@ -1,0 +1,120 @@
+"""Hash exports (hash-exchange lines, StopNCII partner records, tables) and pushes to a hash bank.
+
+An export holds hashes and case numbers only: the tests plant a file name, a case title, the
+requester's name and e-mail and a folder path, and look for each of them in every format.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from stopncii_tools.cli import cli
+from stopncii_tools.hashing import MediaHashes
+from stopncii_tools.hashlists import HashEntry, parse_hash_list
+from stopncii_tools.protect import protect_paths
+from stopncii_tools.samples import write_photos
+from stopncii_tools.signals import SignalValue
+from stopncii_tools.store import Store
+from tests._casework import REQUESTER
+
+from .hma_fake import FakeHMA
+
+VIDEO = b"not really a video, only its bytes are hashed here"
+SECRETS = ("jane-doe-private", "Jane's own case", REQUESTER.name, REQUESTER.email, "very-private-folder")
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture()
+def two_cases(tmp_path: Path) -> tuple[Path, str, str]:
+    """Case A: two photos (one saved under a telling name), a flat grey picture and a video; case B:
+    one of the same photos, so that hash is shared by both case numbers."""
+    folder = tmp_path / "very-private-folder"
+    photos = write_photos(folder, [431, 432])
+    (folder / "photo431.jpg").rename(folder / "jane-doe-private.jpg")
+    Image.new("RGB", (300, 200), (128, 128, 128)).save(folder / "flat.jpg")
+    db = tmp_path / "cases.db"
+    with Store(db) as store:
+        a = store.create_case("Jane's own case", "US")
+        list(protect_paths(store, a, [folder], jobs=1))
+        video = MediaHashes(kind="video", format="mp4", size=len(VIDEO), width=None, height=None, signals={
+            "md5": SignalValue("md5", hashlib.md5(VIDEO).hexdigest()),
+            "sha256": SignalValue("sha256", hashlib.sha256(VIDEO).hexdigest())})
+        store.add_protected(a.id, video, "jane-doe-private.mp4")
+        store.set_requester(a.id, REQUESTER)
+        b = store.create_case("Second person", "DE")
+        list(protect_paths(store, b, [folder / "photo432.jpg"], jobs=1))
+    assert len(photos) == 2
+    return db, a.id, b.id
+
+
+def test_hashlist_lines_read_back_as_a_hash_list(two_cases: tuple[Path, str, str]) -> None:
+    db, a, _ = two_cases
+    result = run("export", "--db", str(db), "--case", a)
+    assert result.exit_code == 0
+    entries = list(parse_hash_list(result.stdout))
+    assert all(isinstance(e, HashEntry) for e in entries)
+    assert sorted(e.signal for e in entries) == ["md5", "pdq", "pdq"]  # two photos and the video
+    assert f"md5 {hashlib.md5(VIDEO).hexdigest()}\n" in result.stdout
+    assert "1 pictures were left out" in result.stderr  # the flat picture's PDQ is too weak
+
+
+def test_stopncii_records_carry_every_case_number_of_a_shared_hash(two_cases: tuple[Path, str, str]) -> None:
+    db, a, b = two_cases
+    records = json.loads(run("export", "--db", str(db), "--format", "stopncii-json").stdout)
+    assert {r["signalType"] for r in records} == {"ImagePDQ", "VideoMD5"}
+    assert all(set(r) == {"signalType", "hashValue", "caseNumbers"} for r in records)
+    shared = [r for r in records if len(r["caseNumbers"]) == 2]
+    assert len(shared) == 1 and sorted(shared[0]["caseNumbers"]) == sorted([a, b])
+    video = next(r for r in records if r["signalType"] == "VideoMD5")
+    assert video == {"signalType": "VideoMD5", "hashValue": hashlib.md5(VIDEO).hexdigest(), "caseNumbers": [a]}
+
+
+@pytest.mark.parametrize("fmt", ["hashlist", "stopncii-json", "csv", "json"])
+def test_exports_hold_hashes_and_case_numbers_only(two_cases: tuple[Path, str, str], fmt: str) -> None:
+    db, _, _ = two_cases
+    result = run("export", "--db", str(db), "--format", fmt)
+    assert result.exit_code == 0
+    for secret in SECRETS:
+        assert secret not in result.stdout
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert set(rows[0]) == {"case", "signal", "hash", "quality"} and len(rows) == 4
+
+
+def test_push_to_a_hash_bank_keeps_the_ids_and_a_second_push_adds_nothing(two_cases: tuple[Path, str, str]) -> None:
+    db, a, _ = two_cases
+    with FakeHMA() as hma:
+        first = run("export", "--db", str(db), "--case", a, "--to-hashbank", hma.url, "--bank", "NGO_CASES",
+                    "--create-bank")
+        assert first.exit_code == 0, first.output
+        pushes = hma.state.sent("POST", "/c/bank/NGO_CASES/signal")
+        assert sorted(next(iter(json.loads(p.body))) for p in pushes) == ["pdq", "pdq", "video_md5"]
+        assert "3 hashes added to NGO_CASES" in first.stderr
+        with Store(db) as store:
+            known = store.hashbank_ids([a], hma.url, "NGO_CASES")
+        assert sorted(known.values()) == [1, 2, 3]
+        again = run("export", "--db", str(db), "--case", a, "--to-hashbank", hma.url, "--bank", "NGO_CASES")
+        assert again.exit_code == 0 and "0 hashes added to NGO_CASES, 3 were already there" in again.stderr
+        assert len(hma.state.sent("POST", "/c/bank/NGO_CASES/signal")) == 3
+        for request in hma.state.requests:
+            for secret in SECRETS:
+                assert secret.encode() not in request.body
+
+
+def test_a_push_to_a_missing_bank_says_so_and_sends_no_hash(two_cases: tuple[Path, str, str]) -> None:
+    db, a, _ = two_cases
+    with FakeHMA() as hma:
+        result = run("export", "--db", str(db), "--case", a, "--to-hashbank", hma.url, "--bank", "NO_SUCH_BANK")
+        assert result.exit_code == 1 and "no bank called NO_SUCH_BANK; create it first" in result.stderr
+        assert hma.state.sent("POST") == []
