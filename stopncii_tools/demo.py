@@ -20,7 +20,10 @@ from .platforms import load_directory
 from .protect import protect_paths
 from .samples import write_edits, write_photos
 from .scan import ScanOptions, ScanOutcome, scan_sources
-from .store import Case, MatchRecord, Store
+from .outbox import mark_sent
+from .sending import SendingConfig
+from .store import Case, MatchRecord, Store, StoredNotice
+from .tracking import CheckOptions, check_removals, status_board
 from .takedown import load_notice, plan_notices, save_plan
 
 DEMO_TITLE = "Demo: sample pictures"
@@ -98,33 +101,66 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
         with _local_web_page(root / "reported", on_page) as page_url:
             options = ScanOptions(allow_private=True, hosts={DEMO_HOST: "127.0.0.1"})
             outcomes = list(scan_sources(store, case, [page_url], options))
-        yield _scan_step(
-            f"4. Scan a web page ({page_url}, served by this computer to itself)", outcomes,
-            extra=["Downloaded pictures were hashed in memory and thrown away; the case keeps the",
-                   "address, the date and the file's SHA-256 as evidence."])
+            yield _scan_step(
+                f"4. Scan a web page ({page_url}, served by this computer to itself)", outcomes,
+                extra=["Downloaded pictures were hashed in memory and thrown away; the case keeps the",
+                       "address, the date and the file's SHA-256 as evidence."])
+            notice = yield from _draft_step(store, case, [m for o in outcomes for m in o.matches])
+            if notice is None:
+                return
+            yield _sent_step(store, notice)
+            for name in on_page[: len(on_page) // 2]:
+                (root / "reported" / name).unlink()  # the site takes half of the pictures down
+            yield _check_step(store, case)
+    counts = store.case_counts(case.id)
+    yield DemoStep("8. What the case holds now", [
+        f"{counts['protected']} protected items, {counts['sightings']} sightings, {counts['matches']} matches",
+        f"Look: stopncii matches --case {case.id}   and   stopncii status",
+        f"Remove the demo case for good: stopncii case delete --case {case.id}",
+    ])
 
-    web_matches = [m for o in outcomes for m in o.matches]
+
+def _draft_step(store: Store, case: Case, web_matches: list[MatchRecord]) -> Iterator[DemoStep]:
     for match in web_matches:
         store.decide_match(match.id, "confirmed")
-    if store.requester(case.id) is None:
-        store.set_requester(case.id, SAMPLE_REQUESTER)
-    plan = plan_notices(store, case, load_directory(), store.requester(case.id) or SAMPLE_REQUESTER)
+    store.set_requester(case.id, SAMPLE_REQUESTER)
+    directory = load_directory()
+    plan = plan_notices(store, case, directory, SAMPLE_REQUESTER)
     plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids) for n, why, ids in plan.notices]
     saved = save_plan(store, case, plan)
-    lines = [f"{len(web_matches)} web matches confirmed (in your own case, you check and confirm each one).",
-             f"{len(saved)} notice drafted; nothing is sent. Why this law: {plan.notices[0][1]}" if saved else "",
-             "The statements the law needs were confirmed for the sample person; you confirm them yourself."]
-    step = DemoStep("5. Draft the takedown notice", [line for line in lines if line])
-    if saved:
-        stored = saved[0][0]
-        step.notice_text = render_text(load_notice(store, stored, load_directory()))
-    yield step
-    counts = store.case_counts(case.id)
-    yield DemoStep("6. What the case holds now", [
-        f"{counts['protected']} protected items, {counts['sightings']} sightings, {counts['matches']} matches",
-        "Look: stopncii matches --case " + case.id + "   and   stopncii notice list --case " + case.id,
-        "Remove the demo case for good: stopncii case delete --case " + case.id,
+    if not saved:
+        yield DemoStep("5. Draft the takedown notice", ["No notice could be drafted."])
+        return None
+    stored = saved[0][0]
+    step = DemoStep("5. Draft the takedown notice", [
+        f"{len(web_matches)} web matches confirmed (in your own case, you check and confirm each one).",
+        f"Why this law: {plan.notices[0][1]}",
+        "The statements the law needs were confirmed for the sample person; you confirm them yourself.",
     ])
+    step.notice_text = render_text(load_notice(store, stored, directory))
+    yield step
+    return stored
+
+
+def _sent_step(store: Store, stored: StoredNotice) -> DemoStep:
+    sent = mark_sent(store, stored.id, SendingConfig(), load_directory())
+    return DemoStep("6. Send it and start the clock", [
+        f"Notice {sent.id} recorded as sent to {sent.channel_address} (photos.example is not a real",
+        "website, so nothing was sent). With your mail server set up (docs/sending.md),",
+        "'stopncii notice send' sends it and keeps the server's receipt as evidence.",
+        f"The platform must act by {sent.due_at} (48 hours under the TAKE IT DOWN Act).",
+    ])
+
+
+def _check_step(store: Store, case: Case) -> DemoStep:
+    options = CheckOptions(allow_private=True, hosts={DEMO_HOST: "127.0.0.1"})
+    checks = list(check_removals(store, case_id=case.id, options=options))
+    gone = [c for c in checks if c.gone]
+    lines = [f"{len(gone)} of {len(checks)} addresses are gone; the rest are still up."]
+    lines += [f"gone: {c.sighting.location} ({c.check.detail})" for c in gone]
+    board = status_board(store, SendingConfig(), case_id=case.id)
+    lines += [f"status board: notice {row.notice.id} {row.state}; next: {row.next_step}" for row in board]
+    return DemoStep("7. Check whether it was taken down (the site removed some pictures)", lines)
 
 
 def _scan_step(title: str, outcomes: list[ScanOutcome], extra: list[str] | None = None) -> DemoStep:

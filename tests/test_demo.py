@@ -1,4 +1,5 @@
-"""The README's main job: ``stopncii demo`` runs the whole flow on the default database."""
+"""The README's main job: ``stopncii demo`` runs the whole flow on the default database:
+protect, scan a folder and a page, draft a notice, record it sent, check for removal."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def test_demo_protects_finds_and_drafts_a_notice_and_can_run_again(tmp_path: Pat
     out = first.stdout
     assert "21 items scanned, 18 matched a protected photo" in out
     assert "6 items scanned, 6 matched a protected photo" in out
-    assert "1 notice drafted; nothing is sent" in out
+    assert "recorded as sent to abuse@photos.example" in out and "must act by" in out
+    assert "3 of 6 addresses are gone" in out
     assert "Removal request under the TAKE IT DOWN Act" in out and "photos.example" in out
     assert (tmp_path / "cases.db").exists()
     second = _demo(tmp_path)
