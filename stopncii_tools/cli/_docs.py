@@ -30,9 +30,12 @@ def _commands(group: click.Group, prefix: list[str]) -> list[tuple[list[str], cl
 
 def render() -> str:
     parts = [HEADER]
-    for path, command in [(["stopncii"], cli), *(([ "stopncii", *p], c) for p, c in _commands(cli, []))]:
-        ctx = click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100)
-        parts.append(f"\n## `{' '.join(path)}`\n\n```\n{command.get_help(ctx)}\n```\n")
+    # subcommands inherit the root's settings (-h/--help), as when a person runs them
+    root = click.Context(cli, info_name="stopncii", terminal_width=100, max_content_width=100, **cli.context_settings)
+    parts.append(f"\n## `stopncii`\n\n```\n{cli.get_help(root)}\n```\n")
+    for path, command in _commands(cli, []):
+        ctx = click.Context(command, info_name=" ".join(["stopncii", *path]), parent=root)
+        parts.append(f"\n## `stopncii {' '.join(path)}`\n\n```\n{command.get_help(ctx)}\n```\n")
     return "".join(parts)
 
 
