@@ -34,7 +34,7 @@ def render() -> str:
     root = click.Context(cli, info_name="stopncii", terminal_width=100, max_content_width=100, **cli.context_settings)
     parts.append(f"\n## `stopncii`\n\n```\n{cli.get_help(root)}\n```\n")
     for path, command in _commands(cli, []):
-        ctx = click.Context(command, info_name=" ".join(["stopncii", *path]), parent=root)
+        ctx = click.Context(command, info_name=" ".join(path), parent=root)
         parts.append(f"\n## `stopncii {' '.join(path)}`\n\n```\n{command.get_help(ctx)}\n```\n")
     return "".join(parts)
 
