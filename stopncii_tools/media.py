@@ -135,7 +135,7 @@ def open_picture(
                 raise MediaTooLarge(_too_large(width * height, max_pixels))
             if fmt == "jpeg":
                 # DCT scaling: decode at 1/2, 1/4 or 1/8 size, never below what the hashes use
-                img.draft("RGB" if img.mode == "RGB" else None, (side, side))
+                img.draft("RGB" if img.mode == "RGB" else None, _draft_box(width, height, side))
             img.seek(0)  # first frame of an animation
             img.load()
             swaps_axes = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
@@ -205,10 +205,18 @@ def _scale_to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
 
 
+def _draft_box(width: int, height: int, side: int) -> tuple[int, int]:
+    """The smallest box whose longest side is ``side``: a square box decodes a 4:3 picture
+    at twice the size the hashes need."""
+    scale = min(1.0, side / max(width, height, 1))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
 def _fit(img: Image.Image, side: int) -> Image.Image:
     """Shrink (never enlarge) so the longest side is at most ``side``, keeping the aspect."""
     if max(img.size) <= side:
         return img
     scale = side / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    return img.resize(size, Image.Resampling.BICUBIC, reducing_gap=None)
+    # an area average: as close to Meta's references as bicubic (measured) at half the cost
+    return img.resize(size, Image.Resampling.BOX)
