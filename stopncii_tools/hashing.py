@@ -18,6 +18,8 @@ from .files import FoundFile
 from .media import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
 from .signals import SIGNALS, SignalValue
 from .signals.pdq import PDQ
+from .signals.regions import WORK_SIDE as REGION_SIDE
+from .signals.regions import DerivativeSupportMissing, signature_of_picture
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class MediaHashes:
     pdq_variants: tuple[SignalValue, ...] = ()
     frames: tuple["FrameHash", ...] = ()
     notes: tuple[str, ...] = field(default=())
+    regions: bytes | None = None  # region signature (local features), when asked for
 
     @property
     def sha256(self) -> str:
@@ -79,24 +82,34 @@ def hash_bytes(
     data: bytes,
     *,
     dihedral: bool = False,
+    regions: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     video_fps: float = 1.0,
 ) -> MediaHashes:
     """Compute every applicable signal for ``data`` (a picture or video held in memory).
 
     ``dihedral`` adds PDQ of the 8 rotations and mirror images (for protected media, so a
-    rotated or mirrored re-upload still matches). Raises a :class:`MediaError` subclass.
+    rotated or mirrored re-upload still matches). ``regions`` adds the region signature that
+    finds crops, screenshots and derivatives (needs the ``derivatives`` extra; without it a
+    note says so). Raises a :class:`MediaError` subclass.
     """
     fmt = sniff(data) if data else None
     kind = kind_of(fmt)
     if kind == "video":
         return _hash_video(data, fmt or "video", video_fps)
-    picture = open_picture(data, max_pixels=max_pixels)
+    picture = open_picture(data, max_pixels=max_pixels, detail_side=REGION_SIDE if regions else None)
     values = {name: SIGNALS[name].compute(data, picture) for name in IMAGE_SIGNALS}
     variants = tuple(PDQ().dihedral(picture)) if dihedral else ()
-    notes = ()
+    notes: tuple[str, ...] = ()
     if values["pdq"].weak:
         notes = ("low-detail picture: its PDQ hash is weak and is not used alone for a match",)
+    signature = None
+    if regions and picture.detail is not None:
+        try:
+            found = signature_of_picture(picture.detail)
+            signature = None if found.weak else found.to_bytes()
+        except DerivativeSupportMissing as exc:
+            notes += (exc.reason,)
     return MediaHashes(
         kind="image",
         format=picture.format,
@@ -106,6 +119,7 @@ def hash_bytes(
         signals=values,
         pdq_variants=variants,
         notes=notes,
+        regions=signature,
     )
 
 

@@ -7,7 +7,7 @@ Rules (documented for people in docs/matching.md):
 - two or more of pHash, dHash and wHash within their thresholds: a copy, lower confidence;
 - the colour hash only ever supports another signal.
 Partial and derived copies (crops, screenshots, deepfakes made from a photo) come from the
-region signals and video frames, each reported as its own kind.
+region signature, each reported as its own kind and only when no whole-picture rule matched.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from .index import HammingIndex
 from .signals import DIHEDRAL_NAMES, SIGNALS, WEAK_QUALITY
+from .signals.regions import MIN_MATCHED, RegionIndex, RegionSignature
 from .store import StoredSignal
 
 PHASH_FAMILY = ("phash", "dhash", "whash")
@@ -30,6 +31,7 @@ class SuspectHashes:
 
     values: Mapping[str, tuple[str, int | None]]
     frames: bytes | None = None
+    regions: bytes | None = None
 
 
 @dataclass
@@ -51,7 +53,10 @@ class _Protected:
 class CaseMatcher:
     """An index over one case's protected hashes, built once per scan."""
 
-    def __init__(self, signals: Sequence[StoredSignal], frames: Mapping[int, bytes] | None = None) -> None:
+    def __init__(
+        self, signals: Sequence[StoredSignal], frames: Mapping[int, bytes] | None = None,
+        regions: Mapping[int, bytes] | None = None,
+    ) -> None:
         self._pdq_rows: list[_Protected] = []
         self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._others: dict[str, list[_Protected]] = defaultdict(list)
@@ -67,6 +72,16 @@ class CaseMatcher:
         if self._pdq_rows:
             self._pdq_index.add(list(range(len(self._pdq_rows))), [r.value for r in self._pdq_rows])
         self._frames = dict(frames or {})
+        self._region_index: RegionIndex | None = None
+        if regions:
+            self._region_index = RegionIndex()
+            for item_id, blob in regions.items():
+                self._region_index.add(item_id, RegionSignature.from_bytes(blob))
+
+    @property
+    def uses_regions(self) -> bool:
+        """True when scanned pictures should get a region signature (the case has some)."""
+        return self._region_index is not None
 
     def __len__(self) -> int:
         return len({r.item_id for r in self._pdq_rows} | {i for ids in self._exact.values() for i in ids})
@@ -77,6 +92,7 @@ class CaseMatcher:
         self._match_pdq(suspect, found)
         self._match_phash_family(suspect, found)
         self._match_video(suspect, found)
+        self._match_regions(suspect, found)
         return sorted(found.values(), key=lambda m: (_RANK[m.confidence], m.item_id))
 
     # -- the rules ------------------------------------------------------------------------
@@ -163,4 +179,28 @@ class CaseMatcher:
                     "note": "the protected picture appears as frames of this video"}])
 
 
+    def _match_regions(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
+        """Part of a protected photo, or a picture made from one: its own kind, never 'copy'."""
+        if self._region_index is None or not suspect.regions:
+            return
+        for item_id, evidence in self._region_index.search(RegionSignature.from_bytes(suspect.regions)):
+            if item_id in found or not _upright_or_quarter_turn(evidence.rotation):
+                continue  # found as a copy already (stronger); or a slanted fit, as chance gives
+            confidence = "high" if evidence.score >= 3 * MIN_MATCHED else "medium"
+            found[item_id] = MatchFound(int(item_id), evidence.kind, confidence, [{
+                "signal": "regions", "score": evidence.score, "threshold": MIN_MATCHED,
+                "coverage": round(evidence.coverage, 2), "replaced": round(evidence.replaced, 2),
+                "agreeing": evidence.agreeing, "differing": evidence.differing,
+                "note": evidence.describe(),
+            }])
+
+
 _RANK = {"certain": 0, "high": 1, "medium": 2, "low": 3}
+# crops, screenshots and edited fakes keep the photo upright (or turn it a quarter): a fit at
+# an odd angle is what chance agreement between unrelated textures looks like
+MAX_SLANT_DEGREES = 6.0
+
+
+def _upright_or_quarter_turn(rotation: float) -> bool:
+    slant = abs(rotation) % 90
+    return min(slant, 90 - slant) <= MAX_SLANT_DEGREES

@@ -106,13 +106,16 @@ class Picture:
     format: str
     width: int
     height: int
+    detail: Image.Image | None = None  # a larger copy, when asked for (local-feature signals)
 
 
 def open_picture(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, side: int = HASH_SIDE
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, side: int = HASH_SIDE,
+    detail_side: int | None = None,
 ) -> Picture:
     """Decode ``data`` into a :class:`Picture`.
 
+    ``detail_side`` also keeps a copy up to that size in ``detail``, from the same decode.
     Raises :class:`UnsupportedMedia` for bytes that are not a picture format we read,
     :class:`MediaTooLarge` above ``max_pixels`` and :class:`CorruptMedia` for damaged files.
     """
@@ -135,7 +138,8 @@ def open_picture(
                 raise MediaTooLarge(_too_large(width * height, max_pixels))
             if fmt == "jpeg":
                 # DCT scaling: decode at 1/2, 1/4 or 1/8 size, never below what the hashes use
-                img.draft("RGB" if img.mode == "RGB" else None, _draft_box(width, height, side))
+                box = _draft_box(width, height, max(side, detail_side or 0))
+                img.draft("RGB" if img.mode == "RGB" else None, box)
             img.seek(0)  # first frame of an animation
             img.load()
             swaps_axes = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
@@ -152,8 +156,8 @@ def open_picture(
     if rgb.width == 0 or rgb.height == 0:
         raise CorruptMedia("the picture has no pixels")
     upright_w, upright_h = (height, width) if swaps_axes else (width, height)
-    rgb = _fit(rgb, side)
-    return Picture(image=rgb, format=fmt, width=upright_w, height=upright_h)
+    detail = _fit(rgb, detail_side) if detail_side else None  # from the same decode
+    return Picture(image=_fit(rgb, side), format=fmt, width=upright_w, height=upright_h, detail=detail)
 
 
 def _too_large(pixels: int, max_pixels: int) -> str:

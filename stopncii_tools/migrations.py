@@ -218,8 +218,21 @@ def _outbox_tracking_hashbank(conn: sqlite3.Connection) -> None:
     )
 
 
+def _protected_regions(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE protected_regions (
+            item_id INTEGER PRIMARY KEY REFERENCES protected_items(id) ON DELETE CASCADE,
+            signature BLOB NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
     ("0003_outbox_tracking_hashbank", _outbox_tracking_hashbank),
+    ("0004_protected_regions", _protected_regions),
 ]

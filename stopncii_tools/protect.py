@@ -20,6 +20,7 @@ class ProtectOutcome:
     created: bool = False
     error: str | None = None
     skipped: bool = False
+    notes: tuple[str, ...] = ()
 
 
 def protect_paths(
@@ -32,16 +33,17 @@ def protect_paths(
     exclude: tuple[str, ...] = (),
     jobs: int | None = None,
 ) -> Iterator[ProtectOutcome]:
-    """Hash each file (all signals, PDQ's 8 rotations/mirrors) and store the hashes.
+    """Hash each file (all signals, PDQ's 8 rotations/mirrors, the region signature that finds
+    crops and derivatives) and store the hashes.
 
     Stored per item: the file's base name as a label (none with ``store_names=False``), its
     SHA-256, size, dimensions and hashes. Never the file, a thumbnail or its full path.
     """
     files = iter_files(paths, include=include, exclude=exclude)
-    for outcome in hash_files(files, jobs=jobs, dihedral=True):
+    for outcome in hash_files(files, jobs=jobs, dihedral=True, regions=True):
         if outcome.hashes is None:
             yield ProtectOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
         label = Path(outcome.path).name if store_names else None
         item, created = store.add_protected(case.id, outcome.hashes, label)
-        yield ProtectOutcome(outcome.path, item=item, created=created)
+        yield ProtectOutcome(outcome.path, item=item, created=created, notes=outcome.hashes.notes)

@@ -65,11 +65,12 @@ def scan_sources(
     for source in sources:
         _plan_source(source, plan, depth=0)
     yield from plan.problems
-    matcher = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id))
+    matcher = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id),
+                          store.protected_regions(case.id))
     for name, text in plan.hash_lists:
         yield from _scan_hash_list(store, case, matcher, name, text)
     files = iter_files(plan.paths, include=options.include, exclude=options.exclude)
-    for outcome in hash_files(files, jobs=options.jobs):
+    for outcome in hash_files(files, jobs=options.jobs, regions=matcher.uses_regions):
         if outcome.hashes is None:
             yield ScanOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
@@ -148,11 +149,11 @@ def _record(
     """Store the sighting and its matches in one transaction (a rerun repeats nothing)."""
     if hashes is not None:
         values = {v.signal: (v.value, v.quality) for v in hashes.signals.values()}
-        frames = _frames_blob(hashes)
+        frames, regions = _frames_blob(hashes), hashes.regions
     else:
         values = {s: (v, q) for s, v, q in signals}
-        frames = None
-    found = matcher.match(SuspectHashes(values, frames))
+        frames = regions = None
+    found = matcher.match(SuspectHashes(values, frames, regions))
     with store.transaction():
         sighting, new = store.add_sighting(case.id, where, hashes, signals)
         records = [_store_match(store, case, sighting, m) for m in found]
@@ -228,7 +229,7 @@ def _record_fetched(store: Store, case: Case, matcher: CaseMatcher, result, page
         platform=directory.detect(page_url or result.url).id, seen_at=result.fetched_at,
     )
     try:
-        hashes = hash_bytes(result.body)  # hashed in memory; the bytes are never written anywhere
+        hashes = hash_bytes(result.body, regions=matcher.uses_regions)  # in memory; never written anywhere
     except MediaError as exc:
         return ScanOutcome(result.url, error=str(exc.for_item(result.url)))
     return _record(store, case, matcher, where, hashes)

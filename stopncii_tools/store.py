@@ -355,6 +355,9 @@ class Store:
                 "INSERT INTO protected_signals (item_id, signal, variant, value, quality) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
+            if hashes.regions:
+                self.conn.execute("INSERT INTO protected_regions (item_id, signature) VALUES (?, ?)",
+                                  (item_id, hashes.regions))
             self.log(case_id, "media.protected", item=item_id, kind=hashes.kind, signals=len(rows))
         return self.protected_item(item_id), True
 
@@ -379,6 +382,13 @@ class Store:
             (case_id,),
         )
         return [StoredSignal(*row) for row in rows]
+
+    def protected_regions(self, case_id: str) -> dict[int, bytes]:
+        """Region signatures (for crops and derivatives) of the case's protected photos."""
+        rows = self.conn.execute(
+            "SELECT r.item_id, r.signature FROM protected_regions r JOIN protected_items p ON p.id = r.item_id"
+            " WHERE p.case_id = ?", (case_id,))
+        return {row[0]: row[1] for row in rows}
 
     def protected_frames(self, case_id: str) -> dict[int, bytes]:
         rows = self.conn.execute(

@@ -153,6 +153,7 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
     fmt = o.choose_format(as_json, as_csv)
     columns = ("path", "status", "item", "label", "sha256", "error")
     records, added, known, failed = [], 0, 0, 0
+    notes: dict[str, None] = {}  # each note once, in order
     with o.progress("Protecting") as bar:
         task = bar.add_task("Protecting", total=None)
         for outcome in protect_paths(store, case, paths, store_names=not no_names,
@@ -166,6 +167,7 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
                 o.error_line(outcome.error or outcome.path)
                 records.append({"path": outcome.path, "status": "failed", "error": outcome.error})
                 continue
+            notes.update(dict.fromkeys(outcome.notes))
             status = "added" if outcome.created else "already protected"
             added += outcome.created
             known += not outcome.created
@@ -174,6 +176,8 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
             records.append({"path": outcome.path, "status": status, "item": outcome.item.id,
                             "label": outcome.item.label, "sha256": outcome.item.sha256})
     o.render(records, columns, fmt, title=f"Protected in case {case.id}")
+    for note in notes:
+        o.warn(f"Note: {note}")
     o.status(f"{added} added, {known} already protected, {failed} could not be read. "
              "Only hashes were stored; your pictures stayed where they are.")
     if failed:

@@ -1,0 +1,502 @@
+"""Region signature: find crops, screenshots and edited derivatives of a protected photo.
+
+Whole-image hashes (PDQ, pHash) miss a copy as soon as its frame changes: a 5% crop, a
+screenshot, a letterboxed phone copy, or a "nudified" fake where the body was replaced. This
+signature keeps what survives those edits: up to ~1,250 ORB local features (a 256-bit binary
+descriptor and a position each), picked evenly over the picture at two sizes. Comparing two
+signatures finds features that agree under one geometry (scale, rotation, shift, checked with
+RANSAC); enough of them means the suspect shows part of the protected photo. Where the
+protected photo had features that find no partner inside the shared area, that part was
+replaced: the match is then called ``derived``, otherwise ``partial``.
+
+For a bank of many protected photos, :class:`RegionIndex` pre-filters with locality-sensitive
+keys cut from the descriptors (integers usable in any exact-lookup index, SQLite included),
+so only a few candidates get the full geometric check.
+
+OpenCV (``opencv-python-headless``, the ``derivatives`` extra) does the feature work; it is
+imported only when a signature is computed or compared, so the package imports without it.
+Nothing here touches the network. Measurements and privacy notes: docs/derivatives.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import numpy as np
+from PIL import Image
+
+from .._errors import InvalidHash, MediaError
+from ..media import DEFAULT_MAX_PIXELS, Picture, open_picture
+
+if TYPE_CHECKING:  # pragma: no cover
+    import cv2 as _cv2_module
+
+WORK_SIDE: Final = 640  # longest side of the frame features are found in
+SIZES: Final = (640, 320)  # the second size bridges the scale gap to screenshots and thumbnails
+FEATURES_PER_SIZE: Final = {640: 1000, 320: 250}
+GRID: Final = 8  # features are picked evenly over an 8 x 8 grid, so no one area crowds out the rest
+MIN_MATCHED: Final = 20  # features agreeing under one geometry: no distractor pair reached 18
+_SEED_MIN: Final = 8  # ratio-test matches consistent with the first RANSAC fit
+_RATIO: Final = 0.8
+_RANSAC_PX: Final = 4.0
+_GUIDE_PX: Final = 5.0
+_GUIDE_BITS: Final = 64  # descriptor distance accepted once the geometry is known
+_SCALE_RANGE: Final = (0.2, 5.0)
+_MIN_SPREAD: Final = 0.08  # agreeing features must span this share of the frame on each axis
+_CELLS: Final = 6  # kind decision grid over the protected frame
+_LOST_EXPECTED: Final = 2.5  # a cell is "replaced" when this many matches were expected, none came
+_DERIVED_SHARE: Final = 0.15  # replaced share of the shared area that makes a copy "derived"
+_POINT_SCALE: Final = 16  # positions are stored in 1/16 pixel
+_SMALLEST_PATCH: Final = 31 * 1.2  # ORB's finest patch (31 px), with a little slack
+_MAGIC: Final = b"SRS1"
+_HEADER: Final = struct.Struct(">4sHHH")
+
+# LSH pre-filter: each key is 24 fixed bits of a descriptor, from 12 different bit samplings
+KEY_TABLES: Final = 12
+KEY_BITS: Final = 24
+
+
+def _key_positions() -> np.ndarray:
+    """Which descriptor bits each table samples: fixed by SHA-256, so stored keys stay valid."""
+    rows = []
+    for table in range(KEY_TABLES):
+        ranked = sorted(range(256), key=lambda bit: hashlib.sha256(f"{table}:{bit}".encode()).digest())
+        rows.append(sorted(ranked[:KEY_BITS]))
+    return np.array(rows, dtype=np.intp)
+
+
+_KEY_POSITIONS: Final = _key_positions()
+_KEY_WEIGHTS: Final = (1 << np.arange(KEY_BITS - 1, -1, -1)).astype(np.int64)
+
+_REGION_NAMES: Final = (
+    ("top-left", "top", "top-right"),
+    ("left", "centre", "right"),
+    ("bottom-left", "bottom", "bottom-right"),
+)
+
+Kind = Literal["partial", "derived"]
+
+
+class DerivativeSupportMissing(MediaError):
+    """Finding crops and derivatives needs the optional ``derivatives`` extra (OpenCV)."""
+
+
+def _cv2() -> "_cv2_module":
+    try:
+        import cv2
+    except ImportError:
+        raise DerivativeSupportMissing(
+            "finding crops, screenshots and edited copies needs the derivatives extra: "
+            "pip install 'stopncii-tools[derivatives]'"
+        ) from None
+    return cv2
+
+
+@dataclass(frozen=True, eq=False)
+class RegionSignature:
+    """Local features of one picture: positions (in a frame ``width`` x ``height``, longest
+    side :data:`WORK_SIDE`) and 256-bit ORB descriptors, one row each."""
+
+    width: int
+    height: int
+    points: np.ndarray  # (n, 2) float32, x and y in the work frame
+    descriptors: np.ndarray  # (n, 32) uint8
+    sizes: np.ndarray  # (n,) uint8, patch side in work-frame pixels / 4 (how coarse a feature is)
+
+    def __len__(self) -> int:
+        return len(self.descriptors)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RegionSignature) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    @property
+    def weak(self) -> bool:
+        """True when the picture has too little detail for this signature to find anything."""
+        return len(self) < 4 * MIN_MATCHED
+
+    def to_bytes(self) -> bytes:
+        """Compact form for a SQLite BLOB: 10-byte header, then 37 bytes per feature."""
+        fixed = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype(">u2")
+        header = _HEADER.pack(_MAGIC, self.width, self.height, len(self))
+        return (header + fixed.tobytes() + np.ascontiguousarray(self.sizes, np.uint8).tobytes()
+                + np.ascontiguousarray(self.descriptors, np.uint8).tobytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "RegionSignature":
+        """Read :meth:`to_bytes` output; :class:`InvalidHash` if it is not one."""
+        if len(data) < _HEADER.size or data[:4] != _MAGIC:
+            raise InvalidHash("this is not a stored region signature (wrong header)")
+        _, width, height, n = _HEADER.unpack_from(data)
+        sizes_ok = 0 < width <= WORK_SIDE and 0 < height <= WORK_SIDE
+        if len(data) != _HEADER.size + 37 * n or not sizes_ok:
+            raise InvalidHash("the stored region signature is damaged (wrong length or size)")
+        body = memoryview(data)[_HEADER.size :]
+        fixed = np.frombuffer(body[: 4 * n], dtype=">u2").reshape(n, 2)
+        sizes = np.frombuffer(body[4 * n : 5 * n], dtype=np.uint8).copy()
+        descriptors = np.frombuffer(body[5 * n :], dtype=np.uint8).reshape(n, 32).copy()
+        return cls(width, height, fixed.astype(np.float32) / _POINT_SCALE, descriptors, sizes)
+
+    def to_hex(self) -> str:
+        return self.to_bytes().hex()
+
+    @classmethod
+    def from_hex(cls, text: str) -> "RegionSignature":
+        try:
+            data = bytes.fromhex(text.strip())
+        except ValueError:
+            raise InvalidHash("a region signature is hexadecimal text; this is not") from None
+        return cls.from_bytes(data)
+
+    def index_keys(self) -> np.ndarray:
+        """Distinct int64 pre-filter keys (table number in the high bits, 24 sampled bits below).
+
+        Two pictures that share part of their content share many keys; unrelated ones share
+        few. Store them in any exact index (a SQLite column with an index) and count hits.
+        """
+        if not len(self):
+            return np.zeros(0, dtype=np.int64)
+        bits = np.unpackbits(self.descriptors, axis=1)  # (n, 256)
+        keys = np.zeros((len(self), KEY_TABLES), dtype=np.int64)
+        for table, positions in enumerate(_KEY_POSITIONS):
+            sample = bits[:, positions].astype(np.int64)
+            keys[:, table] = (table << KEY_BITS) | (sample @ _KEY_WEIGHTS)
+        return np.unique(keys)
+
+
+@dataclass(frozen=True)
+class RegionEvidence:
+    """Why a suspect picture is taken for part of, or a derivative of, a protected photo.
+
+    ``kind`` is ``partial`` (a crop, screenshot or framed copy: what is shown is unchanged) or
+    ``derived`` (a large part of the shared area was replaced). ``score`` is the number of
+    local features that agree under one geometry (a match needs :data:`MIN_MATCHED`).
+    ``coverage`` is the share of the protected photo visible in the suspect; ``replaced`` the
+    share of that visible part where the protected photo's features found no partner.
+    """
+
+    kind: Kind
+    score: int
+    coverage: float
+    replaced: float
+    scale: float  # suspect pixels per protected pixel, in the work frames
+    rotation: float  # degrees
+    agreeing: list[str] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for a person: what kind of copy this is and what agreed."""
+        what = "part of your photo" if self.kind == "partial" else "derived from your photo"
+        text = f"{what}: {self.agreeing[0]}" if self.agreeing else what
+        if self.differing:
+            text += "; " + "; ".join(self.differing)
+        return text
+
+
+# -- computing ----------------------------------------------------------------------------
+
+
+def compute_region_signature(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RegionSignature:
+    """Decode ``data`` (any picture :func:`~stopncii_tools.media.open_picture` reads) and compute
+    its region signature. Raises a :class:`MediaError` subclass, including
+    :class:`DerivativeSupportMissing` when OpenCV is not installed."""
+    _cv2()  # fail before decoding when the extra is missing
+    return signature_of_picture(open_picture(data, max_pixels=max_pixels, side=WORK_SIDE))
+
+
+def signature_of_picture(picture: Picture | Image.Image) -> RegionSignature:
+    """The region signature of an already decoded picture (RGB, any size)."""
+    cv2 = _cv2()
+    image = picture.image if isinstance(picture, Picture) else picture.convert("RGB")
+    grey = _to_side(image.convert("L"), WORK_SIDE)
+    height, width = grey.shape
+    points, descriptors, sizes = [], [], []
+    for side in SIZES:
+        layer = grey if side == WORK_SIDE else _to_side(Image.fromarray(grey), side)
+        found = _features(cv2, layer, FEATURES_PER_SIZE[side])
+        if found is not None:
+            pts, desc, patch = found
+            points.append(pts * (WORK_SIDE / side))
+            descriptors.append(desc)
+            sizes.append(np.clip(np.rint(patch * (WORK_SIDE / side) / 4), 1, 255).astype(np.uint8))
+    if not descriptors:
+        return RegionSignature(width, height, np.zeros((0, 2), np.float32),
+                               np.zeros((0, 32), np.uint8), np.zeros(0, np.uint8))
+    return RegionSignature(width, height, np.vstack(points).astype(np.float32),
+                           np.vstack(descriptors), np.concatenate(sizes))
+
+
+def _to_side(image: Image.Image, side: int) -> np.ndarray:
+    """Scale so the longest side is ``side`` (small pictures are enlarged: ORB works in pixels)."""
+    k = side / max(image.size)
+    size = (max(1, round(image.width * k)), max(1, round(image.height * k)))
+    resample = Image.Resampling.BICUBIC if k > 1 else Image.Resampling.LANCZOS
+    return np.asarray(image.resize(size, resample) if size != image.size else image)
+
+
+def _features(cv2: Any, grey: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """ORB keypoints picked evenly over a grid (strongest first in each cell), with descriptors."""
+    orb = cv2.ORB_create(nfeatures=budget * 4, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
+                         patchSize=31, fastThreshold=7)
+    keypoints = orb.detect(grey, None)
+    if not keypoints:
+        return None
+    h, w = grey.shape
+    xy = np.array([k.pt for k in keypoints], dtype=np.float32)
+    response = np.array([k.response for k in keypoints], dtype=np.float32)
+    cell = (np.minimum(GRID - 1, (xy[:, 1] * GRID / h).astype(int)) * GRID
+            + np.minimum(GRID - 1, (xy[:, 0] * GRID / w).astype(int)))
+    order = np.lexsort((-response, cell))  # by cell, strongest first
+    rank = np.empty(len(order), dtype=int)
+    starts = np.searchsorted(cell[order], np.arange(GRID * GRID))
+    rank[order] = np.arange(len(order)) - starts[cell[order]]
+    per_cell = max(1, budget // (GRID * GRID))
+    chosen = list(np.flatnonzero(rank < per_cell))
+    rest = np.flatnonzero(rank >= per_cell)
+    chosen += list(rest[np.argsort(-response[rest], kind="stable")][: max(0, budget - len(chosen))])
+    keypoints, descriptors = orb.compute(grey, [keypoints[i] for i in chosen])
+    if descriptors is None or not keypoints:
+        return None
+    patch = np.array([k.size for k in keypoints], dtype=np.float32)
+    return np.array([k.pt for k in keypoints], dtype=np.float32), descriptors, patch
+
+
+# -- comparing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fit:
+    matrix: np.ndarray  # 2x3, suspect work frame -> protected work frame
+    pairs: np.ndarray  # (k, 2) protected index, suspect index
+
+
+def compare_regions(protected: RegionSignature, suspect: RegionSignature) -> RegionEvidence | None:
+    """Evidence that ``suspect`` shows part of ``protected`` (or is derived from it), or None."""
+    cv2 = _cv2()
+    fit = _fit(cv2, protected, suspect)
+    if fit is None or len(fit.pairs) < MIN_MATCHED:
+        return None
+    return _evidence(protected, suspect, fit)
+
+
+def _fit(cv2: Any, protected: RegionSignature, suspect: RegionSignature) -> _Fit | None:
+    if len(protected) < _SEED_MIN or len(suspect) < _SEED_MIN:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    knn = matcher.knnMatch(suspect.descriptors, protected.descriptors, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < _RATIO * m[1].distance]
+    if len(good) < _SEED_MIN:
+        return None
+    src = suspect.points[[m.queryIdx for m in good]]
+    dst = protected.points[[m.trainIdx for m in good]]
+    matrix, inliers = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_PX, maxIters=2000,
+        confidence=0.995)
+    if matrix is None or int(inliers.sum()) < _SEED_MIN or not _plausible(matrix, dst[inliers.ravel() > 0]):
+        return None
+    pairs = _guided_pairs(protected, suspect, matrix)
+    if len(pairs) >= _SEED_MIN and not _plausible(matrix, protected.points[pairs[:, 0]]):
+        return None
+    return _Fit(matrix, pairs)
+
+
+def _plausible(matrix: np.ndarray, protected_points: np.ndarray) -> bool:
+    """A real copy has a sane scale and agreeing features spread over an area, not a point."""
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    if not _SCALE_RANGE[0] <= scale <= _SCALE_RANGE[1] or len(protected_points) == 0:
+        return False
+    spread = protected_points.max(0) - protected_points.min(0)
+    return bool(spread.min() >= _MIN_SPREAD * WORK_SIDE)
+
+
+_POPCOUNT: Final = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint16)
+
+
+def _guided_pairs(protected: RegionSignature, suspect: RegionSignature, matrix: np.ndarray) -> np.ndarray:
+    """Once the geometry is known, pair features that land on each other and look alike."""
+    from scipy.spatial import cKDTree  # scipy comes with imagehash, a core dependency
+
+    projected = suspect.points @ matrix[:, :2].T + matrix[:, 2]
+    near = cKDTree(projected).sparse_distance_matrix(
+        cKDTree(protected.points), _GUIDE_PX, output_type="ndarray")
+    if not len(near):
+        return np.zeros((0, 2), dtype=np.intp)
+    s_idx, p_idx = near["i"].astype(np.intp), near["j"].astype(np.intp)
+    bits = _POPCOUNT[suspect.descriptors[s_idx] ^ protected.descriptors[p_idx]].sum(1)
+    close = bits <= _GUIDE_BITS
+    s_idx, p_idx, bits = s_idx[close], p_idx[close], bits[close]
+    used_s: set[int] = set()
+    used_p: set[int] = set()
+    pairs = []
+    for k in np.argsort(bits, kind="stable"):  # closest descriptors claim their partner first
+        s, p = int(s_idx[k]), int(p_idx[k])
+        if s not in used_s and p not in used_p:
+            used_s.add(s)
+            used_p.add(p)
+            pairs.append((p, s))
+    return np.array(pairs, dtype=np.intp).reshape(-1, 2)
+
+
+def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -> RegionEvidence:
+    matrix = fit.matrix
+    scale_to_protected = math.hypot(matrix[0, 0], matrix[1, 0])
+    rotation = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
+    visible = _visible_share(protected, suspect, matrix)  # (_CELLS, _CELLS) share of each cell shown
+    # only features coarse enough to be found again at the suspect's scale are expected back
+    usable = protected.sizes.astype(np.float32) * 4 / scale_to_protected >= _SMALLEST_PATCH
+    cell_of = _cell_index(protected, protected.points)
+    have = np.bincount(cell_of[usable], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
+    paired = fit.pairs[usable[fit.pairs[:, 0]], 0]
+    matched = np.bincount(cell_of[paired], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
+    shown = visible >= 0.8
+    present = shown & (matched > 0)
+    # match rate where the photo survived; a cell that expected several matches and got
+    # (almost) none was replaced
+    rate = matched[present].sum() / max(1, have[present].sum())
+    expected = have * rate
+    lost = shown & (expected >= _LOST_EXPECTED) & (matched <= 0.1 * expected)
+    replaced = float(lost.sum() / max(1, shown.sum()))
+    kind: Kind = "derived" if replaced >= _DERIVED_SHARE and lost.sum() >= 2 else "partial"
+    coverage = float(visible.mean())
+    agreeing = [
+        f"{len(fit.pairs)} local features agree under one geometry "
+        f"(shown at {1 / scale_to_protected:.2f}x, turned {rotation:+.0f} degrees)"
+    ]
+    agreeing += [f"{name} of your photo matches" for name in _regions(matched > 0)]
+    differing = [f"{name} of your photo was replaced" for name in _regions(lost)] if kind == "derived" else []
+    if coverage < 0.97:
+        differing.append(f"about {coverage:.0%} of your photo is shown")
+    return RegionEvidence(kind, len(fit.pairs), round(coverage, 3), round(replaced, 3),
+                          round(1 / scale_to_protected, 3), round(rotation, 1), agreeing, differing)
+
+
+def _cell_index(sig: RegionSignature, points: np.ndarray) -> np.ndarray:
+    col = np.clip((points[:, 0] * _CELLS / sig.width).astype(int), 0, _CELLS - 1)
+    row = np.clip((points[:, 1] * _CELLS / sig.height).astype(int), 0, _CELLS - 1)
+    return row * _CELLS + col
+
+
+def _visible_share(protected: RegionSignature, suspect: RegionSignature, matrix: np.ndarray) -> np.ndarray:
+    """For each cell of the protected frame, the share of sample points the suspect shows."""
+    steps = 5
+    offsets = (np.arange(steps) + 0.5) / steps
+    cw, ch = protected.width / _CELLS, protected.height / _CELLS
+    inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+    share = np.zeros((_CELLS, _CELLS))
+    for row in range(_CELLS):
+        for col in range(_CELLS):
+            xs, ys = np.meshgrid((col + offsets) * cw, (row + offsets) * ch)
+            pts = np.stack([xs.ravel(), ys.ravel()], 1)
+            back = pts @ inverse[:, :2].T + inverse[:, 2]
+            inside = ((back[:, 0] >= 0) & (back[:, 0] < suspect.width)
+                      & (back[:, 1] >= 0) & (back[:, 1] < suspect.height))
+            share[row, col] = inside.mean()
+    return share
+
+
+def _regions(cells: np.ndarray) -> list[str]:
+    """Names of the 3 x 3 regions (top-left ... bottom-right) where most flagged cells fall."""
+    step = _CELLS // 3
+    names = []
+    for r in range(3):
+        for c in range(3):
+            block = cells[r * step : (r + 1) * step, c * step : (c + 1) * step]
+            if block.mean() >= 0.5:
+                names.append(_REGION_NAMES[r][c])
+    return names
+
+
+# -- many protected photos ----------------------------------------------------------------
+
+
+class RegionIndex:
+    """Protected signatures under caller-chosen keys, with a fast pre-filter for scanning.
+
+    ``search`` counts shared :meth:`RegionSignature.index_keys` per protected photo (one sorted
+    numpy array, so the cost grows with the number of keys, not photos), then runs the full
+    :func:`compare_regions` on the best few candidates only.
+    """
+
+    def __init__(self) -> None:
+        self._owners: list[Hashable] = []
+        self._signatures: list[RegionSignature] = []
+        self._key_parts: list[np.ndarray] = []
+        self._owner_parts: list[np.ndarray] = []
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._key_owner = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+    def add(self, owner: Hashable, signature: RegionSignature) -> None:
+        keys = signature.index_keys()
+        self._key_parts.append(keys)
+        self._owner_parts.append(np.full(len(keys), len(self._owners), dtype=np.int64))
+        self._owners.append(owner)
+        self._signatures.append(signature)
+
+    def candidates(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, int]]:
+        """Protected photos sharing at least :data:`MIN_SHARED_KEYS` keys, most shared first."""
+        return [(self._owners[i], votes) for i, votes in self._ranked(suspect, limit)]
+
+    def search(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, RegionEvidence]]:
+        """Verified matches among the pre-filtered candidates, strongest first."""
+        found = []
+        for i, _ in self._ranked(suspect, limit):
+            evidence = compare_regions(self._signatures[i], suspect)
+            if evidence is not None:
+                found.append((self._owners[i], evidence))
+        return sorted(found, key=lambda item: -item[1].score)
+
+    def _ranked(self, suspect: RegionSignature, limit: int) -> list[tuple[int, int]]:
+        self._merge()
+        if not len(self._keys) or not len(suspect):
+            return []
+        query = suspect.index_keys()
+        lo = np.searchsorted(self._keys, query, "left")
+        hi = np.searchsorted(self._keys, query, "right")
+        hits = np.concatenate([self._key_owner[a:b] for a, b in zip(lo, hi) if b > a] or
+                              [np.zeros(0, dtype=np.int64)])
+        votes = np.bincount(hits, minlength=len(self._owners))
+        ranked = np.argsort(-votes, kind="stable")[:limit]
+        return [(int(i), int(votes[i])) for i in ranked if votes[i] >= MIN_SHARED_KEYS]
+
+    def _merge(self) -> None:
+        if not self._key_parts:
+            return
+        keys = np.concatenate([self._keys, *self._key_parts])
+        owners = np.concatenate([self._key_owner, *self._owner_parts])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._key_owner = keys[order], owners[order]
+        self._key_parts, self._owner_parts = [], []
+
+
+MIN_SHARED_KEYS: Final = 3
+
+
+def match_all(
+    protected: Iterable[tuple[Hashable, RegionSignature]], suspect: RegionSignature
+) -> list[tuple[Hashable, RegionEvidence]]:
+    """Compare ``suspect`` with every protected signature (no pre-filter): for small banks."""
+    found = [(owner, ev) for owner, sig in protected if (ev := compare_regions(sig, suspect))]
+    return sorted(found, key=lambda item: -item[1].score)
+
+
+__all__: Sequence[str] = (
+    "DerivativeSupportMissing",
+    "MIN_MATCHED",
+    "RegionEvidence",
+    "RegionIndex",
+    "RegionSignature",
+    "compare_regions",
+    "compute_region_signature",
+    "match_all",
+    "signature_of_picture",
+)

@@ -1,0 +1,78 @@
+"""End to end: protect photos, scan their crops, screenshots and derivatives among distractors;
+each is found with its own kind ("part of your photo", "derived from your photo")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw
+
+from stopncii_tools.cli import cli
+from stopncii_tools.signals._examples import encode
+
+pytest.importorskip("cv2", reason="the derivatives extra (OpenCV) is not installed")
+
+PROTECTED = ["q0291.jpg", "q2821.jpg", "pen-and-coaster.png"]
+DISTRACTORS = ["q0003.jpg", "q0004.jpg", "q0122.jpg", "q1050.jpg"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _crop(img: Image.Image, share: float) -> Image.Image:
+    dx, dy = int(img.width * share), int(img.height * share)
+    return img.crop((dx, dy, img.width - dx, img.height - dy))
+
+
+def _screenshot(img: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (720, 1280), (245, 245, 245))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 720, 120), fill=(225, 225, 230))
+    draw.rectangle((0, 1150, 720, 1280), fill=(225, 225, 230))
+    shown = img.resize((504, round(504 * img.height / img.width)))
+    canvas.paste(shown, (108, 260))
+    return canvas
+
+
+def _derived(img: Image.Image, filler: Image.Image) -> Image.Image:
+    """The body region (x 20-80%, y 45-100%) replaced with other content, and a watermark."""
+    out = img.copy()
+    box = (int(img.width * 0.2), int(img.height * 0.45), int(img.width * 0.8), img.height)
+    out.paste(filler.resize((box[2] - box[0], box[3] - box[1])), box[:2])
+    ImageDraw.Draw(out).text((img.width // 3, img.height // 4), "@undress_bot", fill=(255, 255, 255))
+    return out
+
+
+def test_crops_screenshots_and_derivatives_are_found_with_their_kind(shared_testdata: Path, tmp_path: Path) -> None:
+    natural = shared_testdata / "pdq" / "natural"
+    db = tmp_path / "cases.db"
+    run("case", "new", "Derivatives", "--db", str(db))
+    mine, reported = tmp_path / "mine", tmp_path / "reported"
+    mine.mkdir()
+    reported.mkdir()
+    filler = Image.open(natural / "q0746.jpg").convert("RGB")
+    expected: dict[str, tuple[str, str]] = {}
+    for name in PROTECTED:
+        (mine / name).write_bytes((natural / name).read_bytes())
+        img = Image.open(natural / name).convert("RGB")
+        stem = Path(name).stem
+        for edit, picture, kind in (("crop15", _crop(img, 0.15), "partial"),
+                                    ("screenshot", _screenshot(img), "partial"),
+                                    ("derived", _derived(img, filler), "derived")):
+            (reported / f"{stem}-{edit}.jpg").write_bytes(encode(picture, quality=80))
+            expected[f"{stem}-{edit}.jpg"] = (name, kind)
+    for name in DISTRACTORS:
+        (reported / name).write_bytes((natural / name).read_bytes())
+    assert run("protect", "--db", str(db), "--jobs", "1", str(mine)).exit_code == 0
+    result = run("scan", "--db", str(db), "--jobs", "1", "--json", str(reported))
+    assert result.exit_code == 0, result.output
+    found = {Path(r["found_at"]).name: (r["label"], r["kind"]) for r in map(json.loads, result.stdout.splitlines())}
+    assert found == expected
+    listed = [json.loads(line) for line in run("matches", "--db", str(db), "--json").stdout.splitlines()]
+    assert all(m["status"] == "pending" for m in listed)  # each waits for the person's confirmation
+    derived = next(m for m in listed if m["kind"] == "derived")
+    assert "replaced" in json.dumps(derived["evidence"])
