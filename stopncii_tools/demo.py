@@ -18,7 +18,8 @@ from pathlib import Path
 from .notices import Requester, render_statements, render_text
 from .platforms import load_directory
 from .protect import protect_paths
-from .samples import write_edits, write_photos
+from .samples import body_replaced, screenshot, write_edits, write_photos
+from .signals._examples import encode
 from .scan import ScanOptions, ScanOutcome, scan_sources
 from .outbox import mark_sent
 from .sending import SendingConfig
@@ -81,21 +82,28 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
             f"1. Sample pictures: {len(photos)} generated 'photos' stand in for yours",
             [f"case {case.id} ({case.title}) in {store.path}"],
         )
-        lines = []
+        lines, notes = [], {}
         for outcome in protect_paths(store, case, [root / "my-photos"], jobs=jobs):
             if outcome.item is not None:
                 state = "hashed and stored" if outcome.created else "already protected"
                 lines.append(f"{Path(outcome.path).name}: {state}; SHA-256 {outcome.item.sha256[:16]}...")
+                notes.update(dict.fromkeys(outcome.notes))
+        lines += [f"note: {note}" for note in notes]
         lines.append("Stored: hashes (PDQ and its 8 rotations/mirrors, pHash, dHash, wHash, colour hash,")
         lines.append("MD5, SHA-256), size and file name. Not stored: the pictures, thumbnails or folders.")
         yield DemoStep("2. Protect: pictures hashed on this computer; only hashes kept", lines)
 
         truth = write_edits(root / "reported", photos)
-        write_photos(root / "reported", UNRELATED_SEEDS)
+        unrelated = write_photos(root / "reported", UNRELATED_SEEDS)
+        first, second = sorted(photos)[:2]
+        (root / "reported" / "screenshot.jpg").write_bytes(encode(screenshot(photos[first]), quality=80))
+        fake = body_replaced(photos[second], next(iter(unrelated.values())))
+        (root / "reported" / "fake-made-from-a-photo.jpg").write_bytes(encode(fake, quality=80))
         outcomes = list(scan_sources(store, case, [str(root / "reported")], ScanOptions(jobs=jobs)))
         yield _scan_step(
-            f"3. Scan a folder of {len(truth)} edited copies (resized, re-encoded, cropped, mirrored,"
-            f" rotated, watermarked) and {len(UNRELATED_SEEDS)} unrelated pictures", outcomes)
+            f"3. Scan a folder: {len(truth)} edited copies (resized, re-encoded, cropped, mirrored,"
+            f" rotated, watermarked), a screenshot of {first}, a fake made from {second} (body"
+            f" replaced, as 'undressing' bots do) and {len(UNRELATED_SEEDS)} unrelated pictures", outcomes)
 
         on_page = [name for name in sorted(truth) if "mirrored" in name or "watermarked" in name]
         with _local_web_page(root / "reported", on_page) as page_url:

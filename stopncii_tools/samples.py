@@ -38,6 +38,27 @@ EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
 }
 
 
+def screenshot(img: Image.Image) -> Image.Image:
+    """The photo at 70% width inside a light phone-app frame with header and footer bars."""
+    canvas = Image.new("RGB", (720, 1280), (245, 245, 245))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 720, 120), fill=(225, 225, 230))
+    draw.rectangle((0, 1150, 720, 1280), fill=(225, 225, 230))
+    shown = img.resize((504, round(504 * img.height / img.width)))
+    canvas.paste(shown, (108, 260))
+    return canvas
+
+
+def body_replaced(img: Image.Image, filler: Image.Image) -> Image.Image:
+    """What an "undressing" bot returns: the body region (x 20-80%, y 45-100%) replaced with
+    other content, and a watermark. Made here with unrelated generated content."""
+    out = img.copy()
+    box = (int(img.width * 0.2), int(img.height * 0.45), int(img.width * 0.8), img.height)
+    out.paste(filler.resize((box[2] - box[0], box[3] - box[1])), box[:2])
+    ImageDraw.Draw(out).text((img.width // 3, img.height // 4), "@undress_bot", fill=(255, 255, 255))
+    return out
+
+
 def write_photos(folder: Path, seeds: list[int], size: tuple[int, int] = (800, 600)) -> dict[str, Image.Image]:
     """Write one generated 'photo' per seed as JPEG; returns file name -> picture."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,8 @@ def test_demo_protects_finds_and_drafts_a_notice_and_can_run_again(tmp_path: Pat
     first = _demo(tmp_path)
     assert first.returncode == 0, first.stderr
     out = first.stdout
-    assert "21 items scanned, 18 matched a protected photo" in out
+    assert "23 items scanned, 20 matched a protected photo" in out
+    assert "fake-made-from-a-photo.jpg" in out and "derived" in out and "partial" in out
     assert "6 items scanned, 6 matched a protected photo" in out
     assert "recorded as sent to abuse@photos.example" in out and "must act by" in out
     assert "3 of 6 addresses are gone" in out
@@ -26,5 +27,5 @@ def test_demo_protects_finds_and_drafts_a_notice_and_can_run_again(tmp_path: Pat
     assert (tmp_path / "cases.db").exists()
     second = _demo(tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "3 protected items, 27 sightings, 24 matches" in second.stdout  # a fresh demo case each time
+    assert "3 protected items, 29 sightings, 26 matches" in second.stdout  # a fresh demo case each time
     assert second.stdout.count("Demo: sample pictures") == first.stdout.count("Demo: sample pictures")

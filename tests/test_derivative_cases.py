@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from stopncii_tools.cli import cli
+from stopncii_tools.samples import body_replaced, screenshot
 from stopncii_tools.signals._examples import encode
 
 pytest.importorskip("cv2", reason="the derivatives extra (OpenCV) is not installed")
@@ -28,25 +29,6 @@ def _crop(img: Image.Image, share: float) -> Image.Image:
     return img.crop((dx, dy, img.width - dx, img.height - dy))
 
 
-def _screenshot(img: Image.Image) -> Image.Image:
-    canvas = Image.new("RGB", (720, 1280), (245, 245, 245))
-    draw = ImageDraw.Draw(canvas)
-    draw.rectangle((0, 0, 720, 120), fill=(225, 225, 230))
-    draw.rectangle((0, 1150, 720, 1280), fill=(225, 225, 230))
-    shown = img.resize((504, round(504 * img.height / img.width)))
-    canvas.paste(shown, (108, 260))
-    return canvas
-
-
-def _derived(img: Image.Image, filler: Image.Image) -> Image.Image:
-    """The body region (x 20-80%, y 45-100%) replaced with other content, and a watermark."""
-    out = img.copy()
-    box = (int(img.width * 0.2), int(img.height * 0.45), int(img.width * 0.8), img.height)
-    out.paste(filler.resize((box[2] - box[0], box[3] - box[1])), box[:2])
-    ImageDraw.Draw(out).text((img.width // 3, img.height // 4), "@undress_bot", fill=(255, 255, 255))
-    return out
-
-
 def test_crops_screenshots_and_derivatives_are_found_with_their_kind(shared_testdata: Path, tmp_path: Path) -> None:
     natural = shared_testdata / "pdq" / "natural"
     db = tmp_path / "cases.db"
@@ -61,8 +43,8 @@ def test_crops_screenshots_and_derivatives_are_found_with_their_kind(shared_test
         img = Image.open(natural / name).convert("RGB")
         stem = Path(name).stem
         for edit, picture, kind in (("crop15", _crop(img, 0.15), "partial"),
-                                    ("screenshot", _screenshot(img), "partial"),
-                                    ("derived", _derived(img, filler), "derived")):
+                                    ("screenshot", screenshot(img), "partial"),
+                                    ("derived", body_replaced(img, filler), "derived")):
             (reported / f"{stem}-{edit}.jpg").write_bytes(encode(picture, quality=80))
             expected[f"{stem}-{edit}.jpg"] = (name, kind)
     for name in DISTRACTORS:

@@ -29,7 +29,7 @@ def demo_command(store: Store) -> None:
         for line in step.lines:
             o.out.print(f"  {o.escape(line)}")
         if step.matches:
-            columns = ("kind", "confidence", "found_at", "label", "signal", "distance")
+            columns = ("kind", "confidence", "found_at", "label", "signal", "distance")  # kind: copy, partial, derived
             o.render([match_record(store, m) for m in step.matches], columns, "table")
         if step.notice_text:
             o.out.print("  [dim]--- the notice, as it would be sent ---[/dim]")
