@@ -45,6 +45,10 @@ class VideoSupportMissing(MediaError):
     """Frame-level video hashing needs the optional ``video`` extra."""
 
 
+class DerivativeSupportMissing(MediaError):
+    """Finding crops and derivatives needs the optional ``derivatives`` extra (OpenCV)."""
+
+
 # -- hashes ------------------------------------------------------------------------------
 
 

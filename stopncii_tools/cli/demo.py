@@ -8,7 +8,7 @@ from ..demo import run_demo
 from ..store import Store
 from . import _output as o
 from ._common import with_store
-from .cases import MATCH_COLUMNS, match_record
+from .cases import match_record
 
 
 @click.command(name="demo")
