@@ -38,12 +38,13 @@ EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
 }
 
 
-def screenshot(img: Image.Image) -> Image.Image:
-    """The photo at 70% width inside a light phone-app frame with header and footer bars."""
-    canvas = Image.new("RGB", (720, 1280), (245, 245, 245))
+def screenshot(img: Image.Image, *, dark: bool = False) -> Image.Image:
+    """The photo at 70% width inside a light (or dark) phone-app frame with header and footer bars."""
+    background, bars = ((18, 18, 18), (40, 40, 44)) if dark else ((245, 245, 245), (225, 225, 230))
+    canvas = Image.new("RGB", (720, 1280), background)
     draw = ImageDraw.Draw(canvas)
-    draw.rectangle((0, 0, 720, 120), fill=(225, 225, 230))
-    draw.rectangle((0, 1150, 720, 1280), fill=(225, 225, 230))
+    draw.rectangle((0, 0, 720, 120), fill=bars)
+    draw.rectangle((0, 1150, 720, 1280), fill=bars)
     shown = img.resize((504, round(504 * img.height / img.width)))
     canvas.paste(shown, (108, 260))
     return canvas

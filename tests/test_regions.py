@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from stopncii_tools._errors import InvalidHash, StopNCIIError
+from stopncii_tools.samples import screenshot
 from stopncii_tools.signals._examples import encode
 from stopncii_tools.signals.regions import (
     DerivativeSupportMissing,
@@ -47,16 +48,6 @@ def photo(seed: int, size: tuple[int, int] = (800, 600)) -> Image.Image:
             draw.line((x, y, x + int(rng.integers(-80, 80)), y + int(rng.integers(-80, 80))),
                       fill=colour, width=3)
     return img.filter(ImageFilter.GaussianBlur(0.7))
-
-
-def screenshot(img: Image.Image) -> Image.Image:
-    canvas = Image.new("RGB", (720, 1280), (18, 18, 18))
-    draw = ImageDraw.Draw(canvas)
-    draw.rectangle((0, 0, 720, 110), fill=(40, 40, 44))
-    draw.rectangle((0, 1140, 720, 1280), fill=(40, 40, 44))
-    shown = img.resize((504, round(504 * img.height / img.width)))
-    canvas.paste(shown, (108, 200))
-    return canvas
 
 
 def letterbox(img: Image.Image) -> Image.Image:
@@ -145,7 +136,7 @@ def test_the_index_shortlists_and_confirms_the_right_photo() -> None:
     index = RegionIndex()
     for seed in (1, 2, 3, 4):
         index.add(f"photo {seed}", compute_region_signature(encode(photo(seed))))
-    found = index.search(compute_region_signature(encode(screenshot(photo(3)))))
+    found = index.search(compute_region_signature(encode(screenshot(photo(3), dark=True))))
     assert [owner for owner, _ in found] == ["photo 3"]
     assert index.search(compute_region_signature(encode(photo(12)))) == []
 
