@@ -14,7 +14,16 @@ from .._errors import StopNCIIError
 from . import _output as o
 
 
+# the order a person meets them in, not the alphabet
+FLOW = ("demo", "hash", "case", "protect", "scan", "matches", "requester", "notice", "status", "check",
+        "batch", "export", "platforms")
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        known = [name for name in FLOW if name in self.commands]
+        return known + sorted(set(self.commands) - set(known))
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
