@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import FetchError, InputFileError, MediaError, StopNCIIError
 from .files import iter_files
@@ -21,6 +22,10 @@ from .hashlists import HashEntry, looks_like_hash_list, parse_hash_list
 from .matcher import CaseMatcher, MatchFound, SuspectHashes
 from .media import sniff
 from .store import Case, MatchRecord, Sighting, SightingSource, Store
+
+if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
+    from .fetch import FetchedResource
+    from .platforms import PlatformDirectory
 
 MAX_LIST_BYTES = 50_000_000
 
@@ -136,7 +141,7 @@ def read_source_list(path: Path) -> list[str]:
     return [l.strip() for l in lines]
 
 
-def _platforms():  # type: ignore[no-untyped-def]
+def _platforms() -> PlatformDirectory:
     from .platforms import load_directory
 
     return load_directory()
@@ -191,7 +196,8 @@ def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, t
 
 
 def _scan_urls(
-    store: Store, case: Case, matcher: CaseMatcher, urls: list[str], options: ScanOptions, directory,  # type: ignore[no-untyped-def]
+    store: Store, case: Case, matcher: CaseMatcher, urls: list[str], options: ScanOptions,
+    directory: PlatformDirectory,
 ) -> Iterator[ScanOutcome]:
     from .fetch import Fetcher, FetchLimits, resolve_host
     from .pages import find_media
@@ -222,7 +228,10 @@ def _scan_urls(
                     yield _record_fetched(store, case, matcher, result, page_url, directory)
 
 
-def _record_fetched(store: Store, case: Case, matcher: CaseMatcher, result, page_url: str | None, directory) -> ScanOutcome:  # type: ignore[no-untyped-def]
+def _record_fetched(
+    store: Store, case: Case, matcher: CaseMatcher, result: FetchedResource, page_url: str | None,
+    directory: PlatformDirectory,
+) -> ScanOutcome:
     where = SightingSource(
         source=result.url, url=result.url, final_url=result.final_url, page_url=page_url,
         http_status=result.status, content_type=result.content_type,
