@@ -302,6 +302,23 @@ class Store:
         ids = ", ".join(c.id for c in open_cases)
         raise CaseChoiceNeeded(f"there are {len(open_cases)} open cases ({ids}): choose one with --case ID")
 
+    def update_case(
+        self, case_id: str, *, title: str | None = None, jurisdiction: str | None = None, notes: str | None = None
+    ) -> Case:
+        """Change a case's title, country or notes (only what is given)."""
+        case = self.get_case(case_id)
+        changes = {"title": title.strip() if title else None,
+                   "jurisdiction": jurisdiction.strip().upper() if jurisdiction else None, "notes": notes}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return case
+        with self.transaction():
+            self.conn.execute(
+                f"UPDATE cases SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", (*changes.values(), case.id)
+            )
+            self.log(case.id, "case.updated", fields=sorted(changes))
+        return self.get_case(case.id)
+
     def close_case(self, case_id: str) -> Case:
         case = self.get_case(case_id)
         with self.transaction():

@@ -102,3 +102,20 @@ def test_delete_case_really_removes_everything(tmp_path: Path) -> None:
         assert count(f"SELECT COUNT(*) FROM events WHERE case_id = '{case.id}'") == 0
     raw = path.read_bytes() + (path.with_name("c.db-wal").read_bytes() if path.with_name("c.db-wal").exists() else b"")
     assert b"QZX" not in raw and hashes.sha256.encode() not in raw
+
+
+def test_a_case_can_be_given_a_country_later(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from stopncii_tools.cli import cli
+
+    db = str(tmp_path / "c.db")
+    runner = CliRunner()
+    runner.invoke(cli, ["case", "new", "No country yet", "--db", db])
+    refused = runner.invoke(cli, ["notice", "draft", "--db", db])
+    assert refused.exit_code == 1 and "stopncii case edit --jurisdiction" in refused.stderr
+    edited = runner.invoke(cli, ["case", "edit", "--db", db, "--jurisdiction", "gb"])
+    assert edited.exit_code == 0 and "(GB)" in edited.stderr
+    with Store(db) as store:
+        assert store.resolve_case(None).jurisdiction == "GB"
+        assert [e.action for e in store.events(store.resolve_case(None).id)][-1] == "case.updated"

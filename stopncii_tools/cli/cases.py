@@ -91,6 +91,23 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
             ((e.at, e.actor, e.action) for e in store.events(case.id)))
 
 
+@case_group.command(name="edit")
+@case_option
+@click.option("--title", help="A new title.")
+@click.option("--jurisdiction", "-j", metavar="CODE", help="Country of the person, e.g. US, GB, DE, AU.")
+@click.option("--notes", help="New notes (replace the old ones).")
+@with_store
+def case_edit(store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None) -> None:
+    """Change a case's title, country or notes.
+
+    \b
+    Example:
+      stopncii case edit --jurisdiction GB
+    """
+    case = store.update_case(store.resolve_case(case_id).id, title=title, jurisdiction=jurisdiction, notes=notes)
+    o.status(f"Case {case.id} updated: {case.title} ({case.jurisdiction or 'no country set'}).")
+
+
 @case_group.command(name="close")
 @case_option
 @with_store
