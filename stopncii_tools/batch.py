@@ -405,7 +405,7 @@ def _draft(
                             for n, why, ids in plan.notices]
             if not plan.notices or all(store.notice_by_key(n.notice_key) for n, _, _ in plan.notices):
                 continue
-            saved = save_plan(store, case, plan, platform)
+            saved = save_plan(store, case, plan)
         except StopNCIIError as exc:
             outcome.errors.append(f"{platform}: {exc}")
             continue

@@ -120,8 +120,9 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
             for name in on_page[: len(on_page) // 2]:
                 (root / "reported" / name).unlink()  # the site takes half of the pictures down
             yield _check_step(store, case)
+    store.close_case(case.id)  # closed, so your own pictures never land in it by default
     counts = store.case_counts(case.id)
-    yield DemoStep("8. What the case holds now", [
+    yield DemoStep("8. What the case holds now (the demo case is closed; your own case starts empty)", [
         f"{counts['protected']} protected items, {counts['sightings']} sightings, {counts['matches']} matches",
         f"Look: stopncii matches --case {case.id}   and   stopncii status",
         f"Remove the demo case for good: stopncii case delete --case {case.id}",

@@ -41,6 +41,14 @@ class MediaHashes:
     def sha256(self) -> str:
         return self.signals["sha256"].value
 
+    def frames_blob(self) -> bytes | None:
+        """The video frame hashes in their compact stored form (None for pictures)."""
+        if not self.frames:
+            return None
+        from .video import frames_to_blob
+
+        return frames_to_blob(self.frames)
+
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "kind": self.kind,
@@ -110,6 +118,8 @@ def hash_bytes(
             signature = None if found.weak else found.to_bytes()
         except DerivativeSupportMissing as exc:
             notes += (exc.reason,)
+        except Exception as exc:  # noqa: BLE001 - OpenCV's own errors; the other hashes still count
+            notes += (f"crops and derived copies of this picture cannot be looked for ({type(exc).__name__})",)
     return MediaHashes(
         kind="image",
         format=picture.format,
@@ -188,6 +198,8 @@ def _hash_one(found: FoundFile, options: dict[str, object]) -> HashOutcome:
         return HashOutcome(name, error=str(exc.for_item(name)))
     except MemoryError:
         return HashOutcome(name, error=f"{name}: not enough memory to decode this file")
+    except Exception as exc:  # one file's surprise must never end the run (invariant 4)
+        return HashOutcome(name, error=f"{name}: could not be hashed ({type(exc).__name__}: {str(exc)[:120]})")
 
 
 def _ignore_interrupts() -> None:

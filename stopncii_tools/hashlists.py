@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ SIGNAL_ALIASES = {
     "sha256": "sha256", "sha-256": "sha256", "phash": "phash", "dhash": "dhash", "whash": "whash",
 }
 MAX_LINES = 1_000_000
+_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 @dataclass(frozen=True)
@@ -59,28 +61,31 @@ def parse_hash_list(text: str) -> Iterator[HashEntry | HashListProblem]:
         raise InputFileError(f"the hash list has {len(lines)} lines; at most {MAX_LINES} are read at once")
     first = next((l for l in lines if l.strip() and not l.lstrip().startswith("#")), "")
     if "," in first and canonical_signal(first.split(",")[0]) is None:
-        yield from _parse_csv(text)
+        yield from _parse_csv(lines)
         return
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        parts = line.split()
+        parts = _SEPARATORS.split(line)
         if len(parts) != 2:
             yield HashListProblem(number, "expected '<signal type> <hash>', for example 'pdq 8f3a...'")
             continue
         yield _entry(number, parts[0], parts[1])
 
 
-def _parse_csv(text: str) -> Iterator[HashEntry | HashListProblem]:
-    reader = csv.DictReader(io.StringIO(text))
+def _parse_csv(lines: list[str]) -> Iterator[HashEntry | HashListProblem]:
+    # comment lines become empty ones (which csv skips), so line numbers stay those of the file
+    kept = ["" if line.lstrip().startswith("#") else line for line in lines]
+    skip = next((i for i, line in enumerate(kept) if line.strip()), 0)  # the header's line
+    reader = csv.DictReader(io.StringIO("\n".join(kept[skip:])))
     fields = {name.strip().lower(): name for name in reader.fieldnames or []}
     signal_col = next((fields[k] for k in ("signal", "signal_type", "signaltype") if k in fields), None)
     value_col = next((fields[k] for k in ("value", "hash", "hashvalue", "signal_value") if k in fields), None)
     if signal_col is None or value_col is None:
         raise InputFileError("a CSV hash list needs a 'signal' column and a 'hash' (or 'value') column")
     for row in reader:
-        number = reader.line_num
+        number = reader.line_num + skip
         signal, value = (row.get(signal_col) or "").strip(), (row.get(value_col) or "").strip()
         if not signal and not value:
             continue

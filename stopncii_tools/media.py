@@ -170,6 +170,7 @@ def _too_large(pixels: int, max_pixels: int) -> str:
 
 def _corrupt_reason(fmt: str, exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the data", text)  # Pillow names its buffer
     if "truncated" in text.lower():
         return f"the {fmt.upper()} file is cut short (truncated): {text}"
     return f"the {fmt.upper()} file is damaged and cannot be decoded: {text}"

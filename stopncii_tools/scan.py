@@ -79,7 +79,7 @@ def scan_sources(
         if outcome.hashes is None:
             yield ScanOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
-        where = SightingSource(source=str(Path(outcome.path).resolve()))
+        where = SightingSource(source=Path(outcome.path).name)  # the name only: folders can be private
         yield _record(store, case, matcher, where, outcome.hashes)
     if plan.urls:
         yield from _scan_urls(store, case, matcher, plan.urls, options, _platforms())
@@ -154,7 +154,7 @@ def _record(
     """Store the sighting and its matches in one transaction (a rerun repeats nothing)."""
     if hashes is not None:
         values = {v.signal: (v.value, v.quality) for v in hashes.signals.values()}
-        frames, regions = _frames_blob(hashes), hashes.regions
+        frames, regions = hashes.frames_blob(), hashes.regions
     else:
         values = {s: (v, q) for s, v, q in signals}
         frames = regions = None
@@ -170,13 +170,6 @@ def _store_match(store: Store, case: Case, sighting: Sighting, found: MatchFound
     return record
 
 
-def _frames_blob(hashes: MediaHashes) -> bytes | None:
-    if not hashes.frames:
-        return None
-    from .video import frames_to_blob
-
-    return frames_to_blob(hashes.frames)
-
 
 def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, text: str) -> Iterator[ScanOutcome]:
     try:
@@ -188,11 +181,8 @@ def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, t
         if not isinstance(entry, HashEntry):
             yield ScanOutcome(f"{name}:{entry.line}", error=f"{name}, line {entry.line}: {entry.reason}")
             continue
-        where = SightingSource(source=f"{Path(name).name}:{entry.line}")
-        signals = [(entry.signal, entry.value, None)]
-        if entry.signal == "sha256":
-            signals = [("sha256", entry.value, None)]
-        yield _record(store, case, matcher, where, None, signals)
+        where = SightingSource(source=f"{entry.signal} {entry.value}")  # the hash is what was seen
+        yield _record(store, case, matcher, where, None, [(entry.signal, entry.value, None)])
 
 
 def _scan_urls(

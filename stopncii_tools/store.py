@@ -22,6 +22,8 @@ import sqlite_utils
 from ._errors import CaseChoiceNeeded, NotFound, StoreError
 from .hashing import MediaHashes
 from .migrations import MIGRATIONS
+from ._errors import NoticeError
+from .notices.draft import normalise_jurisdiction
 from .notices.model import Notice, Requester
 from .paths import default_db_path
 
@@ -34,6 +36,16 @@ def utcnow() -> datetime:
 
 def _iso(moment: datetime | None = None) -> str:
     return (moment or utcnow()).astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _country(code: str | None) -> str | None:
+    """The two-letter country code, checked now rather than when a notice is drafted."""
+    if not code or not code.strip():
+        return None
+    try:
+        return normalise_jurisdiction(code)
+    except NoticeError as exc:
+        raise StoreError(exc.reason) from None
 
 
 def _actor() -> str:
@@ -262,11 +274,12 @@ class Store:
         title = title.strip()
         if not title:
             raise StoreError("a case needs a title (any words that help you recognise it)")
+        jurisdiction = _country(jurisdiction)
         with self.transaction():
             case_id = self._new_case_id()
             self.conn.execute(
                 "INSERT INTO cases (id, title, jurisdiction, notes, created_at) VALUES (?, ?, ?, ?, ?)",
-                (case_id, title, (jurisdiction or "").upper() or None, notes, _iso()),
+                (case_id, title, jurisdiction, notes, _iso()),
             )
             self.log(case_id, "case.created", title=title, jurisdiction=jurisdiction)
         return self.get_case(case_id)
@@ -308,7 +321,7 @@ class Store:
         """Change a case's title, country or notes (only what is given)."""
         case = self.get_case(case_id)
         changes = {"title": title.strip() if title else None,
-                   "jurisdiction": jurisdiction.strip().upper() if jurisdiction else None, "notes": notes}
+                   "jurisdiction": _country(jurisdiction), "notes": notes}
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return case
@@ -353,17 +366,17 @@ class Store:
 
     def add_protected(self, case_id: str, hashes: MediaHashes, label: str | None) -> tuple[ProtectedItem, bool]:
         """Store one protected item's hashes. Returns (item, created); the same file twice is a no-op."""
-        existing = self.conn.execute(
-            "SELECT id FROM protected_items WHERE case_id = ? AND sha256 = ?", (case_id, hashes.sha256)
-        ).fetchone()
-        if existing:
-            return self.protected_item(existing[0]), False
-        with self.transaction():
+        with self.transaction():  # the check and the insert together: two runs at once cannot collide
+            existing = self.conn.execute(
+                "SELECT id FROM protected_items WHERE case_id = ? AND sha256 = ?", (case_id, hashes.sha256)
+            ).fetchone()
+            if existing:
+                return self.protected_item(existing[0]), False
             cursor = self.conn.execute(
                 "INSERT INTO protected_items (case_id, label, kind, format, size, width, height, sha256,"
                 " frames, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (case_id, label, hashes.kind, hashes.format, hashes.size, hashes.width, hashes.height,
-                 hashes.sha256, _frames_blob(hashes), _iso()),
+                 hashes.sha256, hashes.frames_blob(), _iso()),
             )
             item_id = int(cursor.lastrowid or 0)
             rows = [(item_id, v.signal, 0, v.value, v.quality) for v in hashes.signals.values()]
@@ -431,6 +444,13 @@ class Store:
         """
         sha256 = hashes.sha256 if hashes else next((v for s, v, _ in signals if s == "sha256"), "")
         seen = _iso(where.seen_at)
+        with self.transaction():
+            return self._add_sighting(case_id, where, hashes, signals, sha256, seen)
+
+    def _add_sighting(
+        self, case_id: str, where: SightingSource, hashes: MediaHashes | None,
+        signals: Sequence[tuple[str, str, int | None]], sha256: str, seen: str,
+    ) -> tuple[Sighting, bool]:
         existing = self.find_sighting(case_id, where.source, sha256)
         if existing:
             with self.transaction():
@@ -449,7 +469,7 @@ class Store:
                  where.content_type, hashes.kind if hashes else "hash", hashes.format if hashes else None,
                  hashes.size if hashes else None, hashes.width if hashes else None,
                  hashes.height if hashes else None, sha256, where.platform,
-                 _frames_blob(hashes) if hashes else None, seen, seen),
+                 hashes.frames_blob() if hashes else None, seen, seen),
             )
             sighting_id = int(cursor.lastrowid or 0)
             self.conn.executemany(
@@ -487,12 +507,12 @@ class Store:
         evidence: list[dict[str, Any]],
     ) -> tuple[MatchRecord, bool]:
         """Record that a sighting matches a protected item (once per pair)."""
-        row = self.conn.execute(
-            "SELECT id FROM matches WHERE sighting_id = ? AND item_id = ?", (sighting_id, item_id)
-        ).fetchone()
-        if row:
-            return self.match(row[0]), False
         with self.transaction():
+            row = self.conn.execute(
+                "SELECT id FROM matches WHERE sighting_id = ? AND item_id = ?", (sighting_id, item_id)
+            ).fetchone()
+            if row:
+                return self.match(row[0]), False
             cursor = self.conn.execute(
                 "INSERT INTO matches (case_id, sighting_id, item_id, kind, confidence, evidence, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -550,10 +570,22 @@ class Store:
     def save_notice(
         self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]
     ) -> tuple[StoredNotice, bool]:
-        """Keep a drafted notice. The same request drafted again (same key) is not duplicated."""
-        row = self.conn.execute("SELECT id FROM notices WHERE notice_key = ?", (notice.notice_key,)).fetchone()
-        if row:
-            return self.notice(row[0]), False
+        """Keep a drafted notice. The same request drafted again (same key) is not duplicated;
+        one that was withdrawn becomes a draft again."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id, status FROM notices WHERE notice_key = ?", (notice.notice_key,)).fetchone()
+            if row and row[1] == "withdrawn":
+                self.conn.execute(
+                    "UPDATE notices SET status = 'draft', confirmed = ?, context = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(sorted(notice.confirmed)), notice.context, _iso(), row[0]))
+                self.log(case_id, "notice.redrafted", notice=row[0])
+                return self.notice(row[0]), True
+            if row:
+                return self.notice(row[0]), False
+            return self._insert_notice(case_id, notice, reason, match_ids), True
+
+    def _insert_notice(self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]) -> StoredNotice:
         now = _iso()
         with self.transaction():
             cursor = self.conn.execute(
@@ -573,7 +605,7 @@ class Store:
             )
             self.log(case_id, "notice.drafted", notice=notice_id, platform=notice.platform.id,
                      framework=notice.framework)
-        return self.notice(notice_id), True
+        return self.notice(notice_id)
 
     def delete_drafts(self, case_id: str, platform: str | None = None) -> int:
         """Remove unsent drafts (before drafting again from the current matches)."""
@@ -755,13 +787,6 @@ _SIGHTING_COLUMNS = (
 def _match(row: dict[str, Any]) -> MatchRecord:
     return MatchRecord(**{**row, "evidence": json.loads(row["evidence"])})
 
-
-def _frames_blob(hashes: MediaHashes) -> bytes | None:
-    if not hashes.frames:
-        return None
-    from .video import frames_to_blob
-
-    return frames_to_blob(hashes.frames)
 
 
 _NOTICE_STATE_FIELDS = ("sent_at", "due_at", "attempts", "next_attempt_at", "last_error", "evidence")

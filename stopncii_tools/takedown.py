@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ._errors import NoticeError
+from ._errors import NoticeError, StopNCIIError
 from .notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
 from .notices.draft import normalise_jurisdiction
 from .platforms import Platform, PlatformDirectory
@@ -29,6 +29,7 @@ class DraftPlan:
     notices: list[tuple[Notice, str, list[int]]] = field(default_factory=list)  # notice, reason, match ids
     not_on_web: int = 0
     already_requested: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 def notice_items(store: Store, matches: Iterable[MatchRecord]) -> dict[str, list[tuple[NoticeItem, int]]]:
@@ -78,26 +79,32 @@ def plan_notices(
         matches_of: dict[str, list[int]] = defaultdict(list)
         for item, match_id in entries:
             matches_of[item.url].append(match_id)
-        choice = choose_framework(case.jurisdiction, target, framework)
-        drafts = draft_notices(
-            case.id, case.jurisdiction, requester, [item for item, _ in entries], target, choice.id, language,
-            context=context, original_work=original_work, attach_hashes=attach_hashes,
-        )
+        try:
+            choice = choose_framework(case.jurisdiction, target, framework)
+            drafts = draft_notices(
+                case.id, case.jurisdiction, requester, [item for item, _ in entries], target, choice.id, language,
+                context=context, original_work=original_work, attach_hashes=attach_hashes,
+            )
+        except StopNCIIError as exc:  # one platform's problem (an address with no site name) spares the rest
+            plan.problems.append(f"no notice to {target.name}: {exc}")
+            continue
         for notice in drafts:
             ids = sorted(m for item in notice.items for m in matches_of[item.url])
             plan.notices.append((notice, choice.reason, ids))
     return plan
 
 
-def save_plan(store: Store, case: Case, plan: DraftPlan, platform: str | None = None) -> list[tuple[StoredNotice, bool]]:
-    """Replace the case's unsent drafts with the planned notices, in one transaction.
+def save_plan(store: Store, case: Case, plan: DraftPlan) -> list[tuple[StoredNotice, bool]]:
+    """Replace the unsent drafts of the planned platforms with the planned notices, in one
+    transaction (drafts for other platforms, or for one left out of the plan, stay).
 
     Every notice is validated first: one missing element refuses them all, with the list.
     """
     for notice, _, _ in plan.notices:
         validate(notice)
     with store.transaction():
-        store.delete_drafts(case.id, platform)
+        for platform_id in sorted({notice.platform.id for notice, _, _ in plan.notices}):
+            store.delete_drafts(case.id, platform_id)
         return [store.save_notice(case.id, notice, reason, ids) for notice, reason, ids in plan.notices]
 
 

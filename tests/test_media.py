@@ -217,3 +217,16 @@ def test_symlink_loop(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="nothere.jpg: cannot read the file: No such file"):
         hash_file(tmp_path / "nothere.jpg")
+
+
+def test_a_picture_too_thin_for_features_still_hashes() -> None:
+    pytest.importorskip("cv2")
+    result = hash_bytes(encode(Image.new("RGB", (4000, 1), (10, 200, 30)), "PNG"), regions=True)
+    assert result.signals["pdq"].quality is not None and result.regions is None
+
+
+def test_broken_gif_message_names_no_internal_object() -> None:
+    data = encode(scene(20), "GIF")[:40]
+    with pytest.raises(CorruptMedia) as info:
+        hash_bytes(data)
+    assert "BytesIO" not in str(info.value)

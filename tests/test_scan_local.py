@@ -155,3 +155,47 @@ def test_a_killed_scan_leaves_a_consistent_database_and_a_rerun_completes_it(tmp
         sources = [s.source for s in store.sightings(case.id)]
         assert len(sources) == len(set(sources)) == total
         assert len(store.matches(case.id)) == 12
+
+
+def test_hash_lists_with_commas_semicolons_and_a_commented_csv(tmp_path: Path) -> None:
+    from stopncii_tools.hashlists import HashEntry, parse_hash_list
+
+    pdq = "f" * 64
+    for text in (f"pdq,{pdq}\n", f"pdq;{pdq}\n", f"# exported list\nsignal,hash\npdq,{pdq}\n"):
+        entries = list(parse_hash_list(text))
+        assert [(e.signal, e.value) for e in entries if isinstance(e, HashEntry)] == [("pdq", pdq)], entries
+
+
+def test_two_hash_lists_with_the_same_name_keep_their_own_hashes(tmp_path: Path) -> None:
+    db = tmp_path / "cases.db"
+    _case(db)
+    write_photos(tmp_path / "mine", [113, 114])
+    run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
+    hashes = {json.loads(l)["path"]: json.loads(l)["pdq"]
+              for l in run("hash", "--json", "--jobs", "1", str(tmp_path / "mine")).stdout.splitlines()}
+    for week, path in zip(("one", "two"), sorted(hashes)):
+        (tmp_path / week).mkdir()
+        (tmp_path / week / "list.txt").write_text(f"pdq {hashes[path]}\n")
+        run("scan", "--db", str(db), str(tmp_path / week / "list.txt"))
+    with Store(db) as store:
+        case = store.resolve_case(None)
+        for match in store.matches(case.id):
+            [stored] = [s.value for s in store.sighting_signals(match.sighting_id)]
+            item_pdq = [s.value for s in store.protected_signals(case.id) if s.owner_id == match.item_id
+                        and s.signal == "pdq" and s.variant == 0][0]
+            assert stored == item_pdq
+        assert len(store.matches(case.id)) == 2
+
+
+def test_matches_confirm_uses_the_database_given_to_the_group(tmp_path: Path) -> None:
+    db = tmp_path / "cases.db"
+    _case(db)
+    photos = write_photos(tmp_path / "mine", [115])
+    run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
+    write_edits(tmp_path / "reported", photos)
+    run("scan", "--db", str(db), "--jobs", "1", str(tmp_path / "reported"))
+    assert run("matches", "--db", str(db), "confirm", "1").exit_code == 0
+    refused = run("matches", "--db", str(db), "confirm", "2", "999")
+    assert refused.exit_code == 1 and "no match 999" in refused.stderr
+    with Store(db) as store:
+        assert [m.id for m in store.matches(store.resolve_case(None).id, "confirmed")] == [1]

@@ -67,10 +67,39 @@ def _requester(db: Path) -> None:
 def test_missing_requester_details_refuse_the_notice_with_a_list(case_with_matches: tuple[Path, str]) -> None:
     db, _ = case_with_matches
     result = run("notice", "draft", "--db", str(db), "--yes")
+    assert result.exit_code == 1 and "set your details first with 'stopncii requester set" in result.stderr
+    run("requester", "set", "--db", str(db), "--name", "Jane Doe")
+    result = run("notice", "draft", "--db", str(db), "--yes")
     assert result.exit_code == 1
-    assert "TAKE IT DOWN Act needs: your name, your e-mail address, your signature" in result.stderr
+    assert "TAKE IT DOWN Act needs: your e-mail address, your signature" in result.stderr
     with Store(db) as store:
         assert store.notices() == []
+
+
+def test_declining_one_notice_keeps_the_other_drafts(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    run("notice", "draft", "--db", str(db), "--yes")
+    again = run("notice", "draft", "--db", str(db), "--platform", "Telegram", input="n\n")
+    assert "Left out: the notice to Telegram" in again.stderr
+    with Store(db) as store:
+        assert sorted(n.platform for n in store.notices()) == ["telegram", "vk"]
+
+
+def test_one_address_without_a_site_name_does_not_block_the_others(case_with_matches: tuple[Path, str],
+                                                                      served: tuple[Path, int]) -> None:
+    db, _ = case_with_matches
+    site, port = served
+    _requester(db)
+    with Store(db) as store:
+        case = store.resolve_case(None)
+        [outcome] = scan_sources(store, case, [f"http://127.0.0.1:{port}/photo401-cropped.jpg"],
+                                 ScanOptions(allow_private=True))
+        store.decide_match(outcome.matches[0].id, "confirmed")
+    result = run("notice", "draft", "--db", str(db), "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    assert {json.loads(l)["platform"] for l in result.stdout.splitlines()} == {"telegram", "vk"}
+    assert "no notice to" in result.stderr and "127.0.0.1" in result.stderr
 
 
 def test_unconfirmed_statements_refuse_the_notice(case_with_matches: tuple[Path, str]) -> None:

@@ -307,8 +307,14 @@ def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, 
 def _decide(decision: str) -> click.Command:
     @click.command(name={"confirmed": "confirm", "rejected": "reject"}[decision])
     @click.argument("match_ids", nargs=-1, type=int, required=True)
-    @with_store
-    def decide(store: Store, match_ids: tuple[int, ...]) -> None:
+    @db_option
+    @click.pass_context
+    def decide(ctx: click.Context, match_ids: tuple[int, ...], db_path: str | None) -> None:
+        # 'stopncii matches --db X confirm 3' and 'stopncii matches confirm 3 --db X' mean the same
+        store = open_store(db_path or (ctx.parent.params.get("db_path") if ctx.parent else None))
+        ctx.call_on_close(store.close)
+        for match_id in match_ids:
+            store.match(match_id)  # every id must exist before any decision is recorded
         for match_id in match_ids:
             store.decide_match(match_id, decision)
             o.status(f"Match {match_id} {decision}.")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .._errors import NoticeError
 from ..notices import Requester, render_email, render_form_packet, render_json, render_statements, render_text
 from ..platforms import load_directory
 from ..store import Store, StoredNotice
@@ -131,7 +132,10 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
       stopncii notice draft --platform telegram --language ru
     """
     case = store.resolve_case(case_id)
-    requester = store.requester(case.id) or Requester(name="", email="")
+    requester = store.requester(case.id)
+    if requester is None:
+        raise NoticeError("a notice says who is asking: set your details first with "
+                          "'stopncii requester set --name ... --email ... --signature ...'", item=f"case {case.id}")
     directory = load_directory()
     plan = plan_notices(store, case, directory, requester, platform=platform, framework=framework,
                         language=language, context=context, original_work=original_work,
@@ -139,6 +143,8 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
     if plan.not_on_web:
         o.warn(f"{plan.not_on_web} confirmed matches were found in files, not at a web address; "
                "scan the address where each was seen to include it.")
+    for problem in plan.problems:
+        o.warn(problem)
     if plan.already_requested:
         o.status(f"{plan.already_requested} confirmed matches are already in notices that went out; not repeated.")
     confirmed_plan = []
@@ -152,7 +158,7 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
             continue
         confirmed_plan.append((notice.with_confirmed(sid for sid, _ in statements), reason, ids))
     plan.notices = confirmed_plan
-    saved = save_plan(store, case, plan, platform)
+    saved = save_plan(store, case, plan)
     records = [notice_record(n) for n, _ in saved]
     o.render(records, NOTICE_COLUMNS, o.choose_format(as_json, as_csv), title=f"Notices drafted in case {case.id}")
     o.status(f"{len(saved)} notices drafted. Nothing was sent. Read one with 'stopncii notice show ID'.")

@@ -239,6 +239,8 @@ def _to_side(image: Image.Image, side: int) -> np.ndarray:
 
 def _features(cv2: Any, grey: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """ORB keypoints picked evenly over a grid (strongest first in each cell), with descriptors."""
+    if min(grey.shape) < 2 * 31 + 1:  # thinner than one feature patch (spacers, banners): none to find
+        return None
     orb = cv2.ORB_create(nfeatures=budget * 4, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
                          patchSize=31, fastThreshold=7)
     keypoints = orb.detect(grey, None)
