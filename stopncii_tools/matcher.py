@@ -12,7 +12,7 @@ region signature, each reported as its own kind and only when no whole-picture r
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +59,7 @@ class CaseMatcher:
     ) -> None:
         self._pdq_rows: list[_Protected] = []
         self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
-        self._others: dict[str, list[_Protected]] = defaultdict(list)
+        self._others: dict[tuple[str, int], str] = {}  # (signal, item) -> value: pHash family, colour
         for s in signals:
             row = _Protected(s.owner_id, s.variant, s.value, s.quality)
             if s.signal == "pdq":
@@ -67,7 +67,11 @@ class CaseMatcher:
             elif s.signal in ("sha256", "md5"):
                 self._exact[(s.signal, s.value)].add(s.owner_id)
             else:
-                self._others[s.signal].append(row)
+                self._others[(s.signal, s.owner_id)] = s.value
+        self._family_index = {name: HammingIndex(SIGNALS[name].bits) for name in PHASH_FAMILY}
+        for (name, item_id), value in self._others.items():
+            if name in self._family_index:
+                self._family_index[name].add([item_id], [value])
         self._pdq_index = HammingIndex(256)
         if self._pdq_rows:
             self._pdq_index.add(list(range(len(self._pdq_rows))), [r.value for r in self._pdq_rows])
@@ -135,20 +139,22 @@ class CaseMatcher:
         for name in PHASH_FAMILY + ("colorhash",):
             if name not in suspect.values:
                 continue
-            signal = SIGNALS[name]
-            for row in self._others.get(name, ()):
-                if row.item_id == item_id:
-                    distance = signal.distance(suspect.values[name][0], row.value)
-                    if distance <= signal.threshold:
-                        agreeing.append({"signal": name, "distance": distance, "threshold": signal.threshold})
+            signal, stored = SIGNALS[name], self._others.get((name, item_id))
+            if stored is None:
+                continue
+            distance = signal.distance(suspect.values[name][0], stored)
+            if distance <= signal.threshold:
+                agreeing.append({"signal": name, "distance": distance, "threshold": signal.threshold})
         return agreeing
 
     def _match_phash_family(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
-        items = {r.item_id for name in PHASH_FAMILY for r in self._others.get(name, ())}
-        for item_id in items - found.keys():
-            support = self._phash_family_support(suspect, item_id)
-            if sum(1 for e in support if e["signal"] in PHASH_FAMILY) >= 2:
-                found[item_id] = MatchFound(item_id, "copy", "low", support)
+        votes: Counter[int] = Counter()
+        for name, index in self._family_index.items():  # an index search each, not a loop over items
+            if name in suspect.values and len(index):
+                votes.update(item_id for item_id, _ in index.search_one(suspect.values[name][0], SIGNALS[name].threshold))
+        for item_id, agreeing in votes.items():
+            if agreeing >= 2 and item_id not in found:
+                found[item_id] = MatchFound(item_id, "copy", "low", self._phash_family_support(suspect, item_id))
 
     def _match_video(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
         if not suspect.frames and not self._frames:
