@@ -28,6 +28,17 @@ def _case(db: Path) -> str:
     return json.loads(result.stdout)["id"]
 
 
+def _scanned_edits(tmp_path: Path, seed: int) -> Path:
+    """A case with one protected photo and its six edited copies scanned: six pending matches."""
+    db = tmp_path / "cases.db"
+    _case(db)
+    photos = write_photos(tmp_path / "mine", [seed])
+    run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
+    write_edits(tmp_path / "reported", photos)
+    run("scan", "--db", str(db), "--jobs", "1", str(tmp_path / "reported"))
+    return db
+
+
 def test_edited_copies_are_matched_to_the_right_photo_and_unrelated_ones_are_not(tmp_path: Path) -> None:
     db = tmp_path / "cases.db"
     _case(db)
@@ -98,12 +109,7 @@ def test_csv_hash_list(tmp_path: Path) -> None:
 
 
 def test_confirm_and_reject(tmp_path: Path) -> None:
-    db = tmp_path / "cases.db"
-    _case(db)
-    photos = write_photos(tmp_path / "mine", [109])
-    run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
-    write_edits(tmp_path / "reported", photos)
-    run("scan", "--db", str(db), "--jobs", "1", str(tmp_path / "reported"))
+    db = _scanned_edits(tmp_path, 109)
     listed = [json.loads(l) for l in run("matches", "--db", str(db), "--json").stdout.splitlines()]
     assert len(listed) == 6 and {m["status"] for m in listed} == {"pending"}
     assert run("matches", "confirm", "--db", str(db), str(listed[0]["match"])).exit_code == 0
@@ -188,12 +194,7 @@ def test_two_hash_lists_with_the_same_name_keep_their_own_hashes(tmp_path: Path)
 
 
 def test_matches_confirm_uses_the_database_given_to_the_group(tmp_path: Path) -> None:
-    db = tmp_path / "cases.db"
-    _case(db)
-    photos = write_photos(tmp_path / "mine", [115])
-    run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
-    write_edits(tmp_path / "reported", photos)
-    run("scan", "--db", str(db), "--jobs", "1", str(tmp_path / "reported"))
+    db = _scanned_edits(tmp_path, 115)
     assert run("matches", "--db", str(db), "confirm", "1").exit_code == 0
     refused = run("matches", "--db", str(db), "confirm", "2", "999")
     assert refused.exit_code == 1 and "no match 999" in refused.stderr
