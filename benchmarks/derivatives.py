@@ -396,7 +396,7 @@ def plain_hashes(data: bytes, protected: bool) -> Hashes:
     import imagehash
     import pdqhash
 
-    from stopncii_tools.media import open_picture
+    from stopncii_tools.media.pictures import open_picture
     from stopncii_tools.signals.regions import compute_region_signature
 
     image = open_picture(data).image
@@ -451,7 +451,7 @@ class Tally:
 
 def time_12mp(repeats: int = 3) -> dict[str, float]:
     """Seconds to protect one 4000 x 3000 JPEG (best of ``repeats``), wall clock and CPU."""
-    from stopncii_tools.hashing import hash_bytes
+    from stopncii_tools.signals.hashing import hash_bytes
     from stopncii_tools.signals.regions import compute_region_signature
 
     rng = np.random.default_rng(12)

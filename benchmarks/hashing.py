@@ -38,8 +38,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stopncii_tools.hashing import hash_bytes
-from stopncii_tools.media import open_picture
+from stopncii_tools.signals.hashing import hash_bytes
+from stopncii_tools.media.pictures import open_picture
 from stopncii_tools.signals import SIGNALS
 from stopncii_tools.signals._examples import scene
 

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stopncii_tools.index import HammingIndex, hex_to_bytes_array
+from stopncii_tools.matching.hamming import HammingIndex, hex_to_bytes_array
 
 SEED = 20260519
 

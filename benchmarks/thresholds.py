@@ -3,7 +3,7 @@
 Builds a set of originals (real photos from ``../shared/testdata`` and scikit-image when they
 are there, plus generated scenes), makes 16 everyday edits of each (re-compression, resizing,
 a small crop, brightness and contrast, a small watermark, blur, sharpening, grayscale), hashes
-everything with ``stopncii_tools.hashing.hash_bytes`` exactly as the tool does, and compares:
+everything with ``stopncii_tools.signals.hashing.hash_bytes`` exactly as the tool does, and compares:
 
 - same pairs: each original against each of its own edits;
 - different pairs: each original against every picture (original or edit) of every other
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from stopncii_tools.hashing import hash_bytes
+from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals import SIGNALS
 from stopncii_tools.signals._examples import encode, scene
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import av
 
-from stopncii_tools import video
-from stopncii_tools.hashing import FrameHash
+from stopncii_tools.media import video
+from stopncii_tools.signals.hashing import FrameHash
 from stopncii_tools.signals.pdq import PDQ
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "vpdq"

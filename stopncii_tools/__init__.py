@@ -15,8 +15,8 @@ from ._errors import (
     StoreError,
     UnsupportedMedia,
 )
-from .hashing import FrameHash, HashOutcome, MediaHashes, hash_bytes, hash_file, hash_files
-from .media import Picture, open_picture, sniff
+from .signals.hashing import FrameHash, HashOutcome, MediaHashes, hash_bytes, hash_file, hash_files
+from .media.pictures import Picture, open_picture, sniff
 from .signals import SIGNALS, Signal, SignalValue, get_signal
 
 __version__ = "0.1.0"

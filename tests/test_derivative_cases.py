@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from stopncii_tools.cli import cli
-from stopncii_tools.samples import body_replaced, screenshot
+from stopncii_tools.media.samples import body_replaced, screenshot
 from stopncii_tools.signals._examples import encode
 
 pytest.importorskip("cv2", reason="the derivatives extra (OpenCV) is not installed")

@@ -1,4 +1,4 @@
-"""stopncii_tools.fetch against real HTTP servers on loopback (never the internet).
+"""stopncii_tools.web.fetch against real HTTP servers on loopback (never the internet).
 
 Every Fetcher made here gets a resolver that knows only the test's own names and fails the test
 on any other lookup, so a broken guard cannot reach out to a real host.
@@ -34,7 +34,7 @@ from stopncii_tools._errors import (
     InvalidURL,
     ResponseTooLarge,
 )
-from stopncii_tools.fetch import (
+from stopncii_tools.web.fetch import (
     USER_AGENT,
     FetchedResource,
     Fetcher,
@@ -43,7 +43,7 @@ from stopncii_tools.fetch import (
     resolve_host,
     validate_url,
 )
-from stopncii_tools.pages import find_media
+from stopncii_tools.web.pages import find_media
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -1016,8 +1016,8 @@ _NO_DISK_SCRIPT = r"""
 import io, json, os, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from PIL import Image
-from stopncii_tools.fetch import Fetcher
-from stopncii_tools.pages import find_media
+from stopncii_tools.web.fetch import Fetcher
+from stopncii_tools.web.pages import find_media
 
 picture = io.BytesIO()
 Image.new("RGB", (64, 64), (10, 120, 130)).save(picture, "PNG")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stopncii_tools._errors import InvalidHash
-from stopncii_tools.index import (
+from stopncii_tools.matching.hamming import (
     HammingIndex,
     _popcount_lut,
     _probe_plan,

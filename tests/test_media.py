@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from stopncii_tools import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMedia, hash_bytes, hash_file
-from stopncii_tools.media import open_picture, sniff
+from stopncii_tools.media.pictures import open_picture, sniff
 from stopncii_tools.signals._examples import encode, scene
 from stopncii_tools.signals.pdq import PDQ
 

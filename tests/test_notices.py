@@ -43,7 +43,7 @@ from stopncii_tools.notices import (
     render_text,
     validate,
 )
-from stopncii_tools.platforms import FRAMEWORK_IDS, Platform, ReportingChannel, load_directory
+from stopncii_tools.notices.platforms import FRAMEWORK_IDS, Platform, ReportingChannel, load_directory
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "notices"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"

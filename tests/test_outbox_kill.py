@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from stopncii_tools.protect import protect_paths
+from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.store import Store
 from tests._casework import (
     PICS_HOST,

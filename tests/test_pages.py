@@ -1,4 +1,4 @@
-"""stopncii_tools.pages: finding the pictures and videos in a page, including hostile pages."""
+"""stopncii_tools.web.pages: finding the pictures and videos in a page, including hostile pages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stopncii_tools.pages import MAX_LINKS, MediaLink, find_media
+from stopncii_tools.web.pages import MAX_LINKS, MediaLink, find_media
 
 BASE = "https://site.example/albums/page.html"
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from stopncii_tools import paths
 from stopncii_tools._errors import DirectoryError, InvalidURL, NotFound
-from stopncii_tools.platforms import (
+from stopncii_tools.notices.platforms import (
     FRAMEWORK_IDS,
     PlatformDirectory,
     load_directory,
@@ -520,13 +520,13 @@ def test_docs_table_matches_the_packaged_data(directory: PlatformDirectory) -> N
     end = "<!-- platforms-table:end -->"
     table = text.split(start, 1)[1].split(end, 1)[0]
     assert table.strip() == markdown_table(directory).strip(), (
-        "docs/platforms.md is out of date: run python -m stopncii_tools.platforms --markdown"
+        "docs/platforms.md is out of date: run python -m stopncii_tools.notices.platforms --markdown"
     )
 
 
 def test_markdown_command_prints_the_table() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "stopncii_tools.platforms", "--markdown"],
+        [sys.executable, "-m", "stopncii_tools.notices.platforms", "--markdown"],
         capture_output=True, text=True, check=True,
     )
     assert result.stdout.startswith("| Platform | StopNCII partner |")

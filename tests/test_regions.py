@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from stopncii_tools._errors import InvalidHash, StopNCIIError
-from stopncii_tools.samples import screenshot
+from stopncii_tools.media.samples import screenshot
 from stopncii_tools.signals._examples import encode
 from stopncii_tools.signals.regions import (
     DerivativeSupportMissing,

@@ -164,7 +164,7 @@ def test_a_killed_scan_leaves_a_consistent_database_and_a_rerun_completes_it(tmp
 
 
 def test_hash_lists_with_commas_semicolons_and_a_commented_csv(tmp_path: Path) -> None:
-    from stopncii_tools.hashlists import HashEntry, parse_hash_list
+    from stopncii_tools.signals.hashlists import HashEntry, parse_hash_list
 
     pdq = "f" * 64
     for text in (f"pdq,{pdq}\n", f"pdq;{pdq}\n", f"# exported list\nsignal,hash\npdq,{pdq}\n"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from stopncii_tools.cli import cli
-from stopncii_tools.samples import write_edits, write_photos
+from stopncii_tools.media.samples import write_edits, write_photos
 
 from .test_takedown import served  # noqa: F401 - the loopback web server fixture
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from stopncii_tools.cli import cli
-from stopncii_tools.protect import protect_paths
-from stopncii_tools.samples import write_edits, write_photos
-from stopncii_tools.scan import ScanOptions, scan_sources
+from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.media.samples import write_edits, write_photos
+from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
 
 

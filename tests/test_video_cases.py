@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from stopncii_tools import hash_bytes
 from stopncii_tools.cli import cli
-from stopncii_tools.samples import write_photos
+from stopncii_tools.media.samples import write_photos
 from stopncii_tools.signals._examples import scene
 
 pytest.importorskip("av")

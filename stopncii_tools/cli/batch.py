@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..batch import BatchOptions, BatchReport, run_batch
-from ..platforms import load_directory
-from ..scan import ScanOptions
+from ..workflow.batch import BatchOptions, BatchReport, run_batch
+from ..notices.platforms import load_directory
+from ..workflow.scan import ScanOptions
 from ..store import Store
 from . import _output as o
 from ._common import with_store

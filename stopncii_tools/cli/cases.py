@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from ..protect import protect_paths
-from ..scan import ScanOptions, scan_sources
+from ..workflow.protect import protect_paths
+from ..workflow.scan import ScanOptions, scan_sources
 from ..store import Case, MatchRecord, Store
 from . import _output as o
 from ._common import case_option, db_option, file_options, open_store, with_store

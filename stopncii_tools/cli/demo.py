@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..demo import run_demo
+from ..workflow.demo import run_demo
 from ..store import Store
 from . import _output as o
 from ._common import with_store

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..exports import (
+from ..workflow.exports import (
     FORMATS,
     TABLE_COLUMNS,
     HashExport,

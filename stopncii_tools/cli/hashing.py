@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..files import iter_files
-from ..hashing import IMAGE_SIGNALS, HashOutcome, hash_files
+from ..media.files import iter_files
+from ..signals.hashing import IMAGE_SIGNALS, HashOutcome, hash_files
 from . import _output as o
 from ._common import file_options
 

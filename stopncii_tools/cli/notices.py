@@ -10,9 +10,9 @@ import click
 
 from .._errors import NoticeError
 from ..notices import Requester, render_email, render_form_packet, render_json, render_statements, render_text
-from ..platforms import load_directory
+from ..notices.platforms import load_directory
 from ..store import Store, StoredNotice
-from ..takedown import load_notice, plan_notices, save_plan
+from ..workflow.takedown import load_notice, plan_notices, save_plan
 from . import _output as o
 from ._common import case_option, with_store
 

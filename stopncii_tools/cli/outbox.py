@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .. import clock as clocks
-from ..outbox import (
+from ..workflow.outbox import (
     REPLIES,
     Preview,
     SendResult,
@@ -17,10 +17,10 @@ from ..outbox import (
     preview_notices,
     send_notices,
 )
-from ..platforms import load_directory
-from ..sending import SendingConfig, load_sending_config
+from ..notices.platforms import load_directory
+from ..submit.config import SendingConfig, load_sending_config
 from ..store import Store
-from ..tracking import follow_up
+from ..workflow.tracking import follow_up
 from . import _output as o
 from ._common import case_option, with_store
 

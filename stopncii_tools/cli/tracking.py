@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..store import Store
-from ..tracking import (
+from ..workflow.tracking import (
     SOON_HOURS,
     BoardRow,
     CheckOptions,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from .._errors import MissingFields, NoticeError
-from ..platforms import DOMAIN_PLACEHOLDER, OTHER_ID, Platform, ReportingChannel
+from .platforms import DOMAIN_PLACEHOLDER, OTHER_ID, Platform, ReportingChannel
 from ._base import Framework
 from ._templates import available_languages
 from .dsa_art16 import EU_MEMBERS

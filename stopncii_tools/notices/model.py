@@ -18,7 +18,7 @@ from .._errors import InvalidHash, NoticeError
 from .frameworks import get_framework
 
 if TYPE_CHECKING:
-    from ..platforms import Platform, ReportingChannel
+    from .platforms import Platform, ReportingChannel
 
 ROLES = ("self", "representative")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._errors import NoticeError
-from ..platforms import OTHER_ID, registrable_domain
+from .platforms import OTHER_ID, registrable_domain
 from ._base import Framework
 from ._templates import environment, macros
 from .draft import validate
@@ -26,7 +26,7 @@ from .frameworks import get_framework
 from .model import Notice, NoticeItem, Requester
 
 if TYPE_CHECKING:
-    from ..platforms import ReportingChannel
+    from .platforms import ReportingChannel
 
 UNVERIFIED_NOTE = (
     "This address comes from public information that we could not confirm; check it before "

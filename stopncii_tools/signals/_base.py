@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._errors import InvalidHash
-from ..media import Picture
+from ..media.pictures import Picture
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar
 
-from ..media import Picture
+from ..media.pictures import Picture
 from ._base import Example, Signal, SignalValue
 from ._examples import encode, scene
 

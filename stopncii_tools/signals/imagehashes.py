@@ -10,7 +10,7 @@ from typing import Callable, ClassVar
 import imagehash
 from PIL import Image
 
-from ..media import Picture
+from ..media.pictures import Picture
 from ._base import Example, Signal, SignalValue
 from ._examples import encode, scene
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import pdqhash
 
-from ..media import Picture
+from ..media.pictures import Picture
 from ._base import Example, Signal, SignalValue, bits_to_hex
 from ._examples import encode, scene
 

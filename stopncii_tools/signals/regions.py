@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from .._errors import DerivativeSupportMissing, InvalidHash
-from ..media import DEFAULT_MAX_PIXELS, Picture, open_picture
+from ..media.pictures import DEFAULT_MAX_PIXELS, Picture, open_picture
 
 WORK_SIDE: Final = 640  # longest side of the frame features are found in
 SIZES: Final = (640, 320)  # the second size bridges the scale gap to screenshots and thumbnails
@@ -200,7 +200,7 @@ class RegionEvidence:
 
 
 def compute_region_signature(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RegionSignature:
-    """Decode ``data`` (any picture :func:`~stopncii_tools.media.open_picture` reads) and compute
+    """Decode ``data`` (any picture :func:`~stopncii_tools.media.pictures.open_picture` reads) and compute
     its region signature. Raises a :class:`MediaError` subclass, including
     :class:`DerivativeSupportMissing` when OpenCV is not installed."""
     _cv2()  # fail before decoding when the extra is missing

@@ -13,13 +13,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import MediaError, MediaTooLarge, UnsupportedMedia, VideoSupportMissing
-from .files import FoundFile
-from .media import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
-from .signals import SIGNALS, SignalValue
-from .signals.pdq import PDQ
-from .signals.regions import WORK_SIDE as REGION_SIDE
-from .signals.regions import DerivativeSupportMissing, signature_of_picture
+from .._errors import MediaError, MediaTooLarge, UnsupportedMedia, VideoSupportMissing
+from ..media.files import FoundFile
+from ..media.pictures import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
+from . import SIGNALS, SignalValue
+from .pdq import PDQ
+from .regions import WORK_SIDE as REGION_SIDE
+from .regions import DerivativeSupportMissing, signature_of_picture
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class MediaHashes:
         """The video frame hashes in their compact stored form (None for pictures)."""
         if not self.frames:
             return None
-        from .video import frames_to_blob
+        from ..media.video import frames_to_blob
 
         return frames_to_blob(self.frames)
 
@@ -135,7 +135,7 @@ def hash_bytes(
 
 def _hash_video(data: bytes, fmt: str, fps: float) -> MediaHashes:
     values = {name: SIGNALS[name].compute(data, None) for name in BYTE_SIGNALS}
-    from .video import hash_video_frames
+    from ..media.video import hash_video_frames
 
     try:
         frames, width, height = hash_video_frames(data, fps=fps)

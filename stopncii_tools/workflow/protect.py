@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import iter_files
-from .hashing import hash_files
-from .store import Case, ProtectedItem, Store
+from ..media.files import iter_files
+from ..signals.hashing import hash_files
+from ..store import Case, ProtectedItem, Store
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import clock as clocks
-from .signals import WEAK_QUALITY
-from .store import Store
-from .submit import HashBankClient, PushReport
+from .. import clock as clocks
+from ..signals import WEAK_QUALITY
+from ..store import Store
+from ..submit import HashBankClient, PushReport
 
 FORMATS = ("hashlist", "stopncii-json", "csv", "json")
 TABLE_COLUMNS = ("case", "signal", "hash", "quality")

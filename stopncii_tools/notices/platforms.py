@@ -1,6 +1,6 @@
 """The platform directory: who a URL belongs to, and where and how to ask them to take it down.
 
-The directory is data (``data/platforms.toml``, then the person's own
+The directory is data (``notices/platforms.toml``, then the person's own
 ``<config dir>/platforms.toml``), loaded and checked here. Each platform lists the host
 names that identify it and its reporting channels; each channel says which legal
 frameworks a notice sent through it can invoke, and where that fact came from and when it
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 from urllib.parse import unquote, urlsplit
 
-from . import paths
-from ._errors import DirectoryError, InvalidURL, NotFound
+from .. import paths
+from .._errors import DirectoryError, InvalidURL, NotFound
 
 FRAMEWORK_IDS: tuple[str, ...] = (
     "take_it_down",
@@ -368,7 +368,7 @@ def load_directory(override: Path | None = None) -> PlatformDirectory:
 
 
 def _packaged_source() -> _Source:
-    resource = importlib.resources.files("stopncii_tools") / "data" / USER_FILE_NAME
+    resource = importlib.resources.files("stopncii_tools.notices") / USER_FILE_NAME
     return _parse_text(resource.read_text(encoding="utf-8"), USER_FILE_NAME)
 
 
@@ -753,7 +753,7 @@ def _md(text: str) -> str:
 
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m stopncii_tools.platforms",
+        prog="python -m stopncii_tools.notices.platforms",
         description="Print the built-in platform directory.",
     )
     parser.add_argument("--markdown", action="store_true", help="print the docs table")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from .signals._examples import encode, scene
+from ..signals._examples import encode, scene
 
 
 def _watermark(img: Image.Image) -> Image.Image:

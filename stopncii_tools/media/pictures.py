@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
-from ._errors import CorruptMedia, MediaTooLarge, UnsupportedMedia
+from .._errors import CorruptMedia, MediaTooLarge, UnsupportedMedia
 
 try:  # HEIC/HEIF photos from phones
     import pillow_heif

@@ -28,13 +28,13 @@ from email.policy import SMTP
 from email.utils import parseaddr
 from typing import Any
 
-from . import clock as clocks
-from ._errors import NoticeError, SecretMissing, SendError
-from .notices import Notice, render_email, render_form_packet, render_json
-from .platforms import PlatformDirectory
-from .sending import SendingConfig
-from .store import NoticePayload, Store, StoredNotice
-from .submit import (
+from .. import clock as clocks
+from .._errors import NoticeError, SecretMissing, SendError
+from ..notices import Notice, render_email, render_form_packet, render_json
+from ..notices.platforms import PlatformDirectory
+from ..submit.config import SendingConfig
+from ..store import NoticePayload, Store, StoredNotice
+from ..submit import (
     Channel,
     HTTPChannel,
     ManualChannel,

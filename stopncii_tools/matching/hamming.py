@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._errors import InvalidHash
+from .._errors import InvalidHash
 
 CHUNK_BITS = 16
 _TABLE_SIZE = 1 << CHUNK_BITS

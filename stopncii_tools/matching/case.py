@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .index import HammingIndex
-from .signals import DIHEDRAL_NAMES, SIGNALS, WEAK_QUALITY
-from .signals.regions import MIN_MATCHED, RegionIndex, RegionSignature
-from .store import StoredSignal
+from .hamming import HammingIndex
+from ..signals import DIHEDRAL_NAMES, SIGNALS, WEAK_QUALITY
+from ..signals.regions import MIN_MATCHED, RegionIndex, RegionSignature
+from ..store import StoredSignal
 
 PHASH_FAMILY = ("phash", "dhash", "whash")
 
@@ -159,7 +159,7 @@ class CaseMatcher:
     def _match_video(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
         if not suspect.frames and not self._frames:
             return
-        from .video import frames_from_blob, match_still_in_video, match_videos
+        from ..media.video import frames_from_blob, match_still_in_video, match_videos
 
         suspect_frames = frames_from_blob(suspect.frames) if suspect.frames else []
         for item_id, blob in self._frames.items():

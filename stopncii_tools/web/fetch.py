@@ -37,8 +37,8 @@ from typing import Final, Literal, Self
 import httpcore
 import httpx
 
-from ._errors import BlockedAddress, FetchError, HTTPStatusError, InvalidURL, ResponseTooLarge
-from .media import kind_of, sniff
+from .._errors import BlockedAddress, FetchError, HTTPStatusError, InvalidURL, ResponseTooLarge
+from ..media.pictures import kind_of, sniff
 
 USER_AGENT: Final = "stopncii-tools/0.1 (+https://github.com/stopncii-tools; takedown checker)"
 

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._errors import FetchError, InputFileError, MediaError, StopNCIIError
-from .files import iter_files
-from .hashing import MediaHashes, hash_bytes, hash_files
-from .hashlists import HashEntry, looks_like_hash_list, parse_hash_list
-from .matcher import CaseMatcher, MatchFound, SuspectHashes
-from .media import sniff
-from .store import Case, MatchRecord, Sighting, SightingSource, Store
+from .._errors import FetchError, InputFileError, MediaError, StopNCIIError
+from ..media.files import iter_files
+from ..signals.hashing import MediaHashes, hash_bytes, hash_files
+from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
+from ..matching.case import CaseMatcher, MatchFound, SuspectHashes
+from ..media.pictures import sniff
+from ..store import Case, MatchRecord, Sighting, SightingSource, Store
 
 if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
-    from .fetch import FetchedResource
-    from .platforms import PlatformDirectory
+    from ..web.fetch import FetchedResource
+    from ..notices.platforms import PlatformDirectory
 
 MAX_LIST_BYTES = 50_000_000
 
@@ -142,7 +142,7 @@ def read_source_list(path: Path) -> list[str]:
 
 
 def _platforms() -> PlatformDirectory:
-    from .platforms import load_directory
+    from ..notices.platforms import load_directory
 
     return load_directory()
 
@@ -189,8 +189,8 @@ def _scan_urls(
     store: Store, case: Case, matcher: CaseMatcher, urls: list[str], options: ScanOptions,
     directory: PlatformDirectory,
 ) -> Iterator[ScanOutcome]:
-    from .fetch import Fetcher, FetchLimits, resolve_host
-    from .pages import find_media
+    from ..web.fetch import Fetcher, FetchLimits, resolve_host
+    from ..web.pages import find_media
 
     def resolve(host: str, port: int) -> list[str]:
         return [options.hosts[host]] if host in options.hosts else resolve_host(host, port)

@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._errors import InputFileError, InvalidHash
-from .signals import SIGNALS
+from .._errors import InputFileError, InvalidHash
+from . import SIGNALS
 
 # names other tools use for our signal types (HMA, StopNCII's partner API, ThreatExchange)
 SIGNAL_ALIASES = {

@@ -14,17 +14,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import clock as clocks
-from ._errors import FetchError, HTTPStatusError, MediaError, NoticeError
-from .fetch import Fetcher, FetchLimits, resolve_host
-from .hashing import hash_bytes
-from .matcher import CaseMatcher, SuspectHashes
-from .notices import get_framework
+from .. import clock as clocks
+from .._errors import FetchError, HTTPStatusError, MediaError, NoticeError
+from ..web.fetch import Fetcher, FetchLimits, resolve_host
+from ..signals.hashing import hash_bytes
+from ..matching.case import CaseMatcher, SuspectHashes
+from ..notices import get_framework
 from .outbox import MANUAL_KINDS, OPEN_AFTER_SENDING, route_for
-from .pages import find_media
-from .platforms import PlatformDirectory
-from .sending import SendingConfig
-from .store import RemovalCheck, Sighting, Store, StoredNotice
+from ..web.pages import find_media
+from ..notices.platforms import PlatformDirectory
+from ..submit.config import SendingConfig
+from ..store import RemovalCheck, Sighting, Store, StoredNotice
 
 SOON_HOURS = 12.0
 GONE = ("removed", "gone_from_page", "replaced")  # outcomes that count as taken down

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from ._errors import InputFileError
-from .submit import HTTPSettings, RateLimiter, SMTPSettings
+from .. import paths
+from .._errors import InputFileError
+from . import HTTPSettings, RateLimiter, SMTPSettings
 
 FILE_NAME = "sending.toml"
 DEFAULT_DEADLINE_HOURS = 7 * 24

@@ -33,16 +33,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import clock as clocks
-from ._errors import InputFileError, NotFound, NoticeError, StopNCIIError
-from .matcher import CaseMatcher, SuspectHashes
-from .notices import Requester, normalise_jurisdiction, render_statements
-from .notices._base import is_web_address
+from .. import clock as clocks
+from .._errors import InputFileError, NotFound, NoticeError, StopNCIIError
+from ..matching.case import CaseMatcher, SuspectHashes
+from ..notices import Requester, normalise_jurisdiction, render_statements
+from ..notices._base import is_web_address
 from .outbox import SendResult, send_notices
-from .platforms import FRAMEWORK_IDS, PlatformDirectory
+from ..notices.platforms import FRAMEWORK_IDS, PlatformDirectory
 from .scan import ScanOptions, scan_sources
-from .sending import SendingConfig
-from .store import Case, MatchRecord, Sighting, Store
+from ..submit.config import SendingConfig
+from ..store import Case, MatchRecord, Sighting, Store
 from .takedown import plan_notices, save_plan
 
 COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note")

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ._errors import NoticeError, StopNCIIError
-from .notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
-from .notices.draft import normalise_jurisdiction
-from .platforms import Platform, PlatformDirectory
-from .store import Case, MatchRecord, Store, StoredNotice
+from .._errors import NoticeError, StopNCIIError
+from ..notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
+from ..notices.draft import normalise_jurisdiction
+from ..notices.platforms import Platform, PlatformDirectory
+from ..store import Case, MatchRecord, Store, StoredNotice
 
 # states in which a notice is out (or on its way): their addresses are never requested again
 COMMITTED_STATES = ("queued", "sending", "sent", "acknowledged", "removed", "refused")

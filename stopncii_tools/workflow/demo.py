@@ -15,15 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .notices import Requester, render_statements, render_text
-from .platforms import load_directory
+from ..notices import Requester, render_statements, render_text
+from ..notices.platforms import load_directory
 from .protect import protect_paths
-from .samples import body_replaced, screenshot, write_edits, write_photos
-from .signals._examples import encode
+from ..media.samples import body_replaced, screenshot, write_edits, write_photos
+from ..signals._examples import encode
 from .scan import ScanOptions, ScanOutcome, scan_sources
 from .outbox import mark_sent
-from .sending import SendingConfig
-from .store import Case, MatchRecord, Store, StoredNotice
+from ..submit.config import SendingConfig
+from ..store import Case, MatchRecord, Store, StoredNotice
 from .tracking import CheckOptions, check_removals, status_board
 from .takedown import load_notice, plan_notices, save_plan
 

@@ -35,20 +35,20 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import numpy as np
 import pdqhash
 
-from ._errors import (
+from .._errors import (
     CorruptMedia,
     InvalidHash,
     MediaTooLarge,
     UnsupportedMedia,
     VideoSupportMissing,
 )
-from .index import HammingIndex
-from .media import sniff
-from .signals._base import bits_to_hex
-from .signals.pdq import PDQ
+from ..matching.hamming import HammingIndex
+from .pictures import sniff
+from ..signals._base import bits_to_hex
+from ..signals.pdq import PDQ
 
 if TYPE_CHECKING:
-    from .hashing import FrameHash
+    from ..signals.hashing import FrameHash
 
 DEFAULT_FPS: Final = 1.0  # StopNCII and Meta's HMA sample one frame per second
 DEFAULT_MAX_SECONDS: Final = float(os.environ.get("STOPNCII_MAX_VIDEO_SECONDS", "14400"))  # 4 h
@@ -286,7 +286,7 @@ def _frame_seconds(frame: Any) -> float:
 
 def _hash_frame(frame: Any, seconds: float) -> FrameHash:
     # imported here, not at the top: hashing imports this module, lazily, and may not always
-    from .hashing import FrameHash
+    from ..signals.hashing import FrameHash
 
     bits, quality = pdqhash.compute(_upright_rgb(frame))
     return FrameHash(seconds=seconds, pdq=bits_to_hex(bits), quality=int(quality))
@@ -491,7 +491,7 @@ def frames_to_blob(frames: Iterable[FrameHash]) -> bytes:
 
 def frames_from_blob(blob: bytes) -> list[FrameHash]:
     """The frame hashes packed by :func:`frames_to_blob`; :class:`InvalidHash` if damaged."""
-    from .hashing import FrameHash
+    from ..signals.hashing import FrameHash
 
     body = blob[len(_BLOB_MAGIC):]
     if not blob.startswith(_BLOB_MAGIC) or len(body) % _BLOB_FRAME.itemsize:

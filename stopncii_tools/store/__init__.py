@@ -1,0 +1,48 @@
+"""The case database: one private SQLite file, typed functions, every change one transaction.
+
+Rows hold hashes, URLs, dates and decisions. Never a picture, a thumbnail or a full path.
+Each module keeps one kind of record; :class:`Store` is the one handle over all of them, so a
+workflow step can change several kinds in one transaction.
+"""
+
+from __future__ import annotations
+
+from ._database import utcnow
+from .cases import CaseRecords
+from .notices import NoticeRecords
+from .protected import ProtectedRecords
+from .rows import (
+    Case,
+    Event,
+    MatchRecord,
+    NoticePayload,
+    ProtectedItem,
+    RemovalCheck,
+    SendAttempt,
+    Sighting,
+    SightingSource,
+    StoredNotice,
+    StoredSignal,
+)
+from .sightings import SightingRecords
+
+
+class Store(CaseRecords, ProtectedRecords, SightingRecords, NoticeRecords):
+    """An open case database. Use as a context manager, or call :meth:`close`."""
+
+
+__all__ = [
+    "Case",
+    "Event",
+    "MatchRecord",
+    "NoticePayload",
+    "ProtectedItem",
+    "RemovalCheck",
+    "SendAttempt",
+    "Sighting",
+    "SightingSource",
+    "Store",
+    "StoredNotice",
+    "StoredSignal",
+    "utcnow",
+]

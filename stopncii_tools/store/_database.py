@@ -1,0 +1,125 @@
+"""The open database file: privacy of the file, migrations on open, transactions, the event log."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .._errors import StoreError
+from ..paths import default_db_path
+from .migrations import MIGRATIONS
+from .rows import Event
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime | None = None) -> str:
+    return (moment or utcnow()).astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+
+def _actor() -> str:
+    try:
+        return os.environ.get("STOPNCII_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Database:
+    """An open case database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else default_db_path()
+        self._open_private_file()
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.conn = conn
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")  # a committed change survives a power cut
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"this is not a case database, or it is damaged ({exc})", str(self.path)) from None
+        self.db = sqlite_utils.Database(conn)
+        self._private_sidecars()
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def _open_private_file(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            self.path.chmod(0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot open the case database: {exc.strerror or exc}", str(self.path)) from None
+
+    def _private_sidecars(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            if sidecar.exists():
+                sidecar.chmod(0o600)
+
+    def _migrate(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in self.conn.execute("SELECT name FROM _migrations")}
+        for name, apply in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction():
+                apply(self.conn)
+                self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _iso()))
+
+    def applied_migrations(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT name FROM _migrations ORDER BY name")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change: all of it is committed, or none of it."""
+        if self.conn.in_transaction:  # already inside one: join it
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- events ---------------------------------------------------------------------------
+
+    def log(self, case_id: str | None, action: str, **detail: Any) -> None:
+        """Append to the event log (inside the caller's transaction when there is one)."""
+        self.conn.execute(
+            "INSERT INTO events (case_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+            (case_id, _iso(), _actor(), action, json.dumps(detail, default=str, sort_keys=True)),
+        )
+
+    def events(self, case_id: str) -> list[Event]:
+        rows = self.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id])
+        return [Event(**{**r, "detail": json.loads(r["detail"])}) for r in rows]
+

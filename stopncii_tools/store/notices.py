@@ -1,0 +1,192 @@
+"""Notices, their frozen payloads and send attempts, and hash-bank pushes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .._errors import NotFound, StoreError
+from ..notices.model import Notice
+from ._database import Database, _iso
+from .rows import NoticePayload, SendAttempt, StoredNotice
+
+_NOTICE_STATE_FIELDS = ("sent_at", "due_at", "attempts", "next_attempt_at", "last_error", "evidence")
+
+
+
+class NoticeRecords(Database):
+    # -- notices --------------------------------------------------------------------------
+
+    def save_notice(
+        self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]
+    ) -> tuple[StoredNotice, bool]:
+        """Keep a drafted notice. The same request drafted again (same key) is not duplicated;
+        one that was withdrawn becomes a draft again."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id, status FROM notices WHERE notice_key = ?", (notice.notice_key,)).fetchone()
+            if row and row[1] == "withdrawn":
+                self.conn.execute(
+                    "UPDATE notices SET status = 'draft', confirmed = ?, context = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(sorted(notice.confirmed)), notice.context, _iso(), row[0]))
+                self.log(case_id, "notice.redrafted", notice=row[0])
+                return self.notice(row[0]), True
+            if row:
+                return self.notice(row[0]), False
+            return self._insert_notice(case_id, notice, reason, match_ids), True
+
+    def _insert_notice(self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]) -> StoredNotice:
+        now = _iso()
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO notices (case_id, notice_key, platform, framework, framework_reason, language,"
+                " channel_kind, channel_address, confirmed, attach_hashes, context, original_work,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, notice.notice_key, notice.platform.id, notice.framework, reason, notice.language,
+                 notice.channel.kind if notice.channel else None,
+                 notice.channel.address if notice.channel else None,
+                 json.dumps(sorted(notice.confirmed)), int(notice.attach_hashes), notice.context,
+                 notice.original_work, _iso(notice.created_at), now),
+            )
+            notice_id = int(cursor.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT INTO notice_matches (notice_id, match_id) VALUES (?, ?)",
+                [(notice_id, m) for m in match_ids],
+            )
+            self.log(case_id, "notice.drafted", notice=notice_id, platform=notice.platform.id,
+                     framework=notice.framework)
+        return self.notice(notice_id)
+
+    def delete_drafts(self, case_id: str, platform: str | None = None) -> int:
+        """Remove unsent drafts (before drafting again from the current matches)."""
+        sql, args = "DELETE FROM notices WHERE case_id = ? AND status = 'draft'", [case_id]
+        if platform:
+            sql, args = sql + " AND platform = ?", args + [platform]
+        with self.transaction():
+            removed = self.conn.execute(sql, args).rowcount
+            if removed:
+                self.log(case_id, "notice.drafts_replaced", count=removed)
+        return removed
+
+    def notice(self, notice_id: int) -> StoredNotice:
+        rows = list(self.db.query("SELECT * FROM notices WHERE id = ?", [notice_id]))
+        if not rows:
+            raise NotFound(f"there is no notice {notice_id} (see 'stopncii notice list')")
+        return self._stored_notice(rows[0])
+
+    def notices(self, case_id: str | None = None, status: str | None = None) -> list[StoredNotice]:
+        clauses, args = [], []
+        if case_id:
+            clauses, args = clauses + ["case_id = ?"], args + [case_id]
+        if status:
+            clauses, args = clauses + ["status = ?"], args + [status]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return [self._stored_notice(r) for r in self.db.query(f"SELECT * FROM notices {where} ORDER BY id", args)]
+
+    def notice_match_ids(self, notice_id: int) -> list[int]:
+        rows = self.conn.execute("SELECT match_id FROM notice_matches WHERE notice_id = ? ORDER BY match_id", (notice_id,))
+        return [r[0] for r in rows]
+
+    def matches_in_notices(self, case_id: str, statuses: Sequence[str]) -> set[int]:
+        """Matches already covered by notices in these states (so no URL is requested twice)."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.conn.execute(
+            f"SELECT nm.match_id FROM notice_matches nm JOIN notices n ON n.id = nm.notice_id"
+            f" WHERE n.case_id = ? AND n.status IN ({marks})", (case_id, *statuses))
+        return {r[0] for r in rows}
+
+    def _stored_notice(self, row: dict[str, Any]) -> StoredNotice:
+        return StoredNotice(**{
+            **row,
+            "confirmed": tuple(json.loads(row["confirmed"])),
+            "attach_hashes": bool(row["attach_hashes"]),
+            "evidence": json.loads(row["evidence"]),
+            "match_ids": tuple(self.notice_match_ids(row["id"])),
+        })
+
+    # -- outbox, removal checks, hash-bank pushes -------------------------------------------
+
+    def move_notice(
+        self, notice_id: int, expected: Sequence[str], status: str, *, at: datetime, action: str,
+        detail: dict[str, Any] | None = None, **fields: Any,
+    ) -> StoredNotice:
+        """Move a notice to ``status`` only if it is in one of ``expected``, in one transaction.
+
+        ``fields`` may set sent_at, due_at, attempts, next_attempt_at, last_error and evidence.
+        """
+        unknown = set(fields) - set(_NOTICE_STATE_FIELDS)
+        if unknown:
+            raise StoreError(f"a notice has no state field {min(unknown)!r}")
+        values = {"status": status, "updated_at": _iso(at),
+                  **{k: json.dumps(v, sort_keys=True) if k == "evidence" else v for k, v in fields.items()}}
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        marks = ", ".join("?" for _ in expected)
+        with self.transaction():
+            current = self.notice(notice_id)
+            changed = self.conn.execute(
+                f"UPDATE notices SET {assignments} WHERE id = ? AND status IN ({marks})",
+                (*values.values(), notice_id, *expected),
+            ).rowcount
+            if not changed:
+                raise StoreError(f"notice {notice_id} is {current.status!r} now, so it was left as it is")
+            self.log(current.case_id, action, notice=notice_id, **{"from": current.status, "to": status},
+                     **(detail or {}))
+        return self.notice(notice_id)
+
+    def notice_by_key(self, notice_key: str) -> StoredNotice | None:
+        row = self.conn.execute("SELECT id FROM notices WHERE notice_key = ?", (notice_key,)).fetchone()
+        return self.notice(row[0]) if row else None
+
+    def save_payload(self, notice_id: int, kind: str, body: bytes, deadline_hours: int | None, at: datetime) -> None:
+        """Keep the exact bytes that go out for this notice, so every resend is the same."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO notice_payloads (notice_id, kind, body, deadline_hours, queued_at)"
+                " VALUES (?, ?, ?, ?, ?)", (notice_id, kind, body, deadline_hours, _iso(at)))
+
+    def notice_payload(self, notice_id: int) -> NoticePayload | None:
+        rows = list(self.db.query("SELECT * FROM notice_payloads WHERE notice_id = ?", [notice_id]))
+        return NoticePayload(**rows[0]) if rows else None
+
+    def start_attempt(self, notice_id: int, number: int, channel: str, at: datetime) -> int:
+        """Record that attempt ``number`` starts; an attempt left open by a stopped run is closed."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE send_attempts SET outcome = 'interrupted', finished_at = ?,"
+                " detail = 'the program stopped before the answer was recorded'"
+                " WHERE notice_id = ? AND outcome = 'started'", (_iso(at), notice_id))
+            cursor = self.conn.execute(
+                "INSERT INTO send_attempts (notice_id, number, channel, started_at) VALUES (?, ?, ?, ?)",
+                (notice_id, number, channel, _iso(at)))
+        return int(cursor.lastrowid or 0)
+
+    def finish_attempt(self, attempt_id: int, outcome: str, at: datetime, detail: str = "") -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE send_attempts SET outcome = ?, finished_at = ?, detail = ? WHERE id = ?",
+                (outcome, _iso(at), detail, attempt_id))
+
+    def send_attempts(self, notice_id: int) -> list[SendAttempt]:
+        rows = self.db.query("SELECT * FROM send_attempts WHERE notice_id = ? ORDER BY id", [notice_id])
+        return [SendAttempt(**r) for r in rows]
+
+    def hashbank_ids(self, case_ids: Sequence[str], server: str, bank: str) -> dict[tuple[str, str], int]:
+        """Content ids a hash bank gave for these cases' hashes earlier: ``(signal_type, hex) -> id``."""
+        marks = ", ".join("?" for _ in case_ids)
+        rows = self.conn.execute(
+            f"SELECT signal_type, value, content_id FROM hashbank_pushes WHERE server = ? AND bank = ?"
+            f" AND case_id IN ({marks})", (server, bank, *case_ids))
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def record_hashbank_push(
+        self, case_id: str, server: str, bank: str, signal_type: str, value: str, content_id: int, at: datetime,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO hashbank_pushes (case_id, server, bank, signal_type, value, content_id,"
+                " pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?)", (case_id, server, bank, signal_type, value, content_id,
+                                                              _iso(at)))
+
+

@@ -1,0 +1,169 @@
+"""The rows the case database hands out: plain frozen records, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    title: str
+    jurisdiction: str | None
+    notes: str | None
+    status: str
+    created_at: str
+    closed_at: str | None
+
+
+@dataclass(frozen=True)
+class ProtectedItem:
+    id: int
+    case_id: str
+    label: str | None
+    kind: str
+    format: str
+    size: int
+    width: int | None
+    height: int | None
+    sha256: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class StoredSignal:
+    owner_id: int
+    signal: str
+    value: str
+    quality: int | None
+    variant: int = 0
+
+
+@dataclass(frozen=True)
+class SightingSource:
+    """Where a suspect item was seen. For files ``source`` is the path; for the web, the URL."""
+
+    source: str
+    url: str | None = None
+    final_url: str | None = None
+    page_url: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    platform: str | None = None
+    seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Sighting:
+    id: int
+    case_id: str
+    source: str
+    url: str | None
+    final_url: str | None
+    page_url: str | None
+    http_status: int | None
+    content_type: str | None
+    kind: str | None
+    format: str | None
+    size: int | None
+    width: int | None
+    height: int | None
+    sha256: str
+    platform: str | None
+    first_seen_at: str
+    last_seen_at: str
+
+    @property
+    def location(self) -> str:
+        return self.final_url or self.url or self.source
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    id: int
+    case_id: str
+    sighting_id: int
+    item_id: int
+    kind: str
+    confidence: str
+    evidence: list[dict[str, Any]]
+    status: str
+    created_at: str
+    decided_at: str | None
+
+
+@dataclass(frozen=True)
+class StoredNotice:
+    """A notice as kept in the case: what it asks, where it goes, and where it stands."""
+
+    id: int
+    case_id: str
+    notice_key: str
+    platform: str
+    framework: str
+    framework_reason: str
+    language: str
+    channel_kind: str | None
+    channel_address: str | None
+    confirmed: tuple[str, ...]
+    attach_hashes: bool
+    context: str | None
+    original_work: str | None
+    status: str
+    created_at: str
+    updated_at: str
+    sent_at: str | None
+    due_at: str | None
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    evidence: dict[str, Any]
+    match_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    case_id: str | None
+    at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+
+@dataclass(frozen=True)
+class NoticePayload:
+    """The exact bytes frozen when a notice was queued: an e-mail, JSON, or a form packet."""
+
+    notice_id: int
+    kind: str
+    body: bytes
+    deadline_hours: int | None
+    queued_at: str
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    id: int
+    notice_id: int
+    number: int
+    channel: str
+    started_at: str
+    finished_at: str | None
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RemovalCheck:
+    id: int
+    case_id: str
+    sighting_id: int
+    checked_at: str
+    outcome: str
+    http_status: int | None
+    sha256: str | None
+    detail: str

@@ -1,0 +1,181 @@
+"""Sightings (where suspect content was seen), their matches and the removal checks that followed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .._errors import NotFound, StoreError
+from ..signals.hashing import MediaHashes
+from ._database import Database, _iso
+from .rows import MatchRecord, RemovalCheck, Sighting, SightingSource, StoredSignal
+
+_SIGHTING_COLUMNS = (
+    "id, case_id, source, url, final_url, page_url, http_status, content_type, kind, format, size,"
+    " width, height, sha256, platform, first_seen_at, last_seen_at"
+)
+
+
+def _match(row: dict[str, Any]) -> MatchRecord:
+    return MatchRecord(**{**row, "evidence": json.loads(row["evidence"])})
+
+
+
+
+class SightingRecords(Database):
+    # -- sightings ------------------------------------------------------------------------
+
+    def find_sighting(self, case_id: str, source: str, sha256: str) -> Sighting | None:
+        rows = list(self.db.query(
+            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE case_id = ? AND source = ? AND sha256 = ?",
+            [case_id, source, sha256]))
+        return Sighting(**rows[0]) if rows else None
+
+    def add_sighting(
+        self, case_id: str, where: SightingSource, hashes: MediaHashes | None,
+        signals: Sequence[tuple[str, str, int | None]] = (),
+    ) -> tuple[Sighting, bool]:
+        """Record where suspect content was seen, with its hashes. Seen again: only the date moves.
+
+        ``hashes`` is None for entries of a hash list, whose ``signals`` are given directly.
+        """
+        sha256 = hashes.sha256 if hashes else next((v for s, v, _ in signals if s == "sha256"), "")
+        seen = _iso(where.seen_at)
+        with self.transaction():
+            return self._add_sighting(case_id, where, hashes, signals, sha256, seen)
+
+    def _add_sighting(
+        self, case_id: str, where: SightingSource, hashes: MediaHashes | None,
+        signals: Sequence[tuple[str, str, int | None]], sha256: str, seen: str,
+    ) -> tuple[Sighting, bool]:
+        existing = self.find_sighting(case_id, where.source, sha256)
+        if existing:
+            with self.transaction():
+                self.conn.execute(
+                    "UPDATE sightings SET last_seen_at = ?, page_url = COALESCE(page_url, ?) WHERE id = ?",
+                    (seen, where.page_url, existing.id),
+                )
+            return self.sighting(existing.id), False
+        values = list(signals) if hashes is None else [(v.signal, v.value, v.quality) for v in hashes.signals.values()]
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO sightings (case_id, source, url, final_url, page_url, http_status, content_type,"
+                " kind, format, size, width, height, sha256, platform, frames, first_seen_at, last_seen_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, where.source, where.url, where.final_url, where.page_url, where.http_status,
+                 where.content_type, hashes.kind if hashes else "hash", hashes.format if hashes else None,
+                 hashes.size if hashes else None, hashes.width if hashes else None,
+                 hashes.height if hashes else None, sha256, where.platform,
+                 hashes.frames_blob() if hashes else None, seen, seen),
+            )
+            sighting_id = int(cursor.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT INTO sighting_signals (sighting_id, signal, value, quality) VALUES (?, ?, ?, ?)",
+                [(sighting_id, s, v, q) for s, v, q in values],
+            )
+            self.log(case_id, "sighting.recorded", sighting=sighting_id, url=where.url, platform=where.platform)
+        return self.sighting(sighting_id), True
+
+    def sighting(self, sighting_id: int) -> Sighting:
+        rows = list(self.db.query(f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE id = ?", [sighting_id]))
+        if not rows:
+            raise NotFound(f"there is no sighting {sighting_id}")
+        return Sighting(**rows[0])
+
+    def sightings(self, case_id: str) -> list[Sighting]:
+        rows = self.db.query(f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE case_id = ? ORDER BY id", [case_id])
+        return [Sighting(**r) for r in rows]
+
+    def sighting_signals(self, sighting_id: int) -> list[StoredSignal]:
+        rows = self.conn.execute(
+            "SELECT sighting_id, signal, value, quality FROM sighting_signals WHERE sighting_id = ?",
+            (sighting_id,),
+        )
+        return [StoredSignal(*row) for row in rows]
+
+    def sighting_frames(self, sighting_id: int) -> bytes | None:
+        row = self.conn.execute("SELECT frames FROM sightings WHERE id = ?", (sighting_id,)).fetchone()
+        return row[0] if row else None
+
+    # -- matches --------------------------------------------------------------------------
+
+    def record_match(
+        self, case_id: str, sighting_id: int, item_id: int, kind: str, confidence: str,
+        evidence: list[dict[str, Any]],
+    ) -> tuple[MatchRecord, bool]:
+        """Record that a sighting matches a protected item (once per pair)."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id FROM matches WHERE sighting_id = ? AND item_id = ?", (sighting_id, item_id)
+            ).fetchone()
+            if row:
+                return self.match(row[0]), False
+            cursor = self.conn.execute(
+                "INSERT INTO matches (case_id, sighting_id, item_id, kind, confidence, evidence, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (case_id, sighting_id, item_id, kind, confidence, json.dumps(evidence), _iso()),
+            )
+            match_id = int(cursor.lastrowid or 0)
+            self.log(case_id, "match.found", match=match_id, kind=kind, confidence=confidence)
+        return self.match(match_id), True
+
+    def match(self, match_id: int) -> MatchRecord:
+        rows = list(self.db.query("SELECT * FROM matches WHERE id = ?", [match_id]))
+        if not rows:
+            raise NotFound(f"there is no match {match_id} (see 'stopncii matches')")
+        return _match(rows[0])
+
+    def matches(self, case_id: str, status: str | None = None) -> list[MatchRecord]:
+        sql, args = "SELECT * FROM matches WHERE case_id = ?", [case_id]
+        if status:
+            sql, args = sql + " AND status = ?", args + [status]
+        return [_match(r) for r in self.db.query(sql + " ORDER BY id", args)]
+
+    def decide_match(self, match_id: int, decision: str) -> MatchRecord:
+        """Record the person's decision: 'confirmed' (it is them) or 'rejected' (it is not)."""
+        if decision not in ("confirmed", "rejected", "pending"):
+            raise StoreError(f"unknown decision {decision!r}")
+        record = self.match(match_id)
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE matches SET status = ?, decided_at = ? WHERE id = ?", (decision, _iso(), match_id)
+            )
+            self.log(record.case_id, f"match.{decision}", match=match_id)
+        return self.match(match_id)
+
+
+    def sightings_at(self, case_id: str, url: str) -> list[Sighting]:
+        """Sightings recorded for ``url``: the item itself, or items found on that page."""
+        rows = self.db.query(
+            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE case_id = ?"
+            " AND (source = ? OR url = ? OR final_url = ? OR page_url = ?) ORDER BY id",
+            [case_id, url, url, url, url])
+        return [Sighting(**r) for r in rows]
+
+    def set_sighting_platform(self, sighting_id: int, platform: str) -> Sighting:
+        sighting = self.sighting(sighting_id)
+        if sighting.platform != platform:
+            with self.transaction():
+                self.conn.execute("UPDATE sightings SET platform = ? WHERE id = ?", (platform, sighting_id))
+                self.log(sighting.case_id, "sighting.platform_set", sighting=sighting_id, platform=platform)
+        return self.sighting(sighting_id)
+
+    def record_removal_check(
+        self, case_id: str, sighting_id: int, outcome: str, at: datetime, *,
+        http_status: int | None = None, sha256: str | None = None, detail: str = "",
+    ) -> RemovalCheck:
+        """Keep what a re-check of a sighting found (evidence of removal, or that it is still up)."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO removal_checks (case_id, sighting_id, checked_at, outcome, http_status, sha256, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", (case_id, sighting_id, _iso(at), outcome, http_status, sha256, detail))
+            self.log(case_id, "sighting.checked", sighting=sighting_id, outcome=outcome, status=http_status)
+        rows = list(self.db.query("SELECT * FROM removal_checks WHERE id = ?", [cursor.lastrowid]))
+        return RemovalCheck(**rows[0])
+
+    def removal_checks(self, sighting_id: int) -> list[RemovalCheck]:
+        rows = self.db.query("SELECT * FROM removal_checks WHERE sighting_id = ? ORDER BY id", [sighting_id])
+        return [RemovalCheck(**r) for r in rows]
+
