@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stopncii_tools.web.pages import MAX_LINKS, MediaLink, find_media
+from stopncii_tools.web.pages import MAX_LINKS, TAGS, MediaLink, find_media, read_page
 
 BASE = "https://site.example/albums/page.html"
 
@@ -118,6 +118,7 @@ def test_markup_the_browser_would_not_show_is_skipped() -> None:
               <textarea><img src="in-textarea.jpg"></textarea><title><img src=t.jpg></title>
               <noscript><img src="no-js.jpg"></noscript><img src="shown.jpg">"""
     assert urls(page) == [
+        "https://site.example/albums/in-style.jpg",  # a CSS background is shown
         "https://site.example/albums/no-js.jpg",
         "https://site.example/albums/shown.jpg",
     ]
@@ -218,5 +219,96 @@ def test_any_input_gives_a_clean_list_and_never_raises(
     assert len({link.url for link in links}) == len(links)
     for link in links:
         assert link.url.startswith(("http://", "https://")) and "#" not in link.url
-        assert link.tag in {"og:image", "og:video", "twitter:image", "img", "img-srcset",
-                            "picture-source", "video", "video-poster", "video-source", "link"}
+        assert link.tag in TAGS
+
+
+# -- pictures shown as CSS backgrounds, lazily, or named in structured data (issue 11) --------
+
+
+def test_css_backgrounds_are_found_in_style_attributes_and_blocks() -> None:
+    page = """<style>
+        .hero { background: #000 url( "/img/hero one.jpg" ) no-repeat, url(layer.png) }
+        .card{background-image:url('card.webp')}
+        .hd { background-image: image-set("x1.avif" 1x, url('x2.avif') 2x); }
+        .text { color: url(not-a-background.jpg) }
+      </style>
+      <div style="width:10px;BACKGROUND-IMAGE: url(&quot;inline.jpg&quot;)"></div>
+      <div style="background: url(escaped\\(1\\).jpg)"></div>"""
+    assert urls(page) == [
+        "https://site.example/img/hero one.jpg",
+        "https://site.example/albums/layer.png",
+        "https://site.example/albums/card.webp",
+        "https://site.example/albums/x2.avif",
+        "https://site.example/albums/x1.avif",
+        "https://site.example/albums/inline.jpg",
+        "https://site.example/albums/escaped(1).jpg",
+    ]
+
+
+def test_lazy_loading_and_structured_data_pictures_are_found() -> None:
+    page = """<head><link rel="image_src" href="/share.jpg">
+      <script type="application/ld+json">{"@graph": [{"@type": "Article",
+        "image": ["/ld-1.jpg", {"@type": "ImageObject", "url": "/ld-2.jpg"}]}]}</script>
+      <script type="application/ld+json">{"broken": </script></head>
+      <div data-bg="/bg.jpg"></div><span data-background="/bg2.jpg"></span>
+      <img data-original="orig.jpg"><div itemprop="image" content="/item.jpg"></div>
+      <noscript><img src="noscript.jpg"></noscript><video poster="poster.jpg"></video>"""
+    assert [(link.url.rsplit("/", 1)[1], link.tag) for link in find_media(page, BASE)] == [
+        ("share.jpg", "link-image"), ("ld-1.jpg", "json-ld-image"), ("ld-2.jpg", "json-ld-image"),
+        ("bg.jpg", "css-background"), ("bg2.jpg", "css-background"), ("orig.jpg", "img"),
+        ("item.jpg", "itemprop-image"), ("noscript.jpg", "img"), ("poster.jpg", "video-poster"),
+    ]
+
+
+TELEGRAM_CHANNEL = """<html><head><link rel="canonical" href="https://t.me/s/fakes_chan">
+<link rel="prev" href="/s/fakes_chan?before=1201"></head><body>
+<div class="tgme_channel_info"><i class="tgme_page_photo_image"><img src="https://cdn4.telesco.pe/file/avatar.jpg"></i></div>
+<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message text_not_supported_wrap js-widget_message" data-post="fakes_chan/1201">
+  <div class="tgme_widget_message_bubble">
+    <a class="tgme_widget_message_photo_wrap 5318 1" href="https://t.me/fakes_chan/1201?single" style="width:800px;background-image:url('https://cdn4.telesco.pe/file/photo-a.jpg')">
+      <div class="tgme_widget_message_photo" style="padding-top:100%"></div></a>
+    <div class="tgme_widget_message_text js-message_text">look <i class="emoji" style="background-image:url('//telegram.org/img/emoji/40/F09F9880.png')"><b>x</b></i></div>
+  </div></div></div>
+<div class="tgme_widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="fakes_chan/1202">
+  <div class="tgme_widget_message_grouped_wrap"><div class="tgme_widget_message_grouped">
+    <a class="tgme_widget_message_photo_wrap grouped_media_wrap" href="https://t.me/fakes_chan/1202?single" style="background-image:url('https://cdn4.telesco.pe/file/album-1.jpg')"></a>
+    <a class="tgme_widget_message_video_player grouped_media_wrap" href="https://t.me/fakes_chan/1203?single">
+      <i class="tgme_widget_message_video_thumb" style="background-image:url('https://cdn4.telesco.pe/file/thumb.jpg')"></i>
+      <div class="tgme_widget_message_video_wrap"><video class="tgme_widget_message_video js-message_video" src="https://cdn4.telesco.pe/file/clip.mp4?token=t"></video></div></a>
+  </div></div></div></div>
+<div class="tgme_widget_message_wrap"><div class="tgme_widget_message" data-post="fakes_chan/1204"><div class="tgme_widget_message_text">only words</div></div></div>
+<img src="https://telegram.org/img/footer.png">
+<a class="tme_messages_more js-messages_more" data-after="1204" href="/s/fakes_chan?after=1204"></a>
+<a class="tme_messages_more js-messages_more" data-before="1201" href="/s/fakes_chan?before=1201"></a>
+</body></html>"""
+
+
+def test_telegram_channel_photos_keep_their_post_permalink() -> None:
+    reading = read_page(TELEGRAM_CHANNEL, "https://t.me/s/fakes_chan")
+    assert [(link.url.rsplit("/", 1)[1], link.tag, link.post) for link in reading.media] == [
+        ("avatar.jpg", "img", None),
+        ("photo-a.jpg", "telegram-photo", "https://t.me/fakes_chan/1201"),
+        ("album-1.jpg", "telegram-photo", "https://t.me/fakes_chan/1202"),
+        ("thumb.jpg", "telegram-video-thumb", "https://t.me/fakes_chan/1202"),
+        ("clip.mp4?token=t", "video", "https://t.me/fakes_chan/1202"),
+        ("footer.png", "img", None),  # after the posts: belongs to none of them
+    ]  # the emoji drawn as a background is not a picture anyone posted
+    assert reading.older_page == "https://t.me/s/fakes_chan?before=1201"
+
+
+def test_the_next_page_of_an_ordinary_site_is_its_rel_next_link() -> None:
+    page = '<a href="/gallery?page=1" rel="prev">newer</a><a rel="next" href="/gallery?page=3">older</a>'
+    assert read_page(page, BASE).older_page == "https://site.example/gallery?page=3"
+    assert read_page('<a rel="next" href="">self</a><img src=a.jpg>', BASE).older_page is None
+    assert read_page("<img src=a.jpg>", BASE).older_page is None
+
+
+@pytest.mark.parametrize("unit", [
+    "background:", "background-image:url(", "url(", "x{background:url('", "image-set(\"",
+])
+def test_hostile_css_takes_linear_time(unit: str) -> None:
+    page = f"<style>{unit * 40_000}</style><div style=\"{unit * 40_000}\"></div><img src=end.jpg>"
+    started = time.perf_counter()
+    links = find_media(page, BASE)
+    assert time.perf_counter() - started < 5
+    assert links[-1].url.endswith("end.jpg")

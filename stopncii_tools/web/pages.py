@@ -1,4 +1,11 @@
-"""Find the pictures and videos a web page shows or links to.
+"""Find the pictures and videos a web page shows or links to, and the page of older posts.
+
+Pictures are read wherever a browser would show them: ``<img>`` (and lazy-loading attributes),
+``<picture>``, ``<video>``, social-card ``<meta>`` tags, ``<link rel="image_src">``,
+``itemprop="image"``, JSON-LD ``image``, and CSS backgrounds in ``style`` attributes and
+``<style>`` blocks (Telegram shows post photos that way). On a Telegram channel page each
+picture keeps the permalink of its post (``https://t.me/NAME/ID``), which is what Telegram asks
+a notice to cite.
 
 The page is read by a small single-pass tokenizer rather than :mod:`html.parser`: the standard
 parser takes quadratic time on unterminated tags (CPython gh-135462 / CVE-2025-6069; 60 KB of
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import html
+import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -35,6 +43,26 @@ _META_TAGS: Final = {
     "og:video:secure_url": "og:video",
 }
 _IMG_SRC_ATTRS: Final = ("src", "data-src", "data-original", "data-lazy-src")  # lazy loaders
+_BACKGROUND_ATTRS: Final = ("data-bg", "data-background", "data-background-image")  # lazy backgrounds
+MAX_CSS_CHARS: Final = 200_000  # one style block or attribute is read only this far
+MAX_JSON_LD_CHARS: Final = 200_000
+# a CSS declaration that paints a picture: its value runs to the next ";" or "}"
+_CSS_BACKGROUND = re.compile(r"background(?:-image)?[\t\n\f\r ]*:([^;}]{0,4000})", re.IGNORECASE)
+# url(...) quoted or not, and image-set()'s bare strings
+_CSS_URL = re.compile(
+    r"""url\([\t\n\f\r ]*(?:"([^"]{0,8192})"|'([^']{0,8192})'|((?:\\.|[^)'"\\\t\n\f\r ]){1,8192}))""",
+    re.IGNORECASE,
+)
+_CSS_IMAGE_SET_STRING = re.compile(r"""image-set\(|(?<=[(,\t\n\f\r ])(?:"([^"]{1,8192})"|'([^']{1,8192})')""",
+                                   re.IGNORECASE)
+_TELEGRAM_POST = re.compile(r"([A-Za-z0-9_]{1,64})/([0-9]{1,12})")
+_TELEGRAM_BACKGROUNDS: Final = {  # element class -> what the background shows
+    "tgme_widget_message_photo_wrap": "telegram-photo",
+    "tgme_widget_message_video_thumb": "telegram-video-thumb",
+    "tgme_widget_message_roundvideo_thumb": "telegram-video-thumb",
+    "link_preview_image": "telegram-link-preview",
+    "link_preview_right_image": "telegram-link-preview",
+}
 _IMG_SRCSET_ATTRS: Final = ("srcset", "data-srcset")
 # Elements whose content is text, not markup: a "<img" inside a script is not a picture.
 _RAW_TEXT: Final = frozenset(
@@ -66,13 +94,58 @@ _RAW_TEXT_CLOSE: Final = {
 class MediaLink:
     """One picture or video address found in a page.
 
-    ``tag`` says where it was found: ``og:image``, ``og:video``, ``twitter:image``, ``img``,
-    ``img-srcset``, ``picture-source``, ``video``, ``video-poster``, ``video-source`` or
-    ``link`` (an ``<a href>`` to a file whose name ends like a picture or video).
+    ``tag`` says where it was found: one of :data:`TAGS` (``link`` is an ``<a href>`` to a file
+    whose name ends like a picture or video; ``css-background`` a CSS ``url()``). ``post`` is
+    the permalink of the post it belongs to, on pages made of posts (Telegram channels).
     """
 
     url: str
     tag: str
+    post: str | None = None
+
+
+TAGS: Final = frozenset({
+    "og:image", "og:video", "twitter:image", "img", "img-srcset", "picture-source", "video",
+    "video-poster", "video-source", "link", "link-image", "itemprop-image", "json-ld-image",
+    "css-background", "telegram-photo", "telegram-video-thumb", "telegram-link-preview",
+})
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """What one page shows: its pictures and videos, and the address of its older posts (if any)."""
+
+    media: list[MediaLink]
+    older_page: str | None = None
+
+
+def read_page(
+    html_text: bytes | str,
+    base_url: str,
+    *,
+    max_links: int = MAX_LINKS,
+    max_chars: int = MAX_HTML_CHARS,
+) -> PageReading:
+    """Every picture and video address in a page, absolute, in page order, without repeats,
+    and the page that continues it with older posts (``rel="next"``, Telegram's "older" link).
+
+    Relative addresses are resolved against ``<base href>`` (if any) and ``base_url`` (the
+    address the page was finally fetched from). ``data:``, ``javascript:`` and other non-web
+    addresses are left out. At most ``max_links`` links and ``max_chars`` characters are read.
+    """
+    text = _decode(html_text[:max_chars]) if isinstance(html_text, bytes) else html_text[:max_chars]
+    scan = _Scan(max_links)
+    scan.run(text)
+    base = (_resolve(scan.base_href, base_url) if scan.base_href else None) or base_url
+    links: list[MediaLink] = []
+    seen = {base_url.split("#", 1)[0]}  # src="" or "https:" lead back to the page itself
+    for raw, (tag, post) in scan.found.items():
+        url = _resolve(raw, base)
+        if url is not None and url not in seen:
+            seen.add(url)
+            links.append(MediaLink(url, tag, post))
+    older = _resolve(scan.older_href, base) if scan.older_href else None
+    return PageReading(links[:max_links], older if older not in seen else None)
 
 
 def find_media(
@@ -82,35 +155,23 @@ def find_media(
     max_links: int = MAX_LINKS,
     max_chars: int = MAX_HTML_CHARS,
 ) -> list[MediaLink]:
-    """Every picture and video address in a page, absolute, in page order, without repeats.
-
-    Relative addresses are resolved against ``<base href>`` (if any) and ``base_url`` (the
-    address the page was finally fetched from). ``data:``, ``javascript:`` and other non-web
-    addresses are left out. At most ``max_links`` links and ``max_chars`` characters are read.
-    """
-    text = _decode(html_text[:max_chars]) if isinstance(html_text, bytes) else html_text[:max_chars]
-    scan = _Scan(max_links)
-    scan.run(text)
-    base = _resolve(scan.base_href, base_url) if scan.base_href else None
-    links: list[MediaLink] = []
-    seen = {base_url.split("#", 1)[0]}  # src="" or "https:" lead back to the page itself
-    for raw, tag in scan.found.items():
-        url = _resolve(raw, base or base_url)
-        if url is not None and url not in seen:
-            seen.add(url)
-            links.append(MediaLink(url, tag))
-    return links[:max_links]
+    """The pictures and videos of :func:`read_page`."""
+    return read_page(html_text, base_url, max_links=max_links, max_chars=max_chars).media
 
 
 class _Scan:
-    """One pass over the page, collecting raw addresses (first tag wins) and the first base."""
+    """One pass over the page, collecting raw addresses (first tag wins), the first base and
+    the first link to older posts."""
 
     def __init__(self, max_links: int) -> None:
         self.max_links = max_links
-        self.found: dict[str, str] = {}
+        self.found: dict[str, tuple[str, str | None]] = {}
         self.base_href: str | None = None
+        self.older_href: str | None = None
         self._picture_depth = 0
         self._video_depth = 0
+        self._post: str | None = None  # the Telegram post being read
+        self._post_divs = 0  # <div>s open inside it: the post ends when its own div closes
 
     def run(self, text: str) -> None:
         pos, end = 0, len(text)
@@ -127,7 +188,9 @@ class _Scan:
                 tag_name = start_tag.lower()
                 self._start_tag(tag_name, attrs)
                 if tag_name in _RAW_TEXT:
-                    pos = _raw_text_end(text, tag_name, pos)
+                    content_end, after = _raw_text_end(text, tag_name, pos)
+                    self._raw_text(tag_name, attrs, text[pos : min(content_end, pos + MAX_JSON_LD_CHARS)])
+                    pos = after
                 elif tag_name == "plaintext":
                     return
             elif comment is not None:
@@ -142,12 +205,32 @@ class _Scan:
             return
         raw = raw.strip(_WS)
         if raw and len(raw) <= MAX_URL_CHARS and not raw.lower().startswith(_DROPPED_SCHEMES):
-            self.found.setdefault(raw, tag)
+            self.found.setdefault(raw, (tag, self._post))
 
     def _start_tag(self, name: str, attrs: dict[str, str]) -> None:
+        classes = attrs.get("class", "").split()
+        if name == "div" and "tgme_widget_message" in classes:
+            post = _TELEGRAM_POST.fullmatch(attrs.get("data-post", "").strip())
+            self._post = f"https://t.me/{post.group(1)}/{post.group(2)}" if post else None
+            self._post_divs = 0
+        if name == "div" and self._post is not None:
+            self._post_divs += 1
+        if "style" in attrs and "emoji" not in classes:
+            tag = next((_TELEGRAM_BACKGROUNDS[c] for c in classes if c in _TELEGRAM_BACKGROUNDS), "css-background")
+            for url in _css_background_urls(attrs["style"]):
+                self._add(url, tag)
+        for attr in _BACKGROUND_ATTRS:
+            self._add(attrs.get(attr), "css-background")
+        if "image" in attrs.get("itemprop", "").lower().split():
+            self._add(attrs.get("content") or attrs.get("src") or attrs.get("href"), "itemprop-image")
+        if self.older_href is None:
+            self._older_link(name, attrs, classes)
         if name == "base":
             if self.base_href is None and "href" in attrs:
                 self.base_href = attrs["href"]
+        elif name == "link":
+            if "image_src" in attrs.get("rel", "").lower().split():
+                self._add(attrs.get("href"), "link-image")
         elif name == "meta":
             key = (attrs.get("property") or attrs.get("name") or "").strip().lower()
             if key in _META_TAGS:
@@ -175,7 +258,30 @@ class _Scan:
             if href is not None and _looks_like_media_file(href):
                 self._add(href, "link")
 
+    def _older_link(self, name: str, attrs: dict[str, str], classes: list[str]) -> None:
+        """Telegram's "older messages" link, or the page's ``rel="next"`` (an older-posts page)."""
+        if name not in ("a", "link") or not attrs.get("href"):
+            return
+        if "tme_messages_more" in classes:
+            if "data-before" in attrs:  # the same class links to newer posts with data-after
+                self.older_href = attrs["href"]
+        elif "next" in attrs.get("rel", "").lower().split():
+            self.older_href = attrs["href"]
+
+    def _raw_text(self, name: str, attrs: dict[str, str], content: str) -> None:
+        """Pictures named inside ``<style>`` blocks and JSON-LD scripts."""
+        if name == "style":
+            for url in _css_background_urls(content):
+                self._add(url, "css-background")
+        elif name == "script" and attrs.get("type", "").strip().lower() == "application/ld+json":
+            for url in _json_ld_images(content):
+                self._add(url, "json-ld-image")
+
     def _end_tag(self, name: str) -> None:
+        if name == "div" and self._post is not None:
+            self._post_divs -= 1
+            if self._post_divs <= 0:
+                self._post = None
         if name == "picture":
             self._picture_depth = max(0, self._picture_depth - 1)
         elif name == "video":
@@ -194,10 +300,11 @@ def _comment_end(text: str, lt: int) -> int:
     return _after(text, "-->", lt + 4)
 
 
-def _raw_text_end(text: str, name: str, pos: int) -> int:
-    """Index just past the ``</name ...>`` closing a script-like element, or the end of the text."""
+def _raw_text_end(text: str, name: str, pos: int) -> tuple[int, int]:
+    """Where the content of a script-like element ends, and the index just past its
+    ``</name ...>`` (both the end of the text when it is never closed)."""
     match = _RAW_TEXT_CLOSE[name].search(text, pos)
-    return len(text) if match is None else _after(text, ">", match.end())
+    return (len(text), len(text)) if match is None else (match.start(), _after(text, ">", match.end()))
 
 
 def _read_attributes(text: str, pos: int) -> tuple[dict[str, str], int] | None:
@@ -258,6 +365,57 @@ def _descriptor_size(descriptors: str) -> float:
         if token[-1:].lower() in ("w", "x") and number:
             return float(number.group())
     return 1.0
+
+
+def _css_background_urls(css: str) -> list[str]:
+    """Addresses of the pictures that ``background``/``background-image`` declarations paint,
+    with ``url()`` quoted or not, several per value, and ``image-set()``'s plain strings."""
+    urls: list[str] = []
+    for declaration in _CSS_BACKGROUND.finditer(css[:MAX_CSS_CHARS]):
+        value = declaration.group(1)
+        for match in _CSS_URL.finditer(value):
+            urls.append(next(g for g in match.groups() if g is not None))
+        if "image-set(" in value.lower():
+            for match in _CSS_IMAGE_SET_STRING.finditer(value):
+                if match.group(1) or match.group(2):
+                    urls.append(match.group(1) or match.group(2))
+    return [_css_unescape(u) for u in urls]
+
+
+def _css_unescape(value: str) -> str:
+    """CSS backslash escapes of punctuation (``\\(``, ``\\'``) as the characters themselves."""
+    return re.sub(r"\\([^0-9a-fA-F\n])", r"\1", value) if "\\" in value else value
+
+
+def _json_ld_images(text: str) -> list[str]:
+    """The ``image`` (and ``thumbnailUrl``) addresses of a JSON-LD block, however nested."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return []  # broken structured data hides nothing a browser shows
+    found: list[str] = []
+    todo: list[tuple[object, int]] = [(data, 0)]
+    while todo and len(found) < MAX_LINKS:
+        value, depth = todo.pop()
+        if depth > 12:
+            continue
+        if isinstance(value, list):
+            todo.extend((v, depth + 1) for v in reversed(value))
+        elif isinstance(value, dict):
+            for key in ("image", "thumbnailUrl", "contentUrl"):
+                image = value.get(key)
+                if isinstance(image, str):
+                    found.append(image)
+                elif isinstance(image, (list, dict)):
+                    todo.append((image, depth + 1))
+            graph = value.get("@graph")
+            if isinstance(graph, list):
+                todo.append((graph, depth + 1))
+            if "url" in value and value.get("@type") == "ImageObject" and isinstance(value["url"], str):
+                found.append(value["url"])
+        elif isinstance(value, str) and depth > 0:
+            found.append(value)  # an item of an "image" list
+    return found
 
 
 def _looks_like_media_file(href: str) -> bool:
