@@ -23,11 +23,13 @@ from .rows import (
     SightingSource,
     StoredNotice,
     StoredSignal,
+    Watch,
 )
 from .sightings import SightingRecords
+from .watches import WatchRecords
 
 
-class Store(CaseRecords, ProtectedRecords, SightingRecords, NoticeRecords):
+class Store(CaseRecords, ProtectedRecords, SightingRecords, NoticeRecords, WatchRecords):
     """An open case database. Use as a context manager, or call :meth:`close`."""
 
 
@@ -44,5 +46,6 @@ __all__ = [
     "Store",
     "StoredNotice",
     "StoredSignal",
+    "Watch",
     "utcnow",
 ]

@@ -230,9 +230,31 @@ def _protected_regions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _watches(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            every_seconds INTEGER NOT NULL CHECK (every_seconds > 0),
+            created_at TEXT NOT NULL,
+            next_due_at TEXT NOT NULL,
+            last_run_at TEXT,
+            newest_post INTEGER,
+            last_summary TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (case_id, url)
+        );
+        CREATE INDEX watches_due ON watches (next_due_at);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
     ("0003_outbox_tracking_hashbank", _outbox_tracking_hashbank),
     ("0004_protected_regions", _protected_regions),
+    ("0005_watches", _watches),
 ]

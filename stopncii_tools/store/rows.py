@@ -167,3 +167,18 @@ class RemovalCheck:
     http_status: int | None
     sha256: str | None
     detail: str
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A page re-checked on a schedule for one case; ``newest_post`` is the newest post id seen."""
+
+    id: int
+    case_id: str
+    url: str
+    every_seconds: int
+    created_at: str
+    next_due_at: str
+    last_run_at: str | None
+    newest_post: int | None
+    last_summary: dict[str, Any]
