@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from stopncii_tools import paths
 from stopncii_tools._errors import DirectoryError, InvalidURL, NotFound
+from stopncii_tools.notices import framework_ids
 from stopncii_tools.notices.platforms import (
-    FRAMEWORK_IDS,
     PlatformDirectory,
     load_directory,
     markdown_table,
@@ -210,7 +210,7 @@ def test_every_packaged_channel_is_complete(directory: PlatformDirectory) -> Non
         assert platform.channels, platform.id
         assert platform.channels_for("platform_policy") or platform.id == "other", platform.id
         for channel in platform.channels:
-            assert set(channel.frameworks) <= set(FRAMEWORK_IDS)
+            assert set(channel.frameworks) <= set(framework_ids())
             assert channel.languages
             assert channel.verified == bool(channel.source and channel.verified_on)
             if channel.verified_on:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,18 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stopncii_tools.cli import cli
-from stopncii_tools.notices import render_statements
+from stopncii_tools._errors import NoticeError
+from stopncii_tools.notices import (
+    Framework,
+    NoticeItem,
+    Situation,
+    Statement,
+    choose_framework,
+    draft_notices,
+    register,
+    render_statements,
+    unregister,
+)
 from stopncii_tools.notices.platforms import load_directory
 from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.media.samples import write_photos
@@ -167,3 +179,135 @@ def test_each_law_has_its_escalation_route_and_deadline(tmp_path: Path, jurisdic
                           at=T0 + timedelta(hours=due_hours + 1)).stdout)
     assert data["overdue"] is True and data["route"].startswith(route)
     assert "ticket T-1" in data["packet"]["Your request"]
+
+
+# -- follow-ups in the notice's language, and a framework added from outside ------------------
+
+ENGLISH_REMINDER = ("I asked you to remove", "Please remove it now", "known identical copies", "confirm this to me",
+                    "The law gives you", "Please act by", "Reminder: takedown request", "no answer recorded")
+
+
+def _sent_by_hand(made_db: Path, *draft_args: str) -> None:
+    if draft_args:
+        assert run("notice", "draft", "--db", str(made_db), "--yes", *draft_args, at=T0).exit_code == 0
+    assert run("notice", "send", "--db", str(made_db), at=T0).exit_code == 0
+    assert run("notice", "mark-sent", "1", "--db", str(made_db), "--ticket", "T-1", at=T0).exit_code == 0
+
+
+@pytest.mark.parametrize(("jurisdiction", "draft_args", "route_words"), [
+    ("RU", (), None),  # Telegram works in Russian and so does the person: Russian by default
+    ("US", ("--language", "ru"), "Федеральную торговую комиссию США (FTC): TakeItDown.ftc.gov"),
+])
+def test_a_russian_notice_gets_its_follow_up_in_russian(
+    tmp_path: Path, jurisdiction: str, draft_args: tuple[str, ...], route_words: str | None,
+) -> None:
+    with site_server(tmp_path / "site") as port:
+        made = make_case(tmp_path, tmp_path / "site", port, count=1, host="t.me", jurisdiction=jurisdiction,
+                         draft=not draft_args)
+        _sent_by_hand(made.db, *draft_args)
+        with Store(made.db) as store:
+            assert store.notice(1).language == "ru"
+        data = json.loads(run("notice", "follow-up", "1", "--db", str(made.db), "--json",
+                              at=T0 + timedelta(hours=200)).stdout)
+    reminder, subject = data["reminder"], data["subject"]
+    assert subject.startswith("Напоминание: запрос на удаление")
+    assert "вам был направлен запрос на удаление" in reminder and "этот срок истёк" in reminder
+    assert made.urls[0] in reminder and "с тех пор не проверялось" in reminder
+    assert reminder.endswith("/Jane Doe/")
+    for english in ENGLISH_REMINDER:
+        assert english not in reminder + subject + json.dumps(data["packet"], ensure_ascii=False)
+    assert data["packet"]["Запрос"].endswith(f"(номер обращения T-1), номер {subject[-12:]}")
+    assert data["packet"]["Ответ платформы"] == "ответ не получен"
+    assert (data["route"] is None) == (route_words is None)
+    assert route_words is None or route_words in data["route"]
+
+
+def test_a_deadline_the_law_does_not_set_is_not_called_the_law(tmp_path: Path) -> None:
+    with site_server(tmp_path / "site") as port:
+        made = make_case(tmp_path, tmp_path / "site", port, count=1, host="t.me", jurisdiction="BR")
+    _sent_by_hand(made.db)
+    data = json.loads(run("notice", "follow-up", "1", "--db", str(made.db), "--json",
+                          at=T0 + timedelta(hours=200)).stdout)
+    assert "under Telegram's own rules on non-consensual intimate images" in data["reminder"]
+    assert "More than 168 hours have passed since my request: that time ended on 2026-06-08 09:00 UTC" in data["reminder"]
+    assert "The law gives you" not in data["reminder"]
+
+
+TEST_FRAMEWORK_WORDS = """\
+{% macro subject() -%}Test Framework Act request (ref. {{ v.ref }}){%- endmacro %}
+{% macro reason() -%}Request under the Test Framework Act{%- endmacro %}
+{% macro opening() -%}I ask you to remove content from {{ v.platform }} under section 7 of the Test Framework Act.{%- endmacro %}
+{% macro kind_term(kind) -%}{%- endmacro %}
+{% macro basis() -%}{%- endmacro %}
+{% macro deadline() -%}The Act gives you 36 hours.{%- endmacro %}
+"""
+
+
+@pytest.fixture()
+def test_framework(tmp_path: Path) -> Iterator[Framework]:
+    """The made-up framework, with its English template in a temporary folder, registered."""
+    folder = tmp_path / "test-framework-templates"
+    (folder / "en" / "frameworks").mkdir(parents=True)
+    (folder / "en" / "frameworks" / "test_framework.j2").write_text(TEST_FRAMEWORK_WORDS, encoding="utf-8")
+
+    class TestFramework(Framework):
+        """A made-up law for New Zealand, defined here and never in the project."""
+
+        id = "test_framework"
+        title = "Test Framework Act (New Zealand)"
+        short_name = "Test Framework request"
+        citation = "Test Framework Act 2030, section 7"
+        jurisdictions = frozenset({"NZ"})
+        region = "New Zealand"
+        requester_fields = ("name", "email")
+        statements = (Statement("not_consensual", "the statement that the images were shared without consent"),)
+        deadline_hours = 36
+        escalation = "If the platform does not act, complain to the Test Authority (test-authority.example)."
+        escalation_route = "Complaint to the Test Authority (test-authority.example/complaint)"
+        sources = ("https://test-authority.example/act",)
+        templates = folder
+
+        def reason(self, situation: Situation) -> str:
+            return f"You are in New Zealand, so the Test Framework Act applies to {situation.platform_name}."
+
+    framework = register(TestFramework())
+    try:
+        yield framework
+    finally:
+        unregister(framework.id)
+
+
+def test_a_framework_registered_from_outside_drafts_and_follows_up(tmp_path: Path, test_framework: Framework) -> None:
+    with site_server(tmp_path / "site") as port:
+        made = make_case(tmp_path, tmp_path / "site", port, count=1, host="t.me", jurisdiction="NZ")
+        with Store(made.db) as store:
+            notice = store.notice(1)
+            assert notice.framework == "test_framework"
+            assert "the Test Framework Act applies to Telegram" in notice.framework_reason
+        shown = run("notice", "show", "1", "--db", str(made.db), at=T0)
+        assert "Subject: Test Framework Act request" in shown.stdout, shown.output
+        assert "section 7 of the Test Framework Act" in shown.stdout
+        _sent_by_hand(made.db)
+        with Store(made.db) as store:
+            assert store.notice(1).due_at == (T0 + timedelta(hours=36)).isoformat(timespec="seconds")
+        data = json.loads(run("notice", "follow-up", "1", "--db", str(made.db), "--json",
+                              at=T0 + timedelta(hours=40)).stdout)
+    assert data["overdue"] is True
+    assert data["route"] == "Complaint to the Test Authority (test-authority.example/complaint)"
+    assert "under the Test Framework Act (New Zealand) (Test Framework Act 2030, section 7)" in data["reminder"]
+    assert "The law gives you 36 hours to act; that time ended on 2026-06-02 21:00 UTC" in data["reminder"]
+    assert data["packet"]["Deadline"] == "36 hours; due 2026-06-02 21:00 UTC; passed 4 hours ago"
+    assert data["escalation"] == test_framework.escalation
+
+
+def test_a_registered_framework_is_chosen_and_its_languages_are_checked(test_framework: Framework) -> None:
+    telegram = load_directory().get("telegram")
+    choice = choose_framework("NZ", telegram)
+    assert choice.id == "test_framework" and "Test Framework Act applies to Telegram" in choice.reason
+    assert choose_framework("BR", telegram).id == "platform_policy"  # the fallback still comes last
+    assert test_framework.languages() == ("en",)
+    item = NoticeItem(url="https://t.me/x/1", seen_at=T0, match_kind="exact")
+    with pytest.raises(NoticeError, match="Test Framework request: notices can be written in en; not in 'ru'"):
+        draft_notices("c1", "NZ", REQUESTER, [item], telegram, language="ru")
+    with pytest.raises(NoticeError, match="'test_framework' is already registered"):
+        register(test_framework)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .._errors import NoticeError
-from ..notices import Requester, render_email, render_form_packet, render_json, render_statements, render_text
+from ..notices import Requester, framework_ids, render_email, render_form_packet, render_json, render_statements, render_text
 from ..notices.platforms import load_directory
 from ..store import Store, StoredNotice
 from ..workflow.takedown import load_notice, plan_notices, save_plan
@@ -106,7 +106,7 @@ def notice_record(notice: StoredNotice) -> dict[str, Any]:
 @notice_group.command(name="draft")
 @case_option
 @click.option("--platform", help="Only this platform (id or name, see 'stopncii platforms list').")
-@click.option("--framework", type=click.Choice(["take_it_down", "dsa_art16", "dmca", "uk_osa", "au_esafety", "platform_policy"]),
+@click.option("--framework", type=click.Choice(framework_ids()),
               help="Use this law instead of the one chosen from the case's country.")
 @click.option("--language", help="Language of the notice: en, or ru (for Telegram and VK).")
 @click.option("--context", help="A few words of your own added to the notice (optional).")

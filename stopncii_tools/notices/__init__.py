@@ -8,13 +8,17 @@ Pure library: nothing here touches the network, the case database or the screen.
     notice = notices[0].with_confirmed(ids)
     validate(notice)                                     # MissingFields lists what is missing
     render_text(notice); render_email(notice); render_json(notice); render_form_packet(notice)
+    render_follow_up(facts)                              # the reminder and escalation packet
+
+A legal framework is one module (a :class:`Framework` subclass) plus its templates, made known
+with :func:`register`.
 
 A notice has no field for a protected picture's file name, label, path or bytes.
 """
 
 from __future__ import annotations
 
-from ._base import FIELD_NAMES, Framework, Statement
+from ._base import FIELD_NAMES, Framework, Situation, Statement
 from ._templates import available_languages
 from .draft import (
     choose_framework,
@@ -24,7 +28,8 @@ from .draft import (
     normalise_jurisdiction,
     validate,
 )
-from .frameworks import FRAMEWORKS, get_framework
+from .follow_up import FollowUpFacts, FollowUpWords, ItemState, Reply, render_follow_up
+from .frameworks import FRAMEWORKS, framework_ids, get_framework, register, unregister
 from .model import (
     ASKS,
     DEFAULT_ASKS,
@@ -55,24 +60,33 @@ __all__ = [
     "MATCH_KINDS",
     "ROLES",
     "UNVERIFIED_NOTE",
+    "FollowUpFacts",
+    "FollowUpWords",
     "FormPacket",
     "Framework",
     "FrameworkChoice",
+    "ItemState",
     "Notice",
     "NoticeItem",
+    "Reply",
     "Requester",
+    "Situation",
     "Statement",
     "available_languages",
     "choose_framework",
     "country_name",
     "default_language",
     "draft_notices",
+    "framework_ids",
     "get_framework",
     "normalise_jurisdiction",
+    "register",
     "render_email",
+    "render_follow_up",
     "render_form_packet",
     "render_json",
     "render_statements",
     "render_text",
+    "unregister",
     "validate",
 ]

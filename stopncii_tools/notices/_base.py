@@ -1,19 +1,25 @@
 """The one interface every legal framework implements, and the checks they all share.
 
-A framework is data (who it protects, what a valid request must contain, how long the
-platform has, where to turn next) plus :meth:`Framework.validate`, which names every missing
-or invalid element in words the person can act on.
+A framework is data (who it protects, when it applies, what a valid request must contain, how
+long the platform has, where to turn next, where its templates are) plus
+:meth:`Framework.validate`, which names every missing or invalid element in words the person
+can act on. The drafter and the tracker ask the framework; none of them branches on its name.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
+from ._places import country_name
+
 if TYPE_CHECKING:
     from .model import Notice
+    from .platforms import Platform
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,19 @@ class Statement:
 
     id: str
     name: str
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What decides which framework applies: where the person is and which platform it is."""
+
+    jurisdiction: str  # ISO 3166 code of the person's country
+    platform: Platform
+    platform_name: str  # for sentences: the platform's name, or "the website" for an unknown site
+
+    @property
+    def country(self) -> str:
+        return country_name(self.jurisdiction)
 
 
 # How each requester or notice field is named when it is missing.
@@ -49,7 +68,13 @@ _BREAKS = re.compile(r"[\r\n\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Framework:
-    """A legal basis for a takedown request. Subclasses only set the class attributes."""
+    """A legal basis for a takedown request.
+
+    Subclasses set the class attributes and say in :meth:`reason` why the framework applies.
+    Its words for platforms live in ``<templates>/<language>/frameworks/<id>.j2``: the notice
+    macros (``subject``, ``reason``, ``opening``, ``kind_term``, ``basis``, ``deadline``) and,
+    where the language is not English, the follow-up macros ``law`` and ``route``.
+    """
 
     id: ClassVar[str]
     title: ClassVar[str]  # full name, for people
@@ -62,12 +87,48 @@ class Framework:
     statements: ClassVar[tuple[Statement, ...]]
     deadline_hours: ClassVar[int | None] = None  # fixed by law; None = platform's default
     reports_to_authority: ClassVar[bool] = False  # True: the packet goes to a regulator's form
+    document: ClassVar[str] = "notice"  # what the law calls the request: "notice" or "report"
     escalation: ClassVar[str]  # what to do when the platform does not act (for the person)
+    escalation_route: ClassVar[str | None] = None  # the formal next step, with its address
     warnings: ClassVar[tuple[str, ...]] = ()  # read before sending (for the person)
     sources: ClassVar[tuple[str, ...]]
+    fallback: ClassVar[bool] = False  # True: chosen only when no other framework applies
+    templates: ClassVar[Traversable] = files("stopncii_tools.notices") / "templates"
 
     def applies_in(self, jurisdiction: str) -> bool:
         return not self.jurisdictions or jurisdiction in self.jurisdictions
+
+    def applies(self, situation: Situation) -> bool:
+        """True when this framework is the one to use without the person asking for it."""
+        return situation.jurisdiction in self.jurisdictions
+
+    def reason(self, situation: Situation) -> str:
+        """Why this framework applies to ``situation``, in words the person can follow."""
+        raise NotImplementedError(f"{type(self).__name__} does not say why it applies")
+
+    def reason_when_chosen(self, situation: Situation) -> str:
+        """What the person should know when they chose this framework themselves."""
+        reason = f"You chose the {self.title}."
+        if not self.applies_in(situation.jurisdiction):
+            reason += (
+                f" It protects people in {self.region}, and you are in {situation.country}, so "
+                f"{situation.platform_name} may not accept it."
+            )
+        return reason
+
+    def template(self, language: str) -> Traversable:
+        """The file holding this framework's words in ``language`` (it may not exist)."""
+        return self.templates / language / "frameworks" / f"{self.id}.j2"
+
+    def languages(self) -> tuple[str, ...]:
+        """The languages this framework has words in."""
+        return tuple(
+            sorted(
+                p.name
+                for p in self.templates.iterdir()
+                if p.is_dir() and not p.name.startswith("_") and self.template(p.name).is_file()
+            )
+        )
 
     def validate(self, notice: Notice) -> list[str]:
         """Every missing or invalid element of ``notice``, named for the person; [] when ready."""

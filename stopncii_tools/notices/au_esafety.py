@@ -10,7 +10,7 @@ form that the platform directory lists for every platform.
 
 from __future__ import annotations
 
-from ._base import Framework, Statement
+from ._base import Framework, Situation, Statement
 
 
 class AUeSafety(Framework):
@@ -21,12 +21,14 @@ class AUeSafety(Framework):
     jurisdictions = frozenset({"AU"})
     region = "Australia"
     requester_fields = ("email",)
+    document = "report"
     statements = (
         Statement("not_consensual", "the statement that the images were shared without consent"),
         Statement("accurate_complete", "the statement that the report is accurate and complete"),
     )
     deadline_hours = 24
     reports_to_authority = True  # the directory's shared eSafety channel, never the platform's
+    escalation_route = "Report to the eSafety Commissioner (esafety.gov.au, 'Report image-based abuse')"
     escalation = (
         "Report to eSafety with this packet (esafety.gov.au, 'Report image-based abuse'). eSafety "
         "can give the platform a removal notice; the platform must then remove it within 24 "
@@ -44,3 +46,11 @@ class AUeSafety(Framework):
         "https://www.esafety.gov.au/report/image-based-abuse/making-a-report-faq",
         "http://www.austlii.edu.au/au/legis/cth/consol_act/osa2021154/s77.html",
     )
+
+    def reason(self, situation: Situation) -> str:
+        name = situation.platform_name
+        return (
+            f"You are in Australia, so you can report to the eSafety Commissioner, who can order "
+            f"{name} to remove the images within 24 hours. You may report to {name} first, but "
+            "you do not have to."
+        )

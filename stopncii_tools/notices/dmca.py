@@ -11,7 +11,7 @@ must own the copyright (e.g. a selfie they took), and the notice can expose thei
 
 from __future__ import annotations
 
-from ._base import Framework, Statement
+from ._base import Framework, Situation, Statement
 
 
 class DMCA(Framework):
@@ -54,3 +54,10 @@ class DMCA(Framework):
         "https://www.copyright.gov/title17/92chap5.html#512",
         "https://lumendatabase.org/pages/lumen-notice-basics",
     )
+
+    def applies(self, situation: Situation) -> bool:
+        return False  # only the person can say they took the photo, and it can expose their name
+
+    def reason_when_chosen(self, situation: Situation) -> str:
+        # Never chosen for the person: they must read what it costs them.
+        return " ".join((super().reason_when_chosen(situation), *self.warnings))

@@ -2,100 +2,53 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from .._errors import MissingFields, NoticeError
-from .platforms import DOMAIN_PLACEHOLDER, OTHER_ID, Platform, ReportingChannel
-from ._base import Framework
+from ._base import Framework, Situation
+from ._places import country_name, normalise_jurisdiction
 from ._templates import available_languages
-from .dsa_art16 import EU_MEMBERS
-from .frameworks import get_framework
+from .frameworks import applicable_framework, fallback_framework, get_framework
 from .model import DEFAULT_ASKS, FrameworkChoice, Notice, NoticeItem, Requester
+from .platforms import DOMAIN_PLACEHOLDER, OTHER_ID, Platform, ReportingChannel
 
-_ALIASES = {"UK": "GB", "EL": "GR"}  # common names that are not the ISO 3166 code
-
-_COUNTRY_NAMES = {
-    "US": "the US", "GB": "the UK", "AU": "Australia", "AT": "Austria", "BE": "Belgium",
-    "BG": "Bulgaria", "CY": "Cyprus", "CZ": "Czechia", "DE": "Germany", "DK": "Denmark",
-    "EE": "Estonia", "ES": "Spain", "FI": "Finland", "FR": "France", "GR": "Greece",
-    "HR": "Croatia", "HU": "Hungary", "IE": "Ireland", "IT": "Italy", "LT": "Lithuania",
-    "LU": "Luxembourg", "LV": "Latvia", "MT": "Malta", "NL": "the Netherlands", "PL": "Poland",
-    "PT": "Portugal", "RO": "Romania", "SE": "Sweden", "SI": "Slovenia", "SK": "Slovakia",
-}  # fmt: skip
+__all__ = [
+    "choose_framework",
+    "country_name",
+    "default_language",
+    "draft_notices",
+    "normalise_jurisdiction",
+    "validate",
+]
 
 # Russian is offered by default only where the platform works in Russian and so does the person.
-_RUSSIAN_PLATFORMS = frozenset({"telegram", "vk"})
 _RUSSIAN_SPEAKING = frozenset({"RU", "BY", "KZ", "KG"})
-
-
-def normalise_jurisdiction(code: str) -> str:
-    """The two-letter ISO 3166 country code for ``code`` (``UK`` is read as ``GB``)."""
-    text = code.strip().upper()
-    text = _ALIASES.get(text, text)
-    if not re.fullmatch(r"[A-Z]{2}", text):
-        raise NoticeError(
-            f"{code!r} is not a country code; use the two letters of the country, like US, DE, GB or AU"
-        )
-    return text
 
 
 def choose_framework(jurisdiction: str, platform: Platform, override: str | None = None) -> FrameworkChoice:
     """The framework for a person in ``jurisdiction`` reporting to ``platform``, with the reason.
 
-    US -> TAKE IT DOWN Act; an EU member -> DSA Article 16; GB -> UK Online Safety Act;
-    AU -> eSafety; anywhere else -> the platform's own rules. The DMCA is only used when the
-    person asks for it (``override="dmca"``), and its reason carries the warnings.
+    Each registered framework says whether it applies (US -> TAKE IT DOWN Act, an EU member ->
+    DSA Article 16, GB -> UK Online Safety Act, AU -> eSafety); when none does, the platform's
+    own rules. The DMCA is only used when the person asks for it (``override="dmca"``), and its
+    reason carries the warnings.
     """
     where = normalise_jurisdiction(jurisdiction)
     name = "the website" if platform.id == OTHER_ID else platform.name
+    situation = Situation(where, platform, name)
     if override is not None:
-        return _chosen(get_framework(override), where, name)
-    if where in get_framework("take_it_down").jurisdictions:
-        return FrameworkChoice(
-            "take_it_down",
-            f"You are in the US and {name} is an online service used in the US, so the TAKE IT "
-            f"DOWN Act applies: {name} must remove the images within 48 hours of a valid request.",
-        )
-    if where in EU_MEMBERS:
-        return FrameworkChoice(
-            "dsa_art16",
-            f"You are in {country_name(where)}, in the EU, and {name} offers its service in the "
-            f"EU, so the Digital Services Act applies: an Article 16 notice obliges {name} to act "
-            "on it promptly and to tell you its decision and how to challenge it.",
-        )
-    if where == "GB":
-        return FrameworkChoice(
-            "uk_osa",
-            "You are in the UK, so the Online Safety Act 2023 applies: sharing intimate images "
-            f"without consent is a priority offence, and {name} must take such content down "
-            "swiftly once told about it.",
-        )
-    if where == "AU":
-        return FrameworkChoice(
-            "au_esafety",
-            f"You are in Australia, so you can report to the eSafety Commissioner, who can order "
-            f"{name} to remove the images within 24 hours. You may report to {name} first, but "
-            "you do not have to.",
-        )
-    return FrameworkChoice(
-        "platform_policy",
-        f"This tool has no takedown law for {country_name(where)} yet, so the request relies on "
-        f"{name}'s own rules against sharing intimate images without consent, which apply in "
-        "every country.",
-    )
-
-
-def country_name(code: str) -> str:
-    """A readable name for the countries this module names in sentences; else the code."""
-    return _COUNTRY_NAMES.get(code, code)
+        chosen = get_framework(override)
+        return FrameworkChoice(chosen.id, chosen.reason_when_chosen(situation))
+    framework = applicable_framework(situation)
+    return FrameworkChoice(framework.id, framework.reason(situation))
 
 
 def default_language(platform: Platform, jurisdiction: str) -> str:
-    """English, or Russian for Telegram and VK when the person is in a Russian-speaking country."""
-    if platform.id in _RUSSIAN_PLATFORMS and normalise_jurisdiction(jurisdiction) in _RUSSIAN_SPEAKING:
+    """English, or Russian when the platform works in Russian (Telegram, VK) and the person is in
+    a Russian-speaking country."""
+    if "ru" in platform.languages and normalise_jurisdiction(jurisdiction) in _RUSSIAN_SPEAKING:
         return "ru"
     return "en"
 
@@ -130,11 +83,16 @@ def draft_notices(
         raise NoticeError(
             f"notices can be written in {', '.join(available_languages())}; not in {lang!r}"
         )
+    chosen = get_framework(choice.id)
+    if lang not in chosen.languages():
+        raise NoticeError(
+            f"{chosen.short_name}: notices can be written in {', '.join(chosen.languages())}; not in {lang!r}"
+        )
     unique = _unique_by_url(items)
     if not unique:
         raise NoticeError(f"there is nothing to report to {platform.name}: no web addresses were given")
     hashes = attach_hashes if attach_hashes is not None else any(i.sha256 or i.pdq for i in unique)
-    batches = _by_address(_channel_for(platform, get_framework(choice.id)), unique)
+    batches = _by_address(_channel_for(platform, chosen), unique)
     if platform.one_report_per_item:
         batches = [(channel, (item,)) for channel, group in batches for item in group]
     return [
@@ -166,24 +124,12 @@ def validate(notice: Notice) -> None:
         raise MissingFields(framework.short_name, problems, item=f"notice to {notice.platform.name}")
 
 
-def _chosen(fw: Framework, where: str, platform_name: str) -> FrameworkChoice:
-    reason = f"You chose the {fw.title}."
-    if not fw.applies_in(where):
-        reason += (
-            f" It protects people in {fw.region}, and you are in {country_name(where)}, so "
-            f"{platform_name} may not accept it."
-        )
-    if fw.id == "dmca":  # never chosen for the person: they must read what it costs them
-        reason += " " + " ".join(fw.warnings)
-    return FrameworkChoice(fw.id, reason)
-
-
 def _channel_for(platform: Platform, framework: Framework) -> ReportingChannel | None:
     channel = platform.preferred_channel(framework.id)
     if channel is not None or framework.reports_to_authority:
         return channel
     # Any platform takes reports under its own rules, so its rules channel is the fallback.
-    channel = platform.preferred_channel("platform_policy")
+    channel = platform.preferred_channel(fallback_framework().id)
     return channel if channel is not None or not platform.channels else platform.channels[0]
 
 

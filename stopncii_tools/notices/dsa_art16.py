@@ -11,7 +11,7 @@ complaint to the national Digital Services Coordinator (Art. 53).
 
 from __future__ import annotations
 
-from ._base import Framework, Statement
+from ._base import Framework, Situation, Statement
 
 EU_MEMBERS = frozenset(
     {
@@ -33,6 +33,7 @@ class DSAArticle16(Framework):
         Statement("not_consensual", "the statement that the images were shared without consent"),
         Statement("accurate_complete", "the statement that the notice is accurate and complete"),
     )
+    escalation_route = "Internal complaint to the platform (EU Digital Services Act, Article 20)"
     escalation = (
         "If the platform refuses or does not act, use its internal complaint system: the DSA "
         "(Article 20) gives you at least six months after its decision to complain, free of "
@@ -52,3 +53,11 @@ class DSAArticle16(Framework):
         "https://dsa-library.com/article/21",
         "https://dsa-library.com/article/53",
     )
+
+    def reason(self, situation: Situation) -> str:
+        name = situation.platform_name
+        return (
+            f"You are in {situation.country}, in the EU, and {name} offers its service in the "
+            f"EU, so the Digital Services Act applies: an Article 16 notice obliges {name} to act "
+            "on it promptly and to tell you its decision and how to challenge it."
+        )

@@ -7,7 +7,7 @@ everywhere; it is the fallback when no law-specific route applies.
 
 from __future__ import annotations
 
-from ._base import Framework, Statement
+from ._base import Framework, Situation, Statement
 
 
 class PlatformPolicy(Framework):
@@ -18,6 +18,7 @@ class PlatformPolicy(Framework):
     jurisdictions = frozenset()
     region = "any country"
     requester_fields = ("email",)
+    fallback = True
     statements = (
         Statement("not_consensual", "the statement that the images were shared without consent"),
     )
@@ -32,3 +33,14 @@ class PlatformPolicy(Framework):
         "https://www.esafety.gov.au/key-issues/image-based-abuse/take-action/report-to-social-media-website",
         "https://stopncii.org/",
     )
+
+    def applies(self, situation: Situation) -> bool:
+        return True  # every platform has rules, in every country
+
+    def reason(self, situation: Situation) -> str:
+        name = situation.platform_name
+        return (
+            f"This tool has no takedown law for {situation.country} yet, so the request relies on "
+            f"{name}'s own rules against sharing intimate images without consent, which apply in "
+            "every country."
+        )

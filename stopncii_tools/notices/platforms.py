@@ -30,15 +30,8 @@ from urllib.parse import unquote, urlsplit
 
 from .. import paths
 from .._errors import DirectoryError, InvalidURL, NotFound
+from .frameworks import framework_ids
 
-FRAMEWORK_IDS: tuple[str, ...] = (
-    "take_it_down",
-    "dsa_art16",
-    "dmca",
-    "uk_osa",
-    "au_esafety",
-    "platform_policy",
-)
 CHANNEL_KINDS: tuple[str, ...] = ("email", "api", "web_form", "in_app")  # most preferred first
 OTHER_ID: Final = "other"
 USER_FILE_NAME: Final = "platforms.toml"
@@ -123,9 +116,9 @@ class Platform:
 
 
 def _require_framework(framework: str) -> None:
-    if framework not in FRAMEWORK_IDS:
+    if framework not in framework_ids():
         raise DirectoryError(
-            "is not a legal framework the directory knows; known: " + ", ".join(FRAMEWORK_IDS),
+            "is not a legal framework the directory knows; known: " + ", ".join(framework_ids()),
             item=repr(framework),
         )
 
@@ -599,8 +592,8 @@ def _languages(value: object, where: str) -> tuple[str, ...]:
 def _frameworks(value: object, where: str) -> tuple[str, ...]:
     frameworks = _strings(value, where, "frameworks")
     for framework in frameworks:
-        if framework not in FRAMEWORK_IDS:
-            hint = _did_you_mean(framework, FRAMEWORK_IDS)
+        if framework not in framework_ids():
+            hint = _did_you_mean(framework, framework_ids())
             _fail(where, f"unknown framework '{framework}'{hint}")
     if not frameworks:
         _fail(where, "'frameworks' should name at least one legal framework")
@@ -610,7 +603,7 @@ def _frameworks(value: object, where: str) -> tuple[str, ...]:
 def _deadlines(value: object, where: str) -> dict[str, int]:
     table = _table(value, f"{where}: deadline_hours")
     for framework, hours in table.items():
-        if framework not in FRAMEWORK_IDS:
+        if framework not in framework_ids():
             _fail(where, f"deadline for unknown framework '{framework}'")
         if isinstance(hours, bool) or not isinstance(hours, int) or hours <= 0:
             _fail(where, f"deadline for '{framework}' should be a whole number of hours above 0")

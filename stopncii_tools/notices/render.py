@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._errors import NoticeError
-from .platforms import OTHER_ID, registrable_domain
 from ._base import Framework
 from ._templates import environment, macros
 from .draft import validate
-from .frameworks import get_framework
+from .frameworks import fallback_framework, get_framework
 from .model import Notice, NoticeItem, Requester
+from .platforms import OTHER_ID, registrable_domain
 
 if TYPE_CHECKING:
     from .platforms import ReportingChannel
@@ -102,6 +102,7 @@ class _View:
     original_work: str | None
     statement_ids: tuple[str, ...]
     to_authority: bool
+    document: str  # what the law calls the request: "notice" or "report"
     phone: str | None  # only when the framework requires it: nothing more is disclosed
     postal_address: str | None
 
@@ -333,6 +334,7 @@ def _view(notice: Notice) -> _View:
         original_work=(notice.original_work or "").strip().rstrip(".").strip() or None,  # templates end the sentence
         statement_ids=tuple(s.id for s in framework.statements),
         to_authority=framework.reports_to_authority,
+        document=framework.document,
         phone=_disclosed(requester, "phone", framework),
         postal_address=_disclosed(requester, "postal_address", framework),
     )
@@ -388,7 +390,7 @@ def _platform_first(notice: Notice) -> str | None:
     """For a report to a regulator: the platform's own channel, which may be tried first."""
     if not get_framework(notice.framework).reports_to_authority:
         return None
-    own = notice.platform.preferred_channel("platform_policy")
+    own = notice.platform.preferred_channel(fallback_framework().id)
     if own is None:
         return None
     return f"You may also report to {notice.platform.name} first: {_where(own)}."

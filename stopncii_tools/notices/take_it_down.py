@@ -11,7 +11,7 @@ identical copies. "Digital forgeries" (AI-made or altered images) are covered. T
 
 from __future__ import annotations
 
-from ._base import Framework, Statement
+from ._base import Framework, Situation, Statement
 
 # The 50 states and DC share "US"; the territories have their own ISO codes.
 _US = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM"})
@@ -32,6 +32,9 @@ class TakeItDown(Framework):
         ),
     )
     deadline_hours = 48
+    escalation_route = (
+        "Complaint to the US Federal Trade Commission (TakeItDown.ftc.gov, or ftc.gov/complaint)"
+    )
     escalation = (
         "If the platform has not removed it 48 hours after your request, you can report the "
         "platform to the US Federal Trade Commission, which enforces the TAKE IT DOWN Act "
@@ -43,3 +46,10 @@ class TakeItDown(Framework):
         "https://www.congress.gov/119/plaws/publ12/PLAW-119publ12.htm",
         "https://uscode.house.gov/view.xhtml?req=granuleid%3AUSC-prelim-title47-section223a",
     )
+
+    def reason(self, situation: Situation) -> str:
+        name = situation.platform_name
+        return (
+            f"You are in the US and {name} is an online service used in the US, so the TAKE IT "
+            f"DOWN Act applies: {name} must remove the images within 48 hours of a valid request."
+        )

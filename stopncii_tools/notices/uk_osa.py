@@ -11,7 +11,7 @@ Helpline helps people get content removed.
 
 from __future__ import annotations
 
-from ._base import Framework, Statement
+from ._base import Framework, Situation, Statement
 
 
 class UKOnlineSafetyAct(Framework):
@@ -22,6 +22,7 @@ class UKOnlineSafetyAct(Framework):
     jurisdictions = frozenset({"GB"})
     region = "the UK"
     requester_fields = ("name", "email")
+    document = "report"
     statements = (
         Statement("not_consensual", "the statement that the images were shared without consent"),
         Statement("accurate_complete", "the statement that the report is accurate and complete"),
@@ -39,3 +40,10 @@ class UKOnlineSafetyAct(Framework):
         "https://www.ofcom.org.uk/make-a-complaint/complain-about-a-video-sharing-platform-vsp/sites-and-apps/safety-measures/",
         "https://swgfl.org.uk/helplines/revenge-porn-helpline/",
     )
+
+    def reason(self, situation: Situation) -> str:
+        return (
+            "You are in the UK, so the Online Safety Act 2023 applies: sharing intimate images "
+            f"without consent is a priority offence, and {situation.platform_name} must take such "
+            "content down swiftly once told about it."
+        )

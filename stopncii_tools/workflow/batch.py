@@ -36,10 +36,10 @@ from typing import Any
 from .. import clock as clocks
 from .._errors import InputFileError, NotFound, NoticeError, StopNCIIError
 from ..matching.case import CaseMatcher, SuspectHashes
-from ..notices import Requester, normalise_jurisdiction, render_statements
+from ..notices import Requester, framework_ids, normalise_jurisdiction, render_statements
 from ..notices._base import is_web_address
 from .outbox import SendResult, send_notices
-from ..notices.platforms import FRAMEWORK_IDS, PlatformDirectory
+from ..notices.platforms import PlatformDirectory
 from .scan import ScanOptions, scan_sources
 from ..submit.config import SendingConfig
 from ..store import Case, MatchRecord, Sighting, Store
@@ -184,8 +184,8 @@ def _row(line: int, values: dict[str, str], extra: list[str] | None) -> BatchRow
         raise InputFileError(f"{url[:80]!r} is not a web address starting with https:// or http://"
                              if url else "the url column is empty")
     framework = values.get("framework") or None
-    if framework and framework not in FRAMEWORK_IDS:
-        raise InputFileError(f"the framework {framework!r} is not one we know; use one of {', '.join(FRAMEWORK_IDS)}")
+    if framework and framework not in framework_ids():
+        raise InputFileError(f"the framework {framework!r} is not one we know; use one of {', '.join(framework_ids())}")
     confirmed = values.get("confirmed", "").lower()
     if confirmed not in _YES | _NO:
         raise InputFileError(f"confirmed should be yes or no, not {values['confirmed']!r}")

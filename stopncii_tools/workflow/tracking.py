@@ -5,7 +5,8 @@ fetches each address a sent notice asked about, through the same guarded :class:
 scanning (bytes hashed in memory and dropped), and keeps what it found with the time as
 evidence: gone (404/410), no longer on its page, replaced by other bytes that no longer match,
 or still there. A notice whose items are all gone becomes 'removed'. ``follow_up`` drafts the
-reminder for an overdue notice and the escalation packet the law gives.
+reminder for an overdue notice and the escalation packet the law gives, in the notice's
+language, asking the notice's framework for its words and its route.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .._errors import FetchError, HTTPStatusError, MediaError, NoticeError
 from ..web.fetch import Fetcher, FetchLimits, resolve_host
 from ..signals.hashing import hash_bytes
 from ..matching.case import CaseMatcher, SuspectHashes
-from ..notices import get_framework
+from ..notices import FollowUpFacts, ItemState, Reply, get_framework, render_follow_up
 from .outbox import MANUAL_KINDS, OPEN_AFTER_SENDING, route_for
 from ..web.pages import find_media
 from ..notices.platforms import PlatformDirectory
@@ -29,11 +30,6 @@ from ..store import RemovalCheck, Sighting, Store, StoredNotice
 SOON_HOURS = 12.0
 GONE = ("removed", "gone_from_page", "replaced")  # outcomes that count as taken down
 CHECKED_STATES = (*OPEN_AFTER_SENDING, "refused")  # refused: a later removal still counts
-ESCALATION_ROUTES = {
-    "take_it_down": "Complaint to the US Federal Trade Commission (TakeItDown.ftc.gov, or ftc.gov/complaint)",
-    "dsa_art16": "Internal complaint to the platform (EU Digital Services Act, Article 20)",
-    "au_esafety": "Report to the eSafety Commissioner (esafety.gov.au, 'Report image-based abuse')",
-}
 _RANKS = ("overdue", "due soon", "refused", "interrupted", "held", "by hand", "to send", "retrying",
           "waiting", "closed")
 
@@ -224,7 +220,10 @@ def _mark_removed(store: Store, notice: StoredNotice, checks: list[RemovalCheck]
 
 @dataclass(frozen=True)
 class FollowUp:
-    """A reminder to send the platform, and where to turn next with the facts to give there."""
+    """A reminder to send the platform, and where to turn next with the facts to give there.
+
+    The reminder and the packet are in the notice's language; the notes are for the person.
+    """
 
     notice: StoredNotice
     overdue: bool
@@ -233,6 +232,7 @@ class FollowUp:
     reminder: str
     route: str | None  # the escalation route the law gives, if any
     escalation: str
+    packet_heading: str  # the route, or what the packet is for
     packet: tuple[tuple[str, str], ...]
 
     @property
@@ -243,7 +243,7 @@ class FollowUp:
         lines += [f"- Where to turn next: {self.escalation}", "",
                   f"REMINDER to send to {self.to or 'the platform'}", "=" * 72,
                   f"Subject: {self.subject}", "", self.reminder, ""]
-        lines += [f"ESCALATION PACKET: {self.route or 'for a complaint or a report'}", "=" * 72, ""]
+        lines += [f"ESCALATION PACKET: {self.packet_heading}", "=" * 72, ""]
         for label, value in self.packet:
             lines += [f"{label}:", value, ""]
         return "\n".join(lines).rstrip("\n") + "\n"
@@ -252,68 +252,49 @@ class FollowUp:
 def follow_up(
     store: Store, notice_id: int, directory: PlatformDirectory, *, clock: clocks.Clock = clocks.now,
 ) -> FollowUp:
-    """The follow-up for a notice that went out (drafted; nothing is sent or stored)."""
+    """The follow-up for a notice that went out (drafted; nothing is sent or stored), in the
+    notice's language, with the words and the escalation route of its framework."""
     notice = store.notice(notice_id)
     if notice.status not in CHECKED_STATES or not notice.sent_at:
         raise NoticeError(f"it is {notice.status}; a follow-up is for a notice that went out "
                           "(sent, acknowledged or refused)", item=f"notice {notice_id}")
-    now = clock()
-    framework = get_framework(notice.framework)
-    platform = directory.get(notice.platform).name
-    requester = store.requester(notice.case_id)
-    due = clocks.parse_time(notice.due_at, "due date") if notice.due_at else None
-    hours = notice.evidence.get("deadline_hours")
-    ref = notice.notice_key[:12]
-    items = [(s.final_url or s.url or "", _item_state(store, s)) for s in _notice_sightings(store, notice)]
-    sent_day = notice.sent_at[:10]
-    item_lines = "\n".join(f"{n}. {url} ({state})" for n, (url, state) in enumerate(items, 1))
-    deadline = (f"The law gives you {hours} hours to act; that time ended on {_minute(due)}."
-                if hours and due and due < now else
-                f"Please act by {_minute(due)}." if due else "Please act without delay.")
-    signer = requester.signature or requester.name if requester else ""
-    reminder = (
-        f"On {sent_day} I asked you to remove the content below under the {framework.title} "
-        f"({framework.citation}); reference {ref}.\n\n{item_lines}\n\n{deadline} "
-        + ("The content was still online when last checked. " if any("still online" in s for _, s in items) else "")
-        + "Please remove it now, together with known identical copies, and confirm this to me"
-        + (f" at {requester.email}." if requester and requester.email else ".")
-        + (f"\n\n{signer}" if signer else "")
+    facts = FollowUpFacts(
+        framework=notice.framework,
+        language=notice.language,
+        platform=directory.get(notice.platform).name,
+        notice_key=notice.notice_key,
+        sent_at=notice.sent_at,
+        sent_how=_how(notice),
+        deadline_hours=notice.evidence.get("deadline_hours"),
+        due_at=clocks.parse_time(notice.due_at, "due date") if notice.due_at else None,
+        now=clock(),
+        items=tuple(_item_state(store, s) for s in _notice_sightings(store, notice)),
+        replies=tuple(Reply(r["at"], r["status"], r.get("note")) for r in notice.evidence.get("replies", [])),
+        requester=store.requester(notice.case_id),
     )
-    packet: list[tuple[str, str]] = [
-        ("Platform", platform),
-        ("Your request", f"sent {notice.sent_at} ({_how(notice)}), reference {ref}"),
-        ("Law", f"{framework.title}: {framework.citation}"),
-    ]
-    if due:
-        late = (now - due).total_seconds() / 3600
-        packet.append(("Deadline", f"{hours} hours; due {_minute(due)}"
-                       + (f"; passed {late:.0f} hours ago" if late > 0 else "")))
-    packet.append(("Addresses of the content and what the last check found", item_lines))
-    replies = notice.evidence.get("replies", [])
-    packet.append(("The platform's answer", "\n".join(f"{r['at']}: {r['status']}" + (f" ({r['note']})" if r.get("note") else "")
-                                                        for r in replies) or "no answer recorded"))
-    if requester:
-        packet.append(("Your contact details", f"{requester.name} <{requester.email}>"))
-    return FollowUp(notice, bool(due and due < now), notice.channel_address, f"Reminder: takedown request {ref}",
-                    reminder, ESCALATION_ROUTES.get(notice.framework), framework.escalation, tuple(packet))
+    words = render_follow_up(facts)
+    return FollowUp(notice, facts.overdue, notice.channel_address, words.subject, words.reminder, words.route,
+                    get_framework(notice.framework).escalation, words.packet_heading, words.packet)
 
 
-def _item_state(store: Store, sighting: Sighting) -> str:
+def _item_state(store: Store, sighting: Sighting) -> ItemState:
+    url = sighting.final_url or sighting.url or ""
+    found = _minute_text(sighting.first_seen_at)
     checks = store.removal_checks(sighting.id)
     if not checks:
-        return f"found {sighting.first_seen_at[:16].replace('T', ' ')} UTC; not checked since"
+        return ItemState(url, found)
     last = checks[-1]
-    return f"{last.detail}; checked {last.checked_at[:16].replace('T', ' ')} UTC"
+    return ItemState(url, found, last.outcome, last.detail, last.http_status, _minute_text(last.checked_at))
 
 
-def _how(notice: StoredNotice) -> str:
+def _how(notice: StoredNotice) -> tuple[str, str]:
+    """How the request went out, as (kind, value): the evidence a regulator asks for."""
     evidence = notice.evidence
-    for key, words in (("message_id", "e-mail, Message-ID"), ("response_id", "API, reply id"), ("ticket", "ticket")):
+    for key in ("message_id", "response_id", "ticket"):
         if evidence.get(key):
-            return f"{words} {evidence[key]}"
-    return f"by {evidence.get('channel', notice.channel_kind)}"
+            return key, str(evidence[key])
+    return "channel", str(evidence.get("channel", notice.channel_kind))
 
 
-def _minute(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
+def _minute_text(stamp: str) -> str:
+    return stamp[:16].replace("T", " ")
