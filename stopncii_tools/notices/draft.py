@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from .._errors import MissingFields, NoticeError
+from ..countries import normalise_jurisdiction
 from .platforms import DOMAIN_PLACEHOLDER, OTHER_ID, Platform, ReportingChannel
 from ._base import Framework
 from ._templates import available_languages
 from .dsa_art16 import EU_MEMBERS
 from .frameworks import get_framework
 from .model import DEFAULT_ASKS, FrameworkChoice, Notice, NoticeItem, Requester
-
-_ALIASES = {"UK": "GB", "EL": "GR"}  # common names that are not the ISO 3166 code
 
 _COUNTRY_NAMES = {
     "US": "the US", "GB": "the UK", "AU": "Australia", "AT": "Austria", "BE": "Belgium",
@@ -29,17 +27,6 @@ _COUNTRY_NAMES = {
 # Russian is offered by default only where the platform works in Russian and so does the person.
 _RUSSIAN_PLATFORMS = frozenset({"telegram", "vk"})
 _RUSSIAN_SPEAKING = frozenset({"RU", "BY", "KZ", "KG"})
-
-
-def normalise_jurisdiction(code: str) -> str:
-    """The two-letter ISO 3166 country code for ``code`` (``UK`` is read as ``GB``)."""
-    text = code.strip().upper()
-    text = _ALIASES.get(text, text)
-    if not re.fullmatch(r"[A-Z]{2}", text):
-        raise NoticeError(
-            f"{code!r} is not a country code; use the two letters of the country, like US, DE, GB or AU"
-        )
-    return text
 
 
 def choose_framework(jurisdiction: str, platform: Platform, override: str | None = None) -> FrameworkChoice:
