@@ -325,3 +325,27 @@ def test_answers_follow_the_state_machine(intake_case) -> None:  # type: ignore[
         actions = [e.action for e in store.events(made.case_id) if e.detail.get("notice") == 1]
     assert [r["status"] for r in notice.evidence["replies"]] == ["acknowledged", "removed"]
     assert actions[-4:] == ["notice.sending", "notice.sent", "notice.acknowledged", "notice.removed"]
+
+
+def test_the_cli_refuses_a_move_the_state_table_does_not_have_in_one_line(intake_case) -> None:  # type: ignore[no-untyped-def]
+    made, intake = intake_case
+    write_sending(intake_settings(intake))
+    db = str(made.db)
+    assert run("notice", "send", "1", "--db", db).exit_code == 0
+    assert run("notice", "mark", "2", "withdrawn", "--db", db).exit_code == 0
+    with Store(made.db) as store:
+        before = (store.notices(), store.events(made.case_id))
+    sent_can = "it can become acknowledged or removed or refused or withdrawn"
+    refusals = [
+        (["notice", "mark-sent", "1", "--ticket", "none"], f"notice 1: it is sent already; {sent_can}"),
+        (["notice", "mark-sent", "2", "--ticket", "none"], "notice 2: it is withdrawn already; nothing more can change"),
+        (["notice", "mark", "2", "refused"], "notice 2: it is withdrawn already; nothing more can change"),
+        (["notice", "mark", "3", "removed"],
+         "notice 3: it is draft, so it cannot become removed; it can become sent or withdrawn"),
+    ]
+    for args, words in refusals:
+        result = run(*args, "--db", db)
+        assert result.exit_code == 1 and result.stderr.strip().splitlines() == [f"Error: {words}"], args
+        with Store(made.db) as store:
+            assert (store.notices(), store.events(made.case_id)) == before, args
+    assert len(intake.received) == 1

@@ -89,10 +89,12 @@ def _refusal(source: str, target: str) -> str:
     if source == "sending":
         return ("a run stopped while sending it (or is sending it now); finish that first with "
                 "'stopncii notice send --resume'")
-    choices = _person_choices(source)
+    choices = " or ".join(_person_choices(source))
     if not choices:
         return f"it is {source} already; nothing more can change"
-    return f"it is {source}, so it cannot become {target}; it can become " + " or ".join(choices)
+    if source == target:
+        return f"it is {source} already; it can become {choices}"
+    return f"it is {source}, so it cannot become {target}; it can become {choices}"
 
 
 def _person_choices(source: str) -> tuple[str, ...]:
