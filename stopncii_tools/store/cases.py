@@ -26,7 +26,6 @@ def _country(code: str | None) -> str | None:
 _REQUESTER_FIELDS = tuple(f.name for f in fields(StoredRequester))
 
 
-
 class CaseRecords(Database):
     # -- cases ----------------------------------------------------------------------------
 
