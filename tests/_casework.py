@@ -36,7 +36,7 @@ from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.media.samples import write_edits, write_photos
 from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
-from stopncii_tools.workflow.takedown import plan_notices, save_plan
+from stopncii_tools.workflow.takedown import plan_notices, save_plan, save_requester
 
 INTAKE_ADDRESS = "https://intake.example/v1/notices"
 PICS_HOST = "pics.example"
@@ -251,7 +251,7 @@ def make_case(
         for outcome in outcomes:
             for match in outcome.matches:
                 store.decide_match(match.id, "confirmed")
-        store.set_requester(case.id, REQUESTER)
+        save_requester(store, case.id, REQUESTER)
         if draft:
             plan = plan_notices(store, case, load_directory(), REQUESTER)
             plan.notices = [(n.with_confirmed(s for s, _ in render_statements(n)), why, ids)

@@ -17,6 +17,7 @@ from stopncii_tools._errors import InputFileError
 from stopncii_tools.workflow.batch import COLUMNS, read_batch
 from stopncii_tools.cli import cli
 from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.takedown import case_requester, save_requester
 from stopncii_tools.store import Store
 from tests._casework import (
     PICS_HOST,
@@ -58,7 +59,7 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
             case = store.create_case("Person A", "US")
             list(protect_paths(store, case, [mine], jobs=1))
             template = store.create_case("NGO template", "US")
-            store.set_requester(template.id, REQUESTER)
+            save_requester(store, template.id, REQUESTER)
         urls = [f"http://{PICS_HOST}:{port}/{name}" for name in names]
         yield db, case.id, template.id, urls, site, intake
 
@@ -121,7 +122,7 @@ def test_a_batch_drafts_and_sends_and_a_rerun_sends_nothing_more(world, tmp_path
     assert report["summary"]["sent"] == 3 and [s["outcome"] for s in report["sends"]] == ["sent"] * 3
     assert len(intake.received) == 3
     with Store(db) as store:
-        assert store.requester(case_id) == REQUESTER  # copied from the template case
+        assert case_requester(store, case_id) == REQUESTER  # copied from the template case
         notices = store.notices(case_id)
     assert {n.status for n in notices} == {"sent"} and len({n.notice_key for n in notices}) == 3
     assert run(*args).exit_code == 0

@@ -20,6 +20,7 @@ from stopncii_tools.cli import cli
 from stopncii_tools.signals.hashing import MediaHashes
 from stopncii_tools.signals.hashlists import HashEntry, parse_hash_list
 from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.takedown import save_requester
 from stopncii_tools.media.samples import write_photos
 from stopncii_tools.signals import SignalValue
 from stopncii_tools.store import Store
@@ -51,7 +52,7 @@ def two_cases(tmp_path: Path) -> tuple[Path, str, str]:
             "md5": SignalValue("md5", hashlib.md5(VIDEO).hexdigest()),
             "sha256": SignalValue("sha256", hashlib.sha256(VIDEO).hexdigest())})
         store.add_protected(a.id, video, "jane-doe-private.mp4")
-        store.set_requester(a.id, REQUESTER)
+        save_requester(store, a.id, REQUESTER)
         b = store.create_case("Second person", "DE")
         list(protect_paths(store, b, [folder / "photo432.jpg"], jobs=1))
     assert len(photos) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 
 from stopncii_tools.cli import cli
+from stopncii_tools.notices.platforms import load_directory
 from stopncii_tools.store import Store
+from stopncii_tools.submit.config import load_sending_config
+from stopncii_tools.workflow.outbox import queue_notice
 from tests._casework import (
     REQUESTER,
     intake_server,
@@ -150,10 +154,17 @@ def test_an_api_without_settings_is_not_posted_to(intake_case) -> None:  # type:
 def test_resume_finishes_a_notice_a_stopped_run_left_sending(intake_case) -> None:  # type: ignore[no-untyped-def]
     made, intake = intake_case
     write_sending(intake_settings(intake))
-    assert run("notice", "send", "--db", str(made.db)).exit_code == 0
-    with Store(made.db) as store:  # the state a process killed after the request leaves behind
-        store.move_notice(2, ("sent",), "sending", at=NOW, action="test.killed")
-        store.start_attempt(2, 2, "http", NOW)
+    assert run("notice", "send", "1", "3", "--db", str(made.db)).exit_code == 0
+    with Store(made.db) as store:  # the steps a run takes for notice 2, up to the request
+        queued = queue_notice(store, store.notice(2), load_sending_config(None), load_directory(), lambda: NOW)
+        store.move_notice(queued, "sending", step="claim", at=NOW, attempts=1)
+        store.start_attempt(2, 1, "http", NOW)
+        payload = store.notice_payload(2)
+    assert payload is not None
+    request = urllib.request.Request(intake.url, data=payload.body, method="POST", headers={
+        "Content-Type": "application/json", "Idempotency-Key": queued.notice_key})
+    with urllib.request.urlopen(request, timeout=5):  # the receiver takes it; then the run is killed
+        pass
     plain = run("notice", "send", "--db", str(made.db), "--json")
     assert plain.exit_code == 1 and "--resume" in plain.stdout
     resumed = run("notice", "send", "--db", str(made.db), "--resume")
@@ -161,7 +172,7 @@ def test_resume_finishes_a_notice_a_stopped_run_left_sending(intake_case) -> Non
     with Store(made.db) as store:
         notice = store.notice(2)
         attempts = [a.outcome for a in store.send_attempts(2)]
-    assert notice.status == "sent" and attempts == ["delivered", "interrupted", "delivered"]
+    assert notice.status == "sent" and attempts == ["interrupted", "delivered"]
     assert len(intake.accepted) == 3 and len(intake.received) == 4  # the copy was recognised by its key
 
 
@@ -314,3 +325,27 @@ def test_answers_follow_the_state_machine(intake_case) -> None:  # type: ignore[
         actions = [e.action for e in store.events(made.case_id) if e.detail.get("notice") == 1]
     assert [r["status"] for r in notice.evidence["replies"]] == ["acknowledged", "removed"]
     assert actions[-4:] == ["notice.sending", "notice.sent", "notice.acknowledged", "notice.removed"]
+
+
+def test_the_cli_refuses_a_move_the_state_table_does_not_have_in_one_line(intake_case) -> None:  # type: ignore[no-untyped-def]
+    made, intake = intake_case
+    write_sending(intake_settings(intake))
+    db = str(made.db)
+    assert run("notice", "send", "1", "--db", db).exit_code == 0
+    assert run("notice", "mark", "2", "withdrawn", "--db", db).exit_code == 0
+    with Store(made.db) as store:
+        before = (store.notices(), store.events(made.case_id))
+    sent_can = "it can become acknowledged or removed or refused or withdrawn"
+    refusals = [
+        (["notice", "mark-sent", "1", "--ticket", "none"], f"notice 1: it is sent already; {sent_can}"),
+        (["notice", "mark-sent", "2", "--ticket", "none"], "notice 2: it is withdrawn already; nothing more can change"),
+        (["notice", "mark", "2", "refused"], "notice 2: it is withdrawn already; nothing more can change"),
+        (["notice", "mark", "3", "removed"],
+         "notice 3: it is draft, so it cannot become removed; it can become sent or withdrawn"),
+    ]
+    for args, words in refusals:
+        result = run(*args, "--db", db)
+        assert result.exit_code == 1 and result.stderr.strip().splitlines() == [f"Error: {words}"], args
+        with Store(made.db) as store:
+            assert (store.notices(), store.events(made.case_id)) == before, args
+    assert len(intake.received) == 1

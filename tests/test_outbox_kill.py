@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.takedown import save_requester
 from stopncii_tools.store import Store
 from tests._casework import (
     PICS_HOST,
@@ -48,7 +49,7 @@ def _batch_file(tmp: Path, site: Path, port: int, count: int) -> tuple[Path, Pat
     with Store(db) as store:
         case = store.create_case("Killed batch", "US")
         list(protect_paths(store, case, [mine], jobs=1))
-        store.set_requester(case.id, REQUESTER)
+        save_requester(store, case.id, REQUESTER)
     rows = [f"{case.id},http://{PICS_HOST}:{port}/{name},yes" for name in names[:count]]
     csv = tmp / "reports.csv"
     csv.write_text("case,url,confirmed\n" + "\n".join(rows) + "\n")

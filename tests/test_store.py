@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import sqlite3
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +17,9 @@ from stopncii_tools._errors import CaseChoiceNeeded, NotFound, StoreError
 from stopncii_tools.store.migrations import MIGRATIONS
 from stopncii_tools.paths import default_db_path
 from stopncii_tools.signals._examples import encode, scene
-from stopncii_tools.store import Store
+from stopncii_tools import store as store_package
+from stopncii_tools.store import NewNotice, Store, StoredNotice
+from stopncii_tools.store.notice_states import MOVES, STATES, Move, pairs
 
 
 def test_database_lives_in_the_private_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,3 +128,134 @@ def test_a_case_can_be_given_a_country_later(tmp_path: Path) -> None:
     with Store(db) as store:
         assert store.resolve_case(None).jurisdiction == "GB"
         assert [e.action for e in store.events(store.resolve_case(None).id)][-1] == "case.updated"
+
+
+# -- the notice state machine ---------------------------------------------------------------
+
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+STEPS = tuple(sorted({m.step for m in MOVES}))
+
+
+def _draft(store: Store, case_id: str, key: str) -> StoredNotice:
+    notice, created = store.save_notice(case_id, NewNotice(
+        notice_key=key, platform="example", framework="take_it_down", framework_reason="test", language="en",
+        channel_kind="email", channel_address="abuse@example.org", confirmed=("accurate",), attach_hashes=False,
+        context=None, original_work=None, created_at=NOW, match_ids=()))
+    assert created
+    return notice
+
+
+def _notice_in(store: Store, state: str, key: str) -> StoredNotice:
+    """A notice brought to ``state`` by allowed moves only (the shortest way from a draft)."""
+    case = store.create_case(f"Case for {key}", "US")
+    ways: dict[str, list[Move]] = {"draft": []}
+    while state not in ways:
+        for m in MOVES:
+            if m.source in ways and m.target not in ways:
+                ways[m.target] = [*ways[m.source], m]
+    notice = _draft(store, case.id, key)
+    for m in ways[state]:
+        notice = store.move_notice(notice, m.target, step=m.step, at=NOW)
+    assert notice.status == state
+    return notice
+
+
+def _log(store: Store, notice: StoredNotice) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.action, e.detail) for e in store.events(notice.case_id)]
+
+
+def test_the_table_has_each_move_once_and_only_known_states() -> None:
+    keys = [(m.source, m.target, m.step) for m in MOVES]
+    assert len(keys) == len(set(keys))
+    assert {s for m in MOVES for s in (m.source, m.target)} == set(STATES)
+    assert all(m.event.startswith("notice.") for m in MOVES)
+
+
+@pytest.mark.parametrize("allowed", MOVES, ids=lambda m: f"{m.source}-{m.step}-{m.target}")
+def test_every_allowed_move_is_made_and_logged_with_its_event(tmp_path: Path, allowed: Move) -> None:
+    with Store(tmp_path / "c.db") as store:
+        notice = _notice_in(store, allowed.source, "k")
+        moved = store.move_notice(notice, allowed.target, step=allowed.step, at=NOW, detail={"why": "test"},
+                                  last_error="kept")
+        assert moved.status == allowed.target and moved.last_error == "kept"
+        action, detail = _log(store, notice)[-1]
+    assert action == allowed.event
+    assert detail == {"notice": notice.id, "from": allowed.source, "to": allowed.target, "why": "test"}
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_move_not_in_the_table_is_refused_and_changes_nothing(tmp_path: Path, state: str) -> None:
+    with Store(tmp_path / "c.db") as store:
+        notice = _notice_in(store, state, "k")
+        before = (store.notice(notice.id), _log(store, notice))
+        refused = [(target, step) for target in STATES for step in STEPS
+                   if (state, target, step) not in {(m.source, m.target, m.step) for m in MOVES}]
+        assert refused
+        for target, step in refused:
+            with pytest.raises(StoreError) as caught:
+                store.move_notice(notice, target, step=step, at=NOW, last_error="must not be kept")
+            message = str(caught.value)
+            assert message.startswith(f"notice {notice.id}: ") and "\n" not in message
+            assert f"it is {state}" in message or "send --resume" in message
+            assert (store.notice(notice.id), _log(store, notice)) == before
+
+
+def test_refusals_say_what_the_notice_can_become(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store:
+        draft = _notice_in(store, "draft", "a")
+        removed = _notice_in(store, "removed", "b")
+        sending = _notice_in(store, "sending", "c")
+        sent = _notice_in(store, "sent", "d")
+        cases = [(draft, "acknowledged", "reply", "it is draft, so it cannot become acknowledged; "
+                  "it can become sent or withdrawn"),
+                 (removed, "refused", "reply", "it is removed already; nothing more can change"),
+                 (sending, "withdrawn", "reply", "a run stopped while sending it"),
+                 (sent, "sent", "mark_sent", "it is sent already; it can become acknowledged or removed or "
+                  "refused or withdrawn")]
+        for notice, target, step, words in cases:
+            with pytest.raises(StoreError, match=re.escape(f"notice {notice.id}: {words}")):
+                store.move_notice(notice, target, step=step, at=NOW)
+
+
+def test_a_notice_that_moved_on_since_it_was_read_is_left_as_it_is(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store:
+        read = _notice_in(store, "queued", "k")
+        store.move_notice(read, "sending", step="claim", at=NOW)  # another run claimed it meanwhile
+        before = _log(store, read)
+        with pytest.raises(StoreError, match=f"notice {read.id}: it is sending now, so it was left as it is"):
+            store.move_notice(read, "withdrawn", step="reply", at=NOW)
+        assert store.notice(read.id).status == "sending" and _log(store, read) == before
+
+
+def test_the_database_refuses_a_status_change_no_move_joins(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store:
+        for source in STATES:
+            notice = _notice_in(store, source, source)
+            for target in STATES:
+                store.conn.execute("SAVEPOINT probe")
+                try:  # by hand, around the store
+                    store.conn.execute("UPDATE notices SET status = ? WHERE id = ?", (target, notice.id))
+                    allowed = True
+                except sqlite3.IntegrityError as exc:
+                    assert "a notice cannot move between these two states" in str(exc)
+                    allowed = False
+                store.conn.execute("ROLLBACK TO probe")
+                store.conn.execute("RELEASE probe")
+                assert allowed == (source == target or (source, target) in pairs()), (source, target)
+                assert store.notice(notice.id).status == source
+
+
+def test_the_database_learns_the_moves_of_a_newer_version_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with Store(path) as store:
+        store.conn.execute("DELETE FROM notice_moves WHERE source = 'refused'")  # as an older version had it
+    with Store(path) as store:
+        assert set(store.conn.execute("SELECT source, target FROM notice_moves")) == pairs()
+
+
+def test_the_store_imports_no_layer_above_it() -> None:
+    above = {"notices", "workflow", "submit", "cli", "web", "matching", "media"}
+    for module in Path(store_package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+                assert node.module.split(".")[0] not in above, f"{module.name} imports {node.module}"

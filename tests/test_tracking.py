@@ -28,7 +28,7 @@ from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.media.samples import write_photos
 from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
-from stopncii_tools.workflow.takedown import plan_notices, save_plan
+from stopncii_tools.workflow.takedown import plan_notices, save_plan, save_requester
 from tests._casework import (
     PICS_HOST,
     REQUESTER,
@@ -128,7 +128,7 @@ def test_media_gone_from_its_page_counts_as_removed(tmp_path: Path) -> None:
         with Store(db) as store:
             case = store.create_case("Page", "US")
             list(protect_paths(store, case, [mine], jobs=1))
-            store.set_requester(case.id, REQUESTER)
+            save_requester(store, case.id, REQUESTER)
             page = f"http://{PICS_HOST}:{port}/post.html"
             [outcome] = scan_sources(store, case, [page], ScanOptions(allow_private=True, hosts={PICS_HOST: "127.0.0.1"}))
             store.decide_match(outcome.matches[0].id, "confirmed")

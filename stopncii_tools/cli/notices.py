@@ -12,7 +12,7 @@ from .._errors import NoticeError
 from ..notices import Requester, framework_ids, render_email, render_form_packet, render_json, render_statements, render_text
 from ..notices.platforms import load_directory
 from ..store import Store, StoredNotice
-from ..workflow.takedown import load_notice, plan_notices, save_plan
+from ..workflow.takedown import case_requester, load_notice, plan_notices, save_plan, save_requester
 from . import _output as o
 from ._common import case_option, with_store
 
@@ -61,9 +61,9 @@ def requester_set(store: Store, case_id: str | None, **given: str | None) -> Non
         --authorisation "The person shown has asked me in writing to act for them."
     """
     case = store.resolve_case(case_id)
-    current = store.requester(case.id) or Requester(name="", email="")
+    current = case_requester(store, case.id) or Requester(name="", email="")
     changes = {k: v for k, v in given.items() if v is not None}
-    store.set_requester(case.id, replace(current, **changes))
+    save_requester(store, case.id, replace(current, **changes))
     o.status(f"Requester details saved in case {case.id}.")
 
 
@@ -132,7 +132,7 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
       stopncii notice draft --platform telegram --language ru
     """
     case = store.resolve_case(case_id)
-    requester = store.requester(case.id)
+    requester = case_requester(store, case.id)
     if requester is None:
         raise NoticeError("a notice says who is asking: set your details first with "
                           "'stopncii requester set --name ... --email ... --signature ...'", item=f"case {case.id}")

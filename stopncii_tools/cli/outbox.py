@@ -9,7 +9,6 @@ import click
 
 from .. import clock as clocks
 from ..workflow.outbox import (
-    REPLIES,
     Preview,
     SendResult,
     mark_reply,
@@ -20,6 +19,7 @@ from ..workflow.outbox import (
 from ..notices.platforms import load_directory
 from ..submit.config import SendingConfig, load_sending_config
 from ..store import Store
+from ..store.notice_states import targets
 from ..workflow.tracking import follow_up
 from . import _output as o
 from ._common import case_option, with_store
@@ -167,7 +167,7 @@ def notice_mark_sent(store: Store, notice_id: int, ticket: str | None, sent_at: 
 
 @click.command(name="mark")
 @click.argument("notice_id", type=int)
-@click.argument("status", type=click.Choice(REPLIES))
+@click.argument("status", type=click.Choice(targets("reply")))
 @click.option("--note", help="A few words for the record (what the platform said).")
 @with_store
 def notice_mark(store: Store, notice_id: int, status: str, note: str | None) -> None:

@@ -15,7 +15,7 @@ from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
-from ._places import country_name
+from ..countries import country_name
 
 if TYPE_CHECKING:
     from .model import Notice

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from .._errors import MissingFields, NoticeError
+from ..countries import country_name, normalise_jurisdiction
 from ._base import Framework, Situation
-from ._places import country_name, normalise_jurisdiction
 from ._templates import available_languages
 from .frameworks import applicable_framework, fallback_framework, get_framework
 from .model import DEFAULT_ASKS, FrameworkChoice, Notice, NoticeItem, Requester

@@ -2,7 +2,8 @@
 
 Rows hold hashes, URLs, dates and decisions. Never a picture, a thumbnail or a full path.
 Each module keeps one kind of record; :class:`Store` is the one handle over all of them, so a
-workflow step can change several kinds in one transaction.
+workflow step can change several kinds in one transaction. The store takes and gives only its
+own row types; :mod:`.notice_states` is the one table of how a notice may move.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .rows import (
     Case,
     Event,
     MatchRecord,
+    NewNotice,
     NoticePayload,
     ProtectedItem,
     RemovalCheck,
@@ -22,6 +24,7 @@ from .rows import (
     Sighting,
     SightingSource,
     StoredNotice,
+    StoredRequester,
     StoredSignal,
     Watch,
 )
@@ -37,6 +40,7 @@ __all__ = [
     "Case",
     "Event",
     "MatchRecord",
+    "NewNotice",
     "NoticePayload",
     "ProtectedItem",
     "RemovalCheck",
@@ -45,6 +49,7 @@ __all__ = [
     "SightingSource",
     "Store",
     "StoredNotice",
+    "StoredRequester",
     "StoredSignal",
     "Watch",
     "utcnow",

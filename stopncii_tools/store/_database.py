@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlite_utils
 
 from .._errors import StoreError
 from ..paths import default_db_path
 from .migrations import MIGRATIONS
+from .notice_states import pairs
 from .rows import Event
 
 
@@ -49,6 +50,7 @@ class Database:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")  # a committed change survives a power cut
             self._migrate()
+            self._sync_notice_moves()
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"this is not a case database, or it is damaged ({exc})", str(self.path)) from None
@@ -84,6 +86,15 @@ class Database:
                 apply(self.conn)
                 self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _iso()))
 
+    def _sync_notice_moves(self) -> None:
+        """Give the database the allowed notice moves of this version (written only when they differ)."""
+        allowed = pairs()
+        if set(self.conn.execute("SELECT source, target FROM notice_moves")) == allowed:
+            return
+        with self.transaction():
+            self.conn.execute("DELETE FROM notice_moves")
+            self.conn.executemany("INSERT INTO notice_moves (source, target) VALUES (?, ?)", sorted(allowed))
+
     def applied_migrations(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM _migrations ORDER BY name")]
 
@@ -104,7 +115,7 @@ class Database:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

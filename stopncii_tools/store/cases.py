@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict, fields
 
 from .._errors import CaseChoiceNeeded, NoticeError, NotFound, StoreError
-from ..notices.draft import normalise_jurisdiction
-from ..notices.model import Requester
+from ..countries import normalise_jurisdiction
 from ._database import Database, _iso
-from .rows import Case
+from .rows import Case, StoredRequester
 
 _ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: easy to read aloud
 
@@ -23,10 +23,7 @@ def _country(code: str | None) -> str | None:
         raise StoreError(exc.reason) from None
 
 
-
-_REQUESTER_FIELDS = ("role", "name", "email", "signature", "postal_address", "phone", "organisation",
-                     "on_behalf_of", "authorisation")
-
+_REQUESTER_FIELDS = tuple(f.name for f in fields(StoredRequester))
 
 
 class CaseRecords(Database):
@@ -126,21 +123,21 @@ class CaseRecords(Database):
 
     # -- the requester ----------------------------------------------------------------------
 
-    def set_requester(self, case_id: str, requester: Requester) -> None:
+    def set_requester(self, case_id: str, requester: StoredRequester) -> None:
         """Store who sends this case's notices (kept in the case, never in hash exports)."""
-        values = {f: getattr(requester, f) for f in _REQUESTER_FIELDS}
+        values = asdict(requester)
         with self.transaction():
             self.conn.execute(
-                f"INSERT OR REPLACE INTO requesters (case_id, {', '.join(_REQUESTER_FIELDS)}, updated_at)"
-                f" VALUES (?, {', '.join('?' for _ in _REQUESTER_FIELDS)}, ?)",
+                f"INSERT OR REPLACE INTO requesters (case_id, {', '.join(values)}, updated_at)"
+                f" VALUES (?, {', '.join('?' for _ in values)}, ?)",
                 (case_id, *values.values(), _iso()),
             )
             self.log(case_id, "requester.updated", role=requester.role)
 
-    def requester(self, case_id: str) -> Requester | None:
+    def requester(self, case_id: str) -> StoredRequester | None:
         rows = list(self.db.query(
             f"SELECT {', '.join(_REQUESTER_FIELDS)} FROM requesters WHERE case_id = ?", [case_id]))
-        return Requester(**rows[0]) if rows else None
+        return StoredRequester(**rows[0]) if rows else None
 
     def cases_titled(self, title: str) -> list[Case]:
         rows = self.db.query("SELECT * FROM cases WHERE title = ? ORDER BY created_at", [title.strip()])

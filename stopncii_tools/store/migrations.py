@@ -251,10 +251,29 @@ def _watches(conn: sqlite3.Connection) -> None:
     )
 
 
+def _notice_moves(conn: sqlite3.Connection) -> None:
+    """The database refuses a status change no allowed move joins (rows filled from the table)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE notice_moves (
+            source TEXT NOT NULL,
+            target TEXT NOT NULL,
+            PRIMARY KEY (source, target)
+        );
+        CREATE TRIGGER notices_move_only_as_allowed BEFORE UPDATE OF status ON notices
+        WHEN NEW.status IS NOT OLD.status AND NOT EXISTS
+            (SELECT 1 FROM notice_moves WHERE source = OLD.status AND target = NEW.status)
+        BEGIN SELECT RAISE(ABORT, 'a notice cannot move between these two states'); END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
     ("0003_outbox_tracking_hashbank", _outbox_tracking_hashbank),
     ("0004_protected_regions", _protected_regions),
-    ("0005_watches", _watches),
+    ("0005_notice_moves", _notice_moves),
+    ("0006_watches", _watches),
 ]

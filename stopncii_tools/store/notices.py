@@ -8,54 +8,51 @@ from datetime import datetime
 from typing import Any
 
 from .._errors import NotFound, StoreError
-from ..notices.model import Notice
 from ._database import Database, _iso
-from .rows import NoticePayload, SendAttempt, StoredNotice
+from .notice_states import allowed_move, sources
+from .rows import NewNotice, NoticePayload, SendAttempt, StoredNotice
 
 _NOTICE_STATE_FIELDS = ("sent_at", "due_at", "attempts", "next_attempt_at", "last_error", "evidence")
-
 
 
 class NoticeRecords(Database):
     # -- notices --------------------------------------------------------------------------
 
-    def save_notice(
-        self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]
-    ) -> tuple[StoredNotice, bool]:
+    def save_notice(self, case_id: str, notice: NewNotice) -> tuple[StoredNotice, bool]:
         """Keep a drafted notice. The same request drafted again (same key) is not duplicated;
         one that was withdrawn becomes a draft again."""
         with self.transaction():
             row = self.conn.execute(
                 "SELECT id, status FROM notices WHERE notice_key = ?", (notice.notice_key,)).fetchone()
-            if row and row[1] == "withdrawn":
+            if row and row[1] in sources("redraft"):
+                redraft = allowed_move(row[1], "draft", "redraft", item=f"notice {row[0]}")
                 self.conn.execute(
-                    "UPDATE notices SET status = 'draft', confirmed = ?, context = ?, updated_at = ? WHERE id = ?",
-                    (json.dumps(sorted(notice.confirmed)), notice.context, _iso(), row[0]))
-                self.log(case_id, "notice.redrafted", notice=row[0])
+                    "UPDATE notices SET status = ?, confirmed = ?, context = ?, updated_at = ? WHERE id = ?",
+                    (redraft.target, json.dumps(sorted(notice.confirmed)), notice.context, _iso(), row[0]))
+                self.log(case_id, redraft.event, notice=row[0])
                 return self.notice(row[0]), True
             if row:
                 return self.notice(row[0]), False
-            return self._insert_notice(case_id, notice, reason, match_ids), True
+            return self._insert_notice(case_id, notice), True
 
-    def _insert_notice(self, case_id: str, notice: Notice, reason: str, match_ids: Sequence[int]) -> StoredNotice:
+    def _insert_notice(self, case_id: str, notice: NewNotice) -> StoredNotice:
         now = _iso()
         with self.transaction():
             cursor = self.conn.execute(
                 "INSERT INTO notices (case_id, notice_key, platform, framework, framework_reason, language,"
                 " channel_kind, channel_address, confirmed, attach_hashes, context, original_work,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (case_id, notice.notice_key, notice.platform.id, notice.framework, reason, notice.language,
-                 notice.channel.kind if notice.channel else None,
-                 notice.channel.address if notice.channel else None,
+                (case_id, notice.notice_key, notice.platform, notice.framework, notice.framework_reason,
+                 notice.language, notice.channel_kind, notice.channel_address,
                  json.dumps(sorted(notice.confirmed)), int(notice.attach_hashes), notice.context,
                  notice.original_work, _iso(notice.created_at), now),
             )
             notice_id = int(cursor.lastrowid or 0)
             self.conn.executemany(
                 "INSERT INTO notice_matches (notice_id, match_id) VALUES (?, ?)",
-                [(notice_id, m) for m in match_ids],
+                [(notice_id, m) for m in notice.match_ids],
             )
-            self.log(case_id, "notice.drafted", notice=notice_id, platform=notice.platform.id,
+            self.log(case_id, "notice.drafted", notice=notice_id, platform=notice.platform,
                      framework=notice.framework)
         return self.notice(notice_id)
 
@@ -77,7 +74,8 @@ class NoticeRecords(Database):
         return self._stored_notice(rows[0])
 
     def notices(self, case_id: str | None = None, status: str | None = None) -> list[StoredNotice]:
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[str] = []
         if case_id:
             clauses, args = clauses + ["case_id = ?"], args + [case_id]
         if status:
@@ -109,31 +107,34 @@ class NoticeRecords(Database):
     # -- outbox, removal checks, hash-bank pushes -------------------------------------------
 
     def move_notice(
-        self, notice_id: int, expected: Sequence[str], status: str, *, at: datetime, action: str,
+        self, notice: StoredNotice, status: str, *, step: str, at: datetime,
         detail: dict[str, Any] | None = None, **fields: Any,
     ) -> StoredNotice:
-        """Move a notice to ``status`` only if it is in one of ``expected``, in one transaction.
+        """Move a notice by ``step`` from the state it had when read (``notice``) to ``status``,
+        in one transaction. Refused with a StoreError, changing nothing, when the notice has
+        moved on since, or when the state machine has no such move.
 
         ``fields`` may set sent_at, due_at, attempts, next_attempt_at, last_error and evidence.
         """
         unknown = set(fields) - set(_NOTICE_STATE_FIELDS)
         if unknown:
             raise StoreError(f"a notice has no state field {min(unknown)!r}")
+        item = f"notice {notice.id}"
+        allowed = allowed_move(notice.status, status, step, item)
         values = {"status": status, "updated_at": _iso(at),
                   **{k: json.dumps(v, sort_keys=True) if k == "evidence" else v for k, v in fields.items()}}
         assignments = ", ".join(f"{k} = ?" for k in values)
-        marks = ", ".join("?" for _ in expected)
         with self.transaction():
-            current = self.notice(notice_id)
+            current = self.notice(notice.id)
             changed = self.conn.execute(
-                f"UPDATE notices SET {assignments} WHERE id = ? AND status IN ({marks})",
-                (*values.values(), notice_id, *expected),
+                f"UPDATE notices SET {assignments} WHERE id = ? AND status = ?",
+                (*values.values(), notice.id, notice.status),
             ).rowcount
             if not changed:
-                raise StoreError(f"notice {notice_id} is {current.status!r} now, so it was left as it is")
-            self.log(current.case_id, action, notice=notice_id, **{"from": current.status, "to": status},
+                raise StoreError(f"it is {current.status} now, so it was left as it is", item=item)
+            self.log(current.case_id, allowed.event, notice=notice.id, **{"from": notice.status, "to": status},
                      **(detail or {}))
-        return self.notice(notice_id)
+        return self.notice(notice.id)
 
     def notice_by_key(self, notice_key: str) -> StoredNotice | None:
         row = self.conn.execute("SELECT id FROM notices WHERE notice_key = ?", (notice_key,)).fetchone()

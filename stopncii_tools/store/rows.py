@@ -94,6 +94,40 @@ class MatchRecord:
     decided_at: str | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class StoredRequester:
+    """Who sends a case's notices, as kept in the case (the notices package checks the role)."""
+
+    name: str
+    email: str
+    signature: str = ""
+    role: str = "self"
+    postal_address: str | None = None
+    phone: str | None = None
+    organisation: str | None = None
+    on_behalf_of: str | None = None
+    authorisation: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewNotice:
+    """A drafted notice to keep: what it asks, where it goes, and the matches it covers."""
+
+    notice_key: str
+    platform: str
+    framework: str
+    framework_reason: str
+    language: str
+    channel_kind: str | None
+    channel_address: str | None
+    confirmed: tuple[str, ...]
+    attach_hashes: bool
+    context: str | None
+    original_work: str | None
+    created_at: datetime
+    match_ids: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class StoredNotice:
     """A notice as kept in the case: what it asks, where it goes, and where it stands."""
@@ -131,7 +165,6 @@ class Event:
     actor: str
     action: str
     detail: dict[str, Any]
-
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from ..notices.platforms import PlatformDirectory
 from .scan import ScanOptions, scan_sources
 from ..submit.config import SendingConfig
 from ..store import Case, MatchRecord, Sighting, Store
-from .takedown import plan_notices, save_plan
+from .takedown import case_requester, plan_notices, save_plan, save_requester
 
 COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note")
 MAX_BYTES = 50_000_000
@@ -413,14 +413,14 @@ def _draft(
 
 
 def _requester(store: Store, case: Case, options: BatchOptions) -> Requester:
-    requester = store.requester(case.id)
+    requester = case_requester(store, case.id)
     if requester is not None:
         return requester
     if options.requester_from:
-        template = store.requester(store.get_case(options.requester_from).id)
+        template = case_requester(store, store.get_case(options.requester_from).id)
         if template is None:
             raise NoticeError(f"case {options.requester_from} has no requester details to copy")
-        store.set_requester(case.id, template)
+        save_requester(store, case.id, template)
         return template
     raise NoticeError("the case has no requester details: set them with 'stopncii requester set --case "
                       f"{case.id}', or give --requester-from CASE to copy them", item=f"case {case.id}")

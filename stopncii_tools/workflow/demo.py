@@ -25,7 +25,7 @@ from .outbox import mark_sent
 from ..submit.config import SendingConfig
 from ..store import Case, MatchRecord, Store, StoredNotice
 from .tracking import CheckOptions, check_removals, status_board
-from .takedown import load_notice, plan_notices, save_plan
+from .takedown import load_notice, plan_notices, save_plan, save_requester
 
 DEMO_TITLE = "Demo: sample pictures"
 DEMO_HOST = "photos.example"  # a reserved name (RFC 2606): no real website is involved
@@ -132,7 +132,7 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
 def _draft_step(store: Store, case: Case, web_matches: list[MatchRecord]) -> Iterator[DemoStep]:
     for match in web_matches:
         store.decide_match(match.id, "confirmed")
-    store.set_requester(case.id, SAMPLE_REQUESTER)
+    save_requester(store, case.id, SAMPLE_REQUESTER)
     directory = load_directory()
     plan = plan_notices(store, case, directory, SAMPLE_REQUESTER)
     plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids) for n, why, ids in plan.notices]

@@ -1,11 +1,6 @@
 """The outbox: how a drafted notice is queued, sent, and followed to its end, kept in the case.
 
-A notice moves through these states, and only along these arrows::
-
-    draft -> queued -> sending -> sent -> acknowledged | removed | refused
-                 ^        |         \\-> withdrawn (also from draft, queued, acknowledged)
-                 \\--------/ (failed: tried again later, or held until the person acts)
-
+A notice moves only along the arrows of the state table (``store/notice_states.py``).
 Every move is a committed transaction, made before and after each network call. Queuing
 freezes the exact bytes to send (the e-mail, the JSON, the form packet), so a retry or a resume
 sends the same bytes with the same idempotency key (the notice key) as the first try.
@@ -34,6 +29,7 @@ from ..notices import Notice, render_email, render_form_packet, render_json
 from ..notices.platforms import PlatformDirectory
 from ..submit.config import SendingConfig
 from ..store import NoticePayload, Store, StoredNotice
+from ..store.notice_states import allowed_move, sources, targets
 from ..submit import (
     Channel,
     HTTPChannel,
@@ -46,18 +42,6 @@ from ..submit import (
 from .takedown import load_notice
 
 MANUAL_KINDS = ("web_form", "in_app")
-REPLIES = ("acknowledged", "removed", "refused", "withdrawn")
-OPEN_AFTER_SENDING = ("sent", "acknowledged")  # out, and the platform has not settled it yet
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "draft": ("queued", "sent", "withdrawn"),
-    "queued": ("sending", "sent", "withdrawn"),
-    "sending": ("sent", "queued"),
-    "sent": ("acknowledged", "removed", "refused", "withdrawn"),
-    "acknowledged": ("removed", "refused", "withdrawn"),
-    "refused": ("removed",),  # taken down after all (after a complaint or an appeal)
-    "removed": (),
-    "withdrawn": (),
-}
 
 
 @dataclass(frozen=True)
@@ -159,16 +143,15 @@ def queue_notice(
     clock: clocks.Clock = clocks.now,
 ) -> StoredNotice:
     """draft -> queued: render the notice, freeze its bytes and its legal deadline."""
-    _require_move(stored, "queued")
+    allowed_move(stored.status, "queued", "queue", item=f"notice {stored.id}")
     notice = load_notice(store, stored, directory)
     route = route_for(stored, config)
     body = render_payload(notice, route, config)
     now = clock()
     with store.transaction():
         store.save_payload(stored.id, route.payload_kind, body, notice.deadline_hours, now)
-        return store.move_notice(stored.id, ("draft",), "queued", at=now, action="notice.queued",
-                                 detail={"route": route.method}, next_attempt_at=clocks.iso(now),
-                                 last_error=None)
+        return store.move_notice(stored, "queued", step="queue", at=now, detail={"route": route.method},
+                                 next_attempt_at=clocks.iso(now), last_error=None)
 
 
 # -- sending --------------------------------------------------------------------------------
@@ -187,13 +170,13 @@ def send_notices(
     """
     channels = _Channels(config)
     for stored in _in_scope(store, case_id, notice_ids):
-        if stored.status == "draft":
+        if stored.status in sources("queue"):
             try:
                 stored = queue_notice(store, stored, config, directory, clock)
             except NoticeError as exc:
                 yield SendResult(stored, "not_ready", detail=exc.reason)
                 continue
-        if stored.status not in ("queued", "sending"):
+        if stored.status not in sources("claim"):
             continue
         yield _send_or_explain(store, stored, config, channels, resume, retry_held, clock)
 
@@ -248,8 +231,8 @@ def _attempt(
     started = clock()
     number = stored.attempts + 1
     with store.transaction():
-        claimed = store.move_notice(stored.id, (stored.status,), "sending", at=started,
-                                    action="notice.sending", detail={"attempt": number}, attempts=number)
+        claimed = store.move_notice(stored, "sending", step="claim", at=started, detail={"attempt": number},
+                                    attempts=number)
         attempt_id = store.start_attempt(stored.id, number, route.method, started)
     outgoing = Outgoing(notice_id=stored.notice_key, idempotency_key=stored.notice_key,
                         payload=_outgoing_payload(stored, payload))
@@ -263,7 +246,7 @@ def _attempt(
     with store.transaction():
         store.finish_attempt(attempt_id, "delivered", sent_at, _evidence_line(evidence))
         done = store.move_notice(
-            stored.id, ("sending",), "sent", at=sent_at, action="notice.sent", detail={"channel": route.method},
+            claimed, "sent", step="deliver", at=sent_at, detail={"channel": route.method},
             sent_at=clocks.iso(sent_at), due_at=clocks.iso(sent_at + timedelta(hours=hours)),
             next_attempt_at=None, last_error=None, evidence=evidence)
     return SendResult(done, "sent", route, _evidence_line(evidence))
@@ -284,9 +267,8 @@ def _failed(
         next_at, outcome, detail = None, "held", exc.reason
     with store.transaction():
         store.finish_attempt(attempt_id, "temporary" if exc.retryable else "failed", now, exc.reason)
-        back = store.move_notice(claimed.id, ("sending",), "queued", at=now, action="notice.send_failed",
-                                 detail={"retryable": exc.retryable}, next_attempt_at=next_at,
-                                 last_error=exc.reason)
+        back = store.move_notice(claimed, "queued", step="fail", at=now, detail={"retryable": exc.retryable},
+                                 next_attempt_at=next_at, last_error=exc.reason)
     return SendResult(back, outcome, route, detail)
 
 
@@ -343,7 +325,7 @@ def preview_notices(
 ) -> Iterator[Preview | SendResult]:
     """Exactly what a send would put out for each notice in scope; nothing is stored or sent."""
     for stored in _in_scope(store, case_id, notice_ids):
-        if stored.status not in ("draft", "queued", "sending"):
+        if stored.status not in (*sources("queue"), *sources("claim")):  # not out yet
             continue
         route = route_for(stored, config)
         payload = store.notice_payload(stored.id)
@@ -369,9 +351,9 @@ def mark_sent(
     """Record that the person submitted a notice themselves (a web form, the app, their mailbox)."""
     stored = store.notice(notice_id)
     item = f"notice {notice_id}"
-    _require_move(stored, "sent")
-    if stored.status == "draft":
+    if stored.status in sources("queue"):  # freeze what was submitted, as a send would
         stored = queue_notice(store, stored, config, directory, clock)
+    allowed_move(stored.status, "sent", "mark_sent", item)
     when = sent_at or clock()
     if stored.channel_kind in MANUAL_KINDS or ticket:
         if not ticket:
@@ -388,7 +370,7 @@ def mark_sent(
     hours = (payload.deadline_hours if payload else None) or config.default_deadline_hours
     evidence |= {"channel": "by_hand", "deadline_hours": hours}
     return store.move_notice(
-        stored.id, ("queued",), "sent", at=clock(), action="notice.sent", detail={"channel": "by_hand"},
+        stored, "sent", step="mark_sent", at=clock(), detail={"channel": "by_hand"},
         sent_at=clocks.iso(when), due_at=clocks.iso(when + timedelta(hours=hours)), next_attempt_at=None,
         last_error=None, evidence=evidence)
 
@@ -397,26 +379,10 @@ def mark_reply(
     store: Store, notice_id: int, status: str, *, note: str | None = None, clock: clocks.Clock = clocks.now,
 ) -> StoredNotice:
     """Record the platform's answer (acknowledged, removed, refused) or withdraw the notice."""
-    if status not in REPLIES:
-        raise NoticeError(f"a notice can be marked {', '.join(REPLIES)}; not {status!r}", item=f"notice {notice_id}")
+    replies = targets("reply")
+    if status not in replies:
+        raise NoticeError(f"a notice can be marked {', '.join(replies)}; not {status!r}", item=f"notice {notice_id}")
     stored = store.notice(notice_id)
-    _require_move(stored, status)
     now = clock()
-    replies = [*stored.evidence.get("replies", []), {"status": status, "at": clocks.iso(now), "note": note}]
-    return store.move_notice(notice_id, (stored.status,), status, at=now, action=f"notice.{status}",
-                             evidence={**stored.evidence, "replies": replies})
-
-
-def _require_move(stored: StoredNotice, target: str) -> None:
-    allowed = TRANSITIONS.get(stored.status, ())
-    if target in allowed:
-        return
-    item = f"notice {stored.id}"
-    if stored.status == "sending":
-        raise NoticeError("a run stopped while sending it (or is sending it now); finish that first with "
-                          "'stopncii notice send --resume'", item=item)
-    if not allowed:
-        raise NoticeError(f"it is {stored.status} already; nothing more can change", item=item)
-    choices = [s for s in allowed if s not in ("sending", "queued")] or list(allowed)
-    raise NoticeError(f"it is {stored.status}, so it cannot become {target}; it can become "
-                      + " or ".join(choices), item=item)
+    answers = [*stored.evidence.get("replies", []), {"status": status, "at": clocks.iso(now), "note": note}]
+    return store.move_notice(stored, status, step="reply", at=now, evidence={**stored.evidence, "replies": answers})

@@ -8,18 +8,16 @@ protected pictures, so no label, file name or path can reach a notice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from .._errors import NoticeError, StopNCIIError
+from ..countries import normalise_jurisdiction
 from ..notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
-from ..notices.draft import normalise_jurisdiction
 from ..notices.platforms import Platform, PlatformDirectory
-from ..store import Case, MatchRecord, Store, StoredNotice
-
-# states in which a notice is out (or on its way): their addresses are never requested again
-COMMITTED_STATES = ("queued", "sending", "sent", "acknowledged", "removed", "refused")
+from ..store import Case, MatchRecord, NewNotice, Store, StoredNotice, StoredRequester
+from ..store.notice_states import COMMITTED
 
 
 @dataclass
@@ -62,7 +60,7 @@ def plan_notices(
     if not confirmed_matches:
         raise NoticeError("there are no confirmed matches yet: check them with 'stopncii matches' and "
                           "confirm the ones that are you with 'stopncii matches confirm ID'", item=f"case {case.id}")
-    taken = store.matches_in_notices(case.id, COMMITTED_STATES)
+    taken = store.matches_in_notices(case.id, COMMITTED)
     plan = DraftPlan(already_requested=sum(1 for m in confirmed_matches if m.id in taken))
     wanted = directory.get(platform) if platform else None
     fresh = [m for m in confirmed_matches if m.id not in taken]
@@ -105,13 +103,36 @@ def save_plan(store: Store, case: Case, plan: DraftPlan) -> list[tuple[StoredNot
     with store.transaction():
         for platform_id in sorted({notice.platform.id for notice, _, _ in plan.notices}):
             store.delete_drafts(case.id, platform_id)
-        return [store.save_notice(case.id, notice, reason, ids) for notice, reason, ids in plan.notices]
+        return [store.save_notice(case.id, new_notice(notice, reason, ids)) for notice, reason, ids in plan.notices]
+
+
+def new_notice(notice: Notice, reason: str, match_ids: Sequence[int]) -> NewNotice:
+    """The row the case keeps for a drafted notice (its items are kept as the matches it covers)."""
+    return NewNotice(
+        notice_key=notice.notice_key, platform=notice.platform.id, framework=notice.framework,
+        framework_reason=reason, language=notice.language,
+        channel_kind=notice.channel.kind if notice.channel else None,
+        channel_address=notice.channel.address if notice.channel else None,
+        confirmed=tuple(sorted(notice.confirmed)), attach_hashes=notice.attach_hashes, context=notice.context,
+        original_work=notice.original_work, created_at=notice.created_at, match_ids=tuple(match_ids),
+    )
+
+
+def case_requester(store: Store, case_id: str) -> Requester | None:
+    """Who sends this case's notices, if the person has said."""
+    stored = store.requester(case_id)
+    return Requester(**asdict(stored)) if stored else None
+
+
+def save_requester(store: Store, case_id: str, requester: Requester) -> None:
+    """Keep who sends this case's notices in the case."""
+    store.set_requester(case_id, StoredRequester(**asdict(requester)))
 
 
 def load_notice(store: Store, stored: StoredNotice, directory: PlatformDirectory) -> Notice:
     """Rebuild the full notice (for rendering or sending) from what the case keeps."""
     case = store.get_case(stored.case_id)
-    requester = store.requester(case.id)
+    requester = case_requester(store, case.id)
     if requester is None:
         raise NoticeError("the case has no requester details any more", item=f"notice {stored.id}")
     platform = directory.get(stored.platform)

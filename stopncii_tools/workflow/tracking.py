@@ -21,7 +21,8 @@ from ..web.fetch import Fetcher, FetchLimits, resolve_host
 from ..signals.hashing import hash_bytes
 from ..matching.case import CaseMatcher, SuspectHashes
 from ..notices import FollowUpFacts, ItemState, Reply, get_framework, render_follow_up
-from .outbox import MANUAL_KINDS, OPEN_AFTER_SENDING, route_for
+from ..store.notice_states import OPEN_AFTER_SENDING, sources
+from .outbox import MANUAL_KINDS, route_for
 from ..web.pages import find_media
 from ..notices.platforms import PlatformDirectory
 from ..submit.config import SendingConfig
@@ -29,7 +30,7 @@ from ..store import RemovalCheck, Sighting, Store, StoredNotice
 
 SOON_HOURS = 12.0
 GONE = ("removed", "gone_from_page", "replaced")  # outcomes that count as taken down
-CHECKED_STATES = (*OPEN_AFTER_SENDING, "refused")  # refused: a later removal still counts
+CHECKED_STATES = sources("check")  # a refused notice too: a later removal still counts
 _RANKS = ("overdue", "due soon", "refused", "interrupted", "held", "by hand", "to send", "retrying",
           "waiting", "closed")
 
@@ -211,8 +212,8 @@ def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) 
 
 def _mark_removed(store: Store, notice: StoredNotice, checks: list[RemovalCheck], at: datetime) -> StoredNotice:
     removal = {"seen_at": max(c.checked_at for c in checks), "checks": [c.id for c in checks]}
-    return store.move_notice(notice.id, (notice.status,), "removed", at=at, action="notice.removed",
-                             detail={"by": "check"}, evidence={**notice.evidence, "removal": removal})
+    return store.move_notice(notice, "removed", step="check", at=at, detail={"by": "check"},
+                             evidence={**notice.evidence, "removal": removal})
 
 
 # -- follow-ups -----------------------------------------------------------------------------

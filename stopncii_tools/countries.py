@@ -1,10 +1,13 @@
-"""Countries: the codes people type, and the names sentences use."""
+"""Countries: the one rule for reading the codes people type, and the names sentences use.
+
+Below both the case database and the notices, so each can check a country the same way.
+"""
 
 from __future__ import annotations
 
 import re
 
-from .._errors import NoticeError
+from ._errors import NoticeError
 
 _ALIASES = {"UK": "GB", "EL": "GR"}  # common names that are not the ISO 3166 code
 
