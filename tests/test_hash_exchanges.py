@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -21,9 +22,11 @@ from threatexchange.exchanges.clients.stopncii.api import StopNCIIAPI, StopNCIIC
 from threatexchange.exchanges.collab_config import CollaborationConfigBase
 from threatexchange.exchanges.impl.file_api import FileCollaborationConfig, LocalFileSignalExchangeAPI
 from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalExchangeAPI
+from threatexchange.exchanges.signal_exchange_api import SignalExchangeAPIWithSimpleUpdates
 from threatexchange.signal_type.md5 import VideoMD5Signal
 from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 from threatexchange.signal_type.pdq.signal import PdqSignal
+from threatexchange.signal_type.signal_base import SignalType
 
 from stopncii_tools.cli import cli
 from stopncii_tools.media.samples import write_photos
@@ -31,7 +34,7 @@ from stopncii_tools.signals._examples import scene
 from stopncii_tools.store import Store
 from stopncii_tools.workflow.protect import protect_paths
 
-SIGNAL_TYPES = [PdqSignal, VideoMD5Signal]
+SIGNAL_TYPES: list[type[SignalType]] = [PdqSignal, VideoMD5Signal]
 
 
 def run(*args: str) -> Result:
@@ -68,7 +71,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str, st
     return db, folder, a.id, b.id
 
 
-def assert_loaded_and_matching(loaded: dict[type, dict[str, object]], exported_pdqs: set[str], folder: Path,
+def assert_loaded_and_matching(loaded: dict[type[SignalType], dict[str, Any]], exported_pdqs: set[str], folder: Path,
                                tmp_path: Path) -> None:
     """Every exported hash loaded; pytx's own hashes of the files and of a platform's copy match them."""
     assert set(loaded[PdqSignal]) == exported_pdqs and len(exported_pdqs) == 3
@@ -90,12 +93,14 @@ def reencoded_copy(folder: Path, target: Path) -> str:
     return copy_hash
 
 
-def loaded_signals(api: object, collab: CollaborationConfigBase) -> dict[type, dict[str, object]]:
+def loaded_signals(
+    api: SignalExchangeAPIWithSimpleUpdates[Any, Any, Any], collab: CollaborationConfigBase,
+) -> dict[type[SignalType], dict[str, Any]]:
     """Fetch everything from a pytx exchange and index it by signal type, as pytx's own CLI does."""
-    merged: dict[tuple[str, str], object] = {}
-    for delta in api.fetch_iter(SIGNAL_TYPES, None):  # type: ignore[attr-defined]
-        type(api).naive_fetch_merge(merged, delta.updates)
-    return type(api).naive_convert_to_signal_type(SIGNAL_TYPES, collab, merged)  # type: ignore[attr-defined]
+    merged: dict[tuple[str, str], Any] = {}
+    for delta in api.fetch_iter(SIGNAL_TYPES, None):
+        api.naive_fetch_merge(merged, delta.updates)
+    return api.naive_convert_to_signal_type(SIGNAL_TYPES, collab, merged)
 
 
 def test_pytx_local_file_exchange_loads_every_hash_of_the_hashlist_export(
