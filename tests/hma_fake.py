@@ -1,12 +1,14 @@
-"""A loopback stand-in for Meta's HMA 2.0 hash bank server, faithful to ../shared/hma-api.
+"""A loopback stand-in for Meta's HMA 2.0 hash bank server, faithful to tests/recorded.
 
 It answers the endpoints our client uses with the statuses and bodies recorded from a real
-server (examples.md), including its quirks: a push answers 200 with ``{"id", "signals"}``; the
-same hash pushed twice becomes two items; the PDQ check is ``re.match("^[0-9a-f]{64}$")`` so a
-trailing newline gets through; lookups see a push only after ``index_delay`` seconds; an index
-holding a single distinct PDQ hash never matches; content routes ignore which bank owns an id;
-the first ``not_ready_lookups`` lookups answer 503 "index not yet ready". Every request is
-recorded so tests can assert what was (or was not) sent.
+server (tests/recorded/hma-1.1.7-examples.md, replayed against this fake by
+test_hma_fake_replays_the_recorded_answers), including its quirks: a push answers 200 with
+``{"id", "signals"}``; the same hash pushed twice becomes two items; the PDQ check is
+``re.match("^[0-9a-f]{64}$")`` so a trailing newline gets through; lookups see a push only after
+``index_delay`` seconds; an index holding a single distinct PDQ hash never matches; a
+``video_md5`` hit has the distance ``"-"`` (an exact index); content routes ignore which bank
+owns an id; the first ``not_ready_lookups`` lookups answer 503 "index not yet ready". Every
+request is recorded so tests can assert what was (or was not) sent.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ _HTML_404 = (
     "<p>The requested URL was not found on the server. If you entered the URL manually please "
     "check your spelling and try again.</p>\n"
 )
+_HTML_405 = (
+    '<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n'
+    "<h1>Method Not Allowed</h1>\n<p>The method is not allowed for the requested URL.</p>\n"
+)
+_INTERNAL = {"message": "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application."}
+_PYDANTIC = "https://errors.pydantic.dev/2.14/v/"
+# pydantic's lax booleans, as flask-openapi3 parses include_distance
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "t": True, "y": True,
+             "false": False, "0": False, "no": False, "off": False, "f": False, "n": False}
 
 
 @dataclass
@@ -45,6 +56,7 @@ class Content:
     bank: str
     signals: dict[str, str]
     created: float
+    note: str | None = None
 
 
 @dataclass
@@ -52,6 +64,7 @@ class HMAState:
     index_delay: float = 0.0
     not_ready_lookups: int = 0
     fail_next_push: int | None = None  # answer the next push with this status, storing nothing
+    lookup_answer: Any = None  # answer every lookup with this body instead (a server in another form)
     banks: dict[str, float] = field(default_factory=dict)
     contents: dict[int, Content] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
@@ -95,14 +108,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _route(state: HMAState, method: str, path: str, query: dict, headers: Any, body: bytes) -> tuple[int, Any]:
     segments = path.strip("/").split("/")
-    if method == "POST" and segments == ["c", "banks"]:
+    if segments == ["c", "banks"]:
+        if method == "GET":
+            return 200, [{"matching_enabled_ratio": ratio, "name": name} for name, ratio in state.banks.items()]
         return _create_bank(state, body)
     if method == "GET" and len(segments) == 3 and segments[:2] == ["c", "bank"]:
         name = segments[2]
         if name not in state.banks:
             return 404, {"message": f"bank '{name}' not found"}
         return 200, {"matching_enabled_ratio": state.banks[name], "name": name}
-    if method == "POST" and len(segments) == 4 and segments[:2] == ["c", "bank"] and segments[3] == "signal":
+    if len(segments) == 4 and segments[:2] == ["c", "bank"] and segments[3] == "signal":
+        if method != "POST":
+            return 405, _HTML_405
         return _add_signal(state, segments[2], headers, body)
     if method == "GET" and len(segments) == 5 and segments[:2] == ["c", "bank"] and segments[3] == "content":
         return _get_content(state, segments[2], segments[4], query)
@@ -117,9 +134,10 @@ def _create_bank(state: HMAState, body: bytes) -> tuple[int, Any]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return 422, [{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of BankCreateRequest", "input": data}]
+        return 422, [{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of BankCreateRequest",
+                      "input": data, "ctx": {"class_name": "BankCreateRequest"}, "url": _PYDANTIC + "model_type"}]
     if "name" not in data:
-        return 422, [{"type": "missing", "loc": ["name"], "msg": "Field required", "input": data}]
+        return 422, [{"type": "missing", "loc": ["name"], "msg": "Field required", "input": data, "url": _PYDANTIC + "missing"}]
     name = data["name"]
     if not isinstance(name, str) or not _BANK.fullmatch(name):
         return 400, {"message": "Bank names must be UPPER_WITH_UNDERSCORE"}
@@ -136,10 +154,13 @@ def _add_signal(state: HMAState, bank: str, headers: Any, body: bytes) -> tuple[
         return 404, {"message": f"bank '{bank}' not found"}
     if state.fail_next_push is not None:
         status, state.fail_next_push = state.fail_next_push, None
-        return status, {"message": "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application."}
-    data = json.loads(body)
+        return status, _INTERNAL
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return 400, {"message": "The browser (or proxy) sent a request that this server could not understand."}
     if not isinstance(data, dict):
-        return 500, {"message": "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application."}
+        return 500, _INTERNAL
     note = data.pop("note", None)
     if note is not None and len(note) > 255:
         return 400, {"message": "note must be at most 255 characters"}
@@ -149,10 +170,12 @@ def _add_signal(state: HMAState, bank: str, headers: Any, body: bytes) -> tuple[
         pattern = {"pdq": _PDQ, "video_md5": _MD5}.get(signal_type)
         if pattern is None:
             return 400, {"message": f"No such signal type {signal_type}"}
-        if not isinstance(value, str) or not re.match(pattern, value):
+        if not isinstance(value, str):
+            return 400, {"message": f"Invalid {signal_type} signal: expected string or bytes-like object, got '{type(value).__name__}'"}
+        if not re.match(pattern, value):
             return 400, {"message": f"Invalid {signal_type} signal: invalid {'PDQ' if signal_type == 'pdq' else 'MD5'} hash"}
     content_id = max(state.contents, default=0) + 1
-    state.contents[content_id] = Content(content_id, bank, dict(data), time.monotonic())
+    state.contents[content_id] = Content(content_id, bank, dict(data), time.monotonic(), note)
     return 200, {"id": content_id, "signals": dict(data)}
 
 
@@ -169,14 +192,22 @@ def _get_content(state: HMAState, bank: str, raw_id: str, query: dict) -> tuple[
         "id": content.id,
         "original_media_uri": None,
     }
+    if content.note is not None:
+        answer["note"] = content.note
     if query.get("include_signals") == ["true"]:
         answer["signals"] = content.signals
     return 200, answer
 
 
 def _raw_lookup(state: HMAState, query: dict) -> tuple[int, Any]:
+    given = {k: v[0] for k, v in query.items()}
     if "signal" not in query:
-        return 422, [{"type": "missing", "loc": ["signal"], "msg": "Field required", "input": {k: v[0] for k, v in query.items()}}]
+        return 422, [{"type": "missing", "loc": ["signal"], "msg": "Field required", "input": given, "url": _PYDANTIC + "missing"}]
+    include_distance = _BOOLEANS.get(given.get("include_distance", "false").lower())
+    if include_distance is None:
+        return 422, [{"type": "bool_parsing", "loc": ["include_distance"],
+                      "msg": "Input should be a valid boolean, unable to interpret input",
+                      "input": given["include_distance"], "url": _PYDANTIC + "bool_parsing"}]
     signal_type, value = query.get("signal_type", [""])[0], query["signal"][0]
     pattern = {"pdq": _PDQ, "video_md5": _MD5}.get(signal_type)
     if pattern is None:
@@ -186,6 +217,8 @@ def _raw_lookup(state: HMAState, query: dict) -> tuple[int, Any]:
     if state.not_ready_lookups > 0:
         state.not_ready_lookups -= 1
         return 503, {"message": "index not yet ready"}
+    if state.lookup_answer is not None:
+        return 200, state.lookup_answer
     now = time.monotonic()
     indexed = [
         c for c in state.contents.values()
@@ -199,10 +232,14 @@ def _raw_lookup(state: HMAState, query: dict) -> tuple[int, Any]:
         if banks is not None and c.bank not in banks:
             continue
         stored = c.signals[signal_type]
-        distance = (int(stored, 16) ^ int(value, 16)).bit_count() if signal_type == "pdq" else (0 if stored == value else 999)
-        if distance <= (31 if signal_type == "pdq" else 0):
+        if signal_type == "video_md5":  # an exact index: the same hash, and no number (examples.md addendum)
+            if stored == value:
+                hits.append({"bank_content_id": c.id, "distance": "-"})
+            continue
+        distance = (int(stored, 16) ^ int(value, 16)).bit_count()
+        if distance <= 31:
             hits.append({"bank_content_id": c.id, "distance": str(distance)})
-    if query.get("include_distance") != ["true"]:
+    if not include_distance:
         return 200, {"matches": [h["bank_content_id"] for h in hits]}
     return 200, {"matches": hits}
 

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -59,26 +60,34 @@ def two_cases(tmp_path: Path) -> tuple[Path, str, str]:
     return db, a.id, b.id
 
 
-def test_hashlist_lines_read_back_as_a_hash_list(two_cases: tuple[Path, str, str]) -> None:
+def test_hashlist_lines_use_the_signal_type_names_of_hma_and_pytx(two_cases: tuple[Path, str, str]) -> None:
     db, a, _ = two_cases
     result = run("export", "--db", str(db), "--case", a)
     assert result.exit_code == 0
-    entries = list(parse_hash_list(result.stdout))
-    assert all(isinstance(e, HashEntry) for e in entries)
-    assert sorted(e.signal for e in entries) == ["md5", "pdq", "pdq"]  # two photos and the video
-    assert f"md5 {hashlib.md5(VIDEO).hexdigest()}\n" in result.stdout
+    lines = result.stdout.splitlines()
+    assert sorted(line.split()[0] for line in lines) == ["pdq", "pdq", "video_md5"]  # two photos and the video
+    assert f"video_md5 {hashlib.md5(VIDEO).hexdigest()}" in lines
+    entries = list(parse_hash_list(result.stdout))  # and our own scan reads them back
+    assert sorted(e.signal for e in entries if isinstance(e, HashEntry)) == ["md5", "pdq", "pdq"]
     assert "1 pictures were left out" in result.stderr  # the flat picture's PDQ is too weak
 
 
-def test_stopncii_records_carry_every_case_number_of_a_shared_hash(two_cases: tuple[Path, str, str]) -> None:
+def test_stopncii_json_is_a_fetch_hashes_envelope_with_every_case_number_of_a_shared_hash(
+    two_cases: tuple[Path, str, str],
+) -> None:
     db, a, b = two_cases
-    records = json.loads(run("export", "--db", str(db), "--format", "stopncii-json").stdout)
+    response = json.loads(run("export", "--db", str(db), "--format", "stopncii-json").stdout)
+    records = response.pop("hashRecords")
+    assert response == {"count": 3, "nextPageToken": None, "nextSetTimestamp": max(r["lastModtimestamp"] for r in records),
+                        "hasMoreRecords": False}
     assert {r["signalType"] for r in records} == {"ImagePDQ", "VideoMD5"}
-    assert all(set(r) == {"signalType", "hashValue", "caseNumbers"} for r in records)
     shared = [r for r in records if len(r["caseNumbers"]) == 2]
-    assert len(shared) == 1 and sorted(shared[0]["caseNumbers"]) == sorted([a, b])
+    assert len(shared) == 1 and shared[0]["caseNumbers"] == {a: "Active", b: "Active"}
     video = next(r for r in records if r["signalType"] == "VideoMD5")
-    assert video == {"signalType": "VideoMD5", "hashValue": hashlib.md5(VIDEO).hexdigest(), "caseNumbers": [a]}
+    assert video == {"lastModtimestamp": video["lastModtimestamp"], "signalType": "VideoMD5",
+                     "hashValue": hashlib.md5(VIDEO).hexdigest(), "hashStatus": "Active", "caseNumbers": {a: "Active"},
+                     "CSPFeedbacks": []}
+    assert isinstance(video["lastModtimestamp"], int) and abs(video["lastModtimestamp"] - time.time()) < 600
 
 
 @pytest.mark.parametrize("fmt", ["hashlist", "stopncii-json", "csv", "json"])

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +27,7 @@ F = "fcf8f0cce0f4e94d0e370a22028f67f0b36e2ec596623e1d33e6339c4e9c9b2a"
 F40 = "60f0d0dce1d4ca510f330a620a0d67f0e2626edf96603e0f37c6339c0b9d9bc3"
 R1 = "d23f0824128b2f330c5c7fd0a6a3a4506513270e269e0d37f2a74de452e6b438"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+RECORDED = Path(__file__).parent / "recorded" / "hma-1.1.7-examples.md"
 
 
 class FakeTime:
@@ -246,3 +251,92 @@ def test_token_is_sent_to_a_proxy_when_configured(hma: FakeHMA, monkeypatch: pyt
         client.bank_exists("VICTIM")
         assert "s3cret-token" not in repr(client)
     assert hma.state.requests[0].headers["Authorization"] == "Bearer s3cret-token"
+
+
+def test_a_video_md5_is_pushed_and_waited_for_against_the_exact_index(hma: FakeHMA) -> None:
+    fake = FakeTime()
+    with HashBankClient(hma.url, sleep=fake.sleep, clock=fake.clock) as client:
+        client.create_bank("VICTIM")
+        pushed = client.add_signal("VICTIM", "video_md5", MD5)
+        matches = client.wait_until_matchable("video_md5", MD5, content_id=pushed, timeout=10, interval=1)
+    assert [(m.content_id, m.distance, m.identical) for m in matches] == [(pushed, None, True)]
+
+
+def test_the_fake_answers_a_video_md5_lookup_as_the_real_server_does(hma: FakeHMA, client: HashBankClient) -> None:
+    # The real answer, from the addendum of the recorded examples: {"matches":[{"bank_content_id":22,"distance":"-"}]}
+    client.create_bank("VICTIM")
+    pushed = client.add_signal("VICTIM", "video_md5", MD5)
+    raw = httpx.get(f"{hma.url}/m/raw_lookup", params={"signal_type": "video_md5", "signal": MD5, "include_distance": "true"})
+    assert raw.json() == {"matches": [{"bank_content_id": pushed, "distance": "-"}]}
+
+
+def test_a_rerun_without_recorded_ids_finds_video_md5s_already_in_the_bank(hma: FakeHMA, client: HashBankClient) -> None:
+    client.create_bank("VICTIM")
+    first = client.push_case_hashes("VICTIM", [("video_md5", MD5), ("pdq", H), ("pdq", R1)])
+    assert first.complete
+    again = client.push_case_hashes("VICTIM", [("video_md5", MD5), ("pdq", H)])  # no known ids
+    assert [(r.outcome, r.content_id) for r in again.results] == [("already_present", 1), ("already_present", 2)]
+    assert len(hma.state.sent("POST", "/c/bank/VICTIM/signal")) == 3
+
+
+@pytest.mark.parametrize("answer", [{"bank_content_id": 1, "distance": True}, {"bank_content_id": 1, "distance": "far"},
+                                    {"bank_content_id": 1}, {"distance": "3"}])
+def test_a_lookup_answer_in_another_form_is_one_clear_error(answer: dict[str, object]) -> None:
+    with FakeHMA() as hma, HashBankClient(hma.url) as client:
+        hma.state.lookup_answer = {"matches": [answer]}
+        with pytest.raises(SendError, match="the hash bank answered a lookup in an unexpected form"):
+            client.raw_lookup("pdq", H)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and the answer the real server gave, as recorded."""
+
+    number: int
+    method: str
+    path: str
+    content_type: str | None
+    body: str | None
+    status: int
+    answer_type: str
+    answer: str
+
+
+_EXCHANGE = re.compile(
+    r"\*\*E(?P<number>\d+)\. [^\n]*\n\n- Request: `(?P<method>[A-Z]+) (?P<path>[^`]+)`\n"
+    r"(?:- Request header: `Content-Type: (?P<content_type>[^`]+)`\n)?"
+    r"- Request body:(?: none\n|\n\n  ```\n(?P<body>.*?)\n  ```\n)"
+    r"- Response: \*\*(?P<status>\d+)\*\*, `Content-Type: (?P<answer_type>[^`]+)`, body:\n\n  ```\n(?P<answer>.*?)\n  ```",
+    re.S,
+)
+
+
+def _recorded_exchanges() -> dict[int, Exchange]:
+    found = {}
+    for m in _EXCHANGE.finditer(RECORDED.read_text()):
+        body = textwrap.dedent(m["body"]) if m["body"] is not None else None
+        found[int(m["number"])] = Exchange(int(m["number"]), m["method"], m["path"], m["content_type"], body,
+                                           int(m["status"]), m["answer_type"], textwrap.dedent(m["answer"]))
+    return found
+
+
+# Replayed in this order against a fresh fake; together they build the state each answer needs
+# (TEST_BANK holding H as content 1 and R1 with a note as content 2).
+REPLAYED = [6, 7, 8, 9, 10, 11, 19, 21, 22, 23, 24, 25, 26, 32, 33, 34, 35, 36, *range(37, 60), *range(63, 68),
+            74, 75, 110, 112, 113, 122, 123]
+
+
+def test_hma_fake_replays_the_recorded_answers() -> None:
+    recorded = _recorded_exchanges()
+    assert len(recorded) > 100  # the parse found the whole log
+    with FakeHMA() as hma:
+        for number in REPLAYED:
+            e = recorded[number]
+            headers = {"Content-Type": e.content_type} if e.content_type else {}
+            got = httpx.request(e.method, hma.url + e.path, headers=headers,
+                                content=e.body.encode() if e.body is not None else None)
+            assert (got.status_code, got.headers["Content-Type"]) == (e.status, e.answer_type), f"E{number}"
+            if e.answer_type == "application/json":
+                assert got.json() == json.loads(e.answer), f"E{number}"
+            else:
+                assert got.text.strip() == e.answer.strip(), f"E{number}"

@@ -231,7 +231,9 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
 
     SOURCES are files or folders, web addresses of pictures, videos or pages (the pictures
     on a page are checked), @FILE for a list of sources (one per line, or a CSV with a 'url'
-    column), or hash lists ('pdq <hash>' lines, or CSV with 'signal' and 'hash' columns).
+    column), or hash lists: 'pdq <hash>' and 'video_md5 <hash>' lines (python-threatexchange's
+    local files), CSV with 'signal' and 'hash' columns, StopNCII hash records (JSON) or HMA
+    bank content (JSON).
 
     Downloaded content is hashed in memory and thrown away: it is never saved. The case
     keeps where each item was seen (address, date, file hash) as evidence.

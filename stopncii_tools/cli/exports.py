@@ -22,7 +22,8 @@ from ._common import with_store
 @click.command(name="export")
 @click.option("--case", "case_id", metavar="ID", default=None, help="Case id (default: every open case).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="hashlist", show_default=True,
-              help="hashlist ('pdq <hex>' lines), stopncii-json (partner API records), csv or json rows.")
+              help="hashlist ('pdq <hex>' and 'video_md5 <hex>' lines, for python-threatexchange and HMA), "
+                   "stopncii-json (StopNCII hash records in their FetchHashes envelope), csv or json rows.")
 @click.option("--to-hashbank", metavar="URL", help="Push the hashes to this hash bank server (Meta's HMA API) instead.")
 @click.option("--bank", metavar="NAME", help="Bank name on the server, in CAPITALS_AND_UNDERSCORES.")
 @click.option("--create-bank", is_flag=True, help="Create the bank if it does not exist yet.")
@@ -54,7 +55,7 @@ def export_command(store: Store, case_id: str | None, fmt: str, to_hashbank: str
     if fmt == "hashlist":
         click.echo(export.hashlist(), nl=False)
     elif fmt == "stopncii-json":
-        click.echo(json.dumps(export.stopncii_records(), indent=2))
+        click.echo(json.dumps(export.stopncii_response(), indent=2))
     else:
         o.render(export.rows(), TABLE_COLUMNS, fmt)
     o.status(f"{len(export.hashes)} hashes from {len(case_ids)} cases exported (hashes and case numbers only).")

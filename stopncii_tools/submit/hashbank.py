@@ -33,10 +33,18 @@ Outcome = Literal["added", "already_present", "invalid", "failed"]
 
 @dataclass(frozen=True)
 class BankMatch:
-    """One hit from the server's match index: the bank content id and the bit distance."""
+    """One hit from the server's match index: the bank content id and the bit distance.
+
+    ``distance`` is None when the index compares exactly (``video_md5``): HMA answers ``"-"``
+    there, as an exact index has no distance, and every hit is the same hash.
+    """
 
     content_id: int
-    distance: int
+    distance: int | None
+
+    @property
+    def identical(self) -> bool:
+        return self.distance in (0, None)
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,7 @@ class HashBankClient:
         data = _json(self._request("GET", "/m/raw_lookup", params=params))
         try:
             return [
-                BankMatch(int(m["bank_content_id"]), int(m["distance"])) for m in data["matches"]
+                BankMatch(int(m["bank_content_id"]), _distance(m["distance"])) for m in data["matches"]
             ]
         except (KeyError, TypeError, ValueError):
             raise SendError("the hash bank answered a lookup in an unexpected form") from None
@@ -223,8 +231,8 @@ class HashBankClient:
         """Put every ``(signal_type, hex)`` into ``bank`` once, and report on each.
 
         A hash is skipped as ``already_present`` when ``known`` (content ids recorded from
-        earlier pushes) points at it, or when the index already holds it at distance 0 in this
-        bank. A push made in the last minute or two and not recorded cannot be seen yet:
+        earlier pushes) points at it, or when the index already holds the identical hash in
+        this bank. A push made in the last minute or two and not recorded cannot be seen yet:
         record the ids this returns.
         """
         if not self.bank_exists(bank):
@@ -292,7 +300,7 @@ class HashBankClient:
             stored = self.stored_signals(bank, known_id) or {}
             if stored.get(signal_type) == value:
                 return known_id
-        exact = [m.content_id for m in self.raw_lookup(signal_type, value, [bank]) if m.distance == 0]
+        exact = [m.content_id for m in self.raw_lookup(signal_type, value, [bank]) if m.identical]
         return min(exact) if exact else None
 
     def _request(
@@ -336,6 +344,15 @@ def _judge(response: httpx.Response, accept: tuple[int, ...], now: float) -> htt
         wait = parse_retry_after(response.headers.get("Retry-After"), now)
         raise TemporarySendError(said, retry_after=wait)
     raise SendError(said)
+
+
+def _distance(answered: object) -> int | None:
+    """HMA sends the distance as a string: ``"4"``, or ``"-"`` from an exact-match index."""
+    if answered == "-":
+        return None
+    if isinstance(answered, bool) or not isinstance(answered, (str, int)):
+        raise ValueError(f"no distance: {answered!r}")
+    return int(answered)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -4,27 +4,32 @@ What leaves is what StopNCII itself shares: PDQ for pictures, MD5 for videos, ea
 case numbers (case ids) that hold it. Never a label, file name, path, URL, name or contact
 detail. PDQ hashes below quality 50 are left out: a weak hash matches unrelated pictures.
 
-Formats: ``hashlist`` (the plain hash-exchange lines ``pdq <hex>`` and ``md5 <hex>`` that HMA
-and ThreatExchange files use), ``stopncii-json`` (records shaped like StopNCII's partner API:
-``signalType`` ImagePDQ or VideoMD5, ``hashValue``, ``caseNumbers``), and ``csv``/``json`` rows.
+Formats (docs/hashbank.md says which system reads which): ``hashlist``, the lines
+``pdq <hex>`` and ``video_md5 <hex>`` that python-threatexchange's local-file exchange loads;
+``stopncii-json``, a ``FetchHashesResponse`` envelope of StopNCII hash records as
+python-threatexchange's StopNCII client parses them; and ``csv``/``json`` rows. Signal types
+carry the names HMA and python-threatexchange use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .. import clock as clocks
 from ..signals import WEAK_QUALITY
+from ..signals.hashlists import HMA_SIGNAL_TYPES, STOPNCII_SIGNAL_TYPES
 from ..store import Store
 from ..submit import HashBankClient, PushReport
 
 FORMATS = ("hashlist", "stopncii-json", "csv", "json")
 TABLE_COLUMNS = ("case", "signal", "hash", "quality")
 MIN_PDQ_QUALITY = 50
-# our signal -> (StopNCII signalType, HMA signal type)
-_NAMES = {"pdq": ("ImagePDQ", "pdq"), "md5": ("VideoMD5", "video_md5")}
+# Closing a case ends the casework, not the person's wish to have the pictures blocked; a
+# deleted case is never exported. So every exported case number is an active case.
+CASE_STATUS = "Active"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,12 @@ class ExportedHash:
     value: str
     quality: int | None
     case_ids: tuple[str, ...]
+    modified: int  # unix seconds: when the newest item holding this hash was protected
+
+    @property
+    def signal_type(self) -> str:
+        """The name HMA and python-threatexchange give this signal: pdq or video_md5."""
+        return HMA_SIGNAL_TYPES[self.signal]
 
 
 @dataclass
@@ -43,36 +54,46 @@ class HashExport:
     weak: int = 0
 
     def hashlist(self) -> str:
-        return "".join(f"{h.signal} {h.value}\n" for h in self.hashes)
+        """``<signal type> <hex>`` lines, as python-threatexchange's local-file exchange reads them."""
+        return "".join(f"{h.signal_type} {h.value}\n" for h in self.hashes)
 
-    def stopncii_records(self) -> list[dict[str, Any]]:
-        return [{"signalType": _NAMES[h.signal][0], "hashValue": h.value, "caseNumbers": list(h.case_ids)}
-                for h in self.hashes]
+    def stopncii_response(self) -> dict[str, Any]:
+        """One ``FetchHashesResponse`` holding every hash, as StopNCII's FetchHashes answers."""
+        records = [
+            {"lastModtimestamp": h.modified, "signalType": STOPNCII_SIGNAL_TYPES[h.signal], "hashValue": h.value,
+             "hashStatus": CASE_STATUS, "caseNumbers": dict.fromkeys(h.case_ids, CASE_STATUS), "CSPFeedbacks": []}
+            for h in self.hashes
+        ]
+        return {"count": len(records), "nextPageToken": None,
+                "nextSetTimestamp": max((h.modified for h in self.hashes), default=0),
+                "hasMoreRecords": False, "hashRecords": records}
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"case": case, "signal": h.signal, "hash": h.value, "quality": h.quality}
+        return [{"case": case, "signal": h.signal_type, "hash": h.value, "quality": h.quality}
                 for h in self.hashes for case in h.case_ids]
 
 
 def collect_hashes(store: Store, case_ids: Sequence[str]) -> HashExport:
     """PDQ of each protected picture (as taken, not its rotations) and MD5 of each video."""
-    merged: dict[tuple[str, str], tuple[int | None, list[str]]] = {}
+    merged: dict[tuple[str, str], tuple[int | None, list[str], list[int]]] = {}
     export = HashExport()
     for case_id in case_ids:
-        kinds = {item.id: item.kind for item in store.protected_items(case_id)}
+        items = {item.id: item for item in store.protected_items(case_id)}
         for s in store.protected_signals(case_id):
-            wanted = (kinds[s.owner_id] == "image" and s.signal == "pdq" and s.variant == 0) or (
-                kinds[s.owner_id] == "video" and s.signal == "md5")
+            item = items[s.owner_id]
+            wanted = (item.kind == "image" and s.signal == "pdq" and s.variant == 0) or (
+                item.kind == "video" and s.signal == "md5")
             if not wanted:
                 continue
             if s.signal == "pdq" and (s.quality or 0) < max(MIN_PDQ_QUALITY, WEAK_QUALITY):
                 export.weak += 1
                 continue
-            _, cases = merged.setdefault((s.signal, s.value), (s.quality, []))
+            _, cases, times = merged.setdefault((s.signal, s.value), (s.quality, [], []))
             if case_id not in cases:
                 cases.append(case_id)
-    export.hashes = [ExportedHash(signal, value, quality, tuple(cases))
-                     for (signal, value), (quality, cases) in merged.items()]
+            times.append(int(datetime.fromisoformat(item.created_at).timestamp()))
+    export.hashes = [ExportedHash(signal, value, quality, tuple(cases), max(times))
+                     for (signal, value), (quality, cases, times) in merged.items()]
     return export
 
 
@@ -85,7 +106,7 @@ def push_to_hashbank(
         client.create_bank(bank)
     case_ids = sorted({c for h in export.hashes for c in h.case_ids})
     known = store.hashbank_ids(case_ids, client.base_url, bank)
-    cases_of = {(_NAMES[h.signal][1], h.value): h.case_ids for h in export.hashes}
+    cases_of = {(h.signal_type, h.value): h.case_ids for h in export.hashes}
     results = []
     for pair, cases in cases_of.items():
         # one hash at a time, each id kept at once: a push stopped half-way repeats nothing

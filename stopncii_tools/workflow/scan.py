@@ -179,7 +179,7 @@ def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, t
         return
     for entry in entries:
         if not isinstance(entry, HashEntry):
-            yield ScanOutcome(f"{name}:{entry.line}", error=f"{name}, line {entry.line}: {entry.reason}")
+            yield ScanOutcome(f"{name}, {entry.where}", error=f"{name}, {entry.where}: {entry.reason}")
             continue
         where = SightingSource(source=f"{entry.signal} {entry.value}")  # the hash is what was seen
         yield _record(store, case, matcher, where, None, [(entry.signal, entry.value, None)])
