@@ -1,7 +1,7 @@
-"""A loopback stand-in for Meta's HMA 2.0 hash bank server, faithful to tests/recorded.
+"""A loopback stand-in for Meta's HMA 2.0 hash bank server, faithful to ../shared/hma-api.
 
 It answers the endpoints our client uses with the statuses and bodies recorded from a real
-server (tests/recorded/hma-1.1.7-examples.md, replayed against this fake by
+server (../shared/hma-api/examples.md, replayed against this fake by
 test_hma_fake_replays_the_recorded_answers), including its quirks: a push answers 200 with
 ``{"id", "signals"}``; the same hash pushed twice becomes two items; the PDQ check is
 ``re.match("^[0-9a-f]{64}$")`` so a trailing newline gets through; lookups see a push only after

@@ -27,7 +27,8 @@ F = "fcf8f0cce0f4e94d0e370a22028f67f0b36e2ec596623e1d33e6339c4e9c9b2a"
 F40 = "60f0d0dce1d4ca510f330a620a0d67f0e2626edf96603e0f37c6339c0b9d9bc3"
 R1 = "d23f0824128b2f330c5c7fd0a6a3a4506513270e269e0d37f2a74de452e6b438"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
-RECORDED = Path(__file__).parent / "recorded" / "hma-1.1.7-examples.md"
+# what a real HMA 1.1.7 server answered, kept beside the project (never copied into it)
+RECORDED = Path(__file__).resolve().parents[1].parent / "shared" / "hma-api" / "examples.md"
 
 
 class FakeTime:
@@ -312,6 +313,8 @@ _EXCHANGE = re.compile(
 
 
 def _recorded_exchanges() -> dict[int, Exchange]:
+    if not RECORDED.exists():
+        pytest.skip("../shared/hma-api is not present beside the project")
     found = {}
     for m in _EXCHANGE.finditer(RECORDED.read_text()):
         body = textwrap.dedent(m["body"]) if m["body"] is not None else None
