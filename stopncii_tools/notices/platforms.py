@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import paths
 from .._errors import DirectoryError, InvalidURL, NotFound
+from ..web.urls import parse_web_address, registrable_domain
 
 FRAMEWORK_IDS: tuple[str, ...] = (
     "take_it_down",
@@ -78,9 +79,10 @@ class ReportingChannel:
         if DOMAIN_PLACEHOLDER not in self.address:
             return self.address
         host = _host_of(url_or_host)
-        if not host or not _is_domain(host):
+        domain = registrable_domain(host) if host else None
+        if domain is None:
             raise InvalidURL("has no website name to send the report to", item=url_or_host)
-        return self.address.replace(DOMAIN_PLACEHOLDER, registrable_domain(host))
+        return self.address.replace(DOMAIN_PLACEHOLDER, domain)
 
 
 @dataclass(frozen=True)
@@ -243,13 +245,6 @@ def _is_tld(labels: list[str]) -> bool:
     )
 
 
-def registrable_domain(host: str) -> str:
-    """The name a site registered: ``i.imgur.com`` is ``imgur.com``, ``a.b.co.uk`` ``b.co.uk``."""
-    labels = host.lower().rstrip(".").split(".")
-    size = 3 if len(labels) >= 3 and _is_tld(labels[-2:]) else 2
-    return ".".join(labels[-size:])
-
-
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # Schemes that never point at content on a web host (mailto:x@t.me names no Telegram page).
 _NOT_WEB = re.compile(
@@ -290,10 +285,6 @@ def _normalise_host(netloc: str) -> str | None:
         except UnicodeError:
             return None
     return host if _HOST_CHARS.fullmatch(host) else None
-
-
-def _is_domain(host: str) -> bool:
-    return "." in host and not re.fullmatch(r"[0-9.]+", host)
 
 
 # -- loading and checking ------------------------------------------------------------------
@@ -672,24 +663,16 @@ def _check_address(kind: str, address: str, where: str) -> None:
         if not _EMAIL.fullmatch(example):
             _fail(where, f"'{address}' is not an e-mail address")
     elif kind in ("web_form", "api"):
-        if not _is_web_address(address):
-            _fail(where, f"'{address}' is not a web address starting with https://")
+        try:
+            parse_web_address(address)
+        except InvalidURL as exc:
+            _fail(where, f"'{address}' is not a web address: {exc.reason}")
     elif address.startswith(("http://", "https://")):
         _fail(
             where,
             "an in_app channel describes where to tap in the app; "
             'use kind = "web_form" for a web address',
         )
-
-
-def _is_web_address(address: str) -> bool:
-    if not address.startswith(("https://", "http://")) or any(c.isspace() for c in address):
-        return False
-    try:
-        host = _normalise_host(urlsplit(address).netloc)
-    except ValueError:
-        return False
-    return host is not None and _is_domain(host)
 
 
 def _host_pattern(text: str, where: str) -> str:

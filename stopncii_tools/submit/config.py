@@ -32,6 +32,7 @@ from typing import Any
 
 from .. import paths
 from .._errors import InputFileError
+from ..retry import Backoff
 from . import HTTPSettings, RateLimiter, SMTPSettings
 
 FILE_NAME = "sending.toml"
@@ -94,9 +95,9 @@ class SendingConfig:
 
     def retry_wait(self, attempts: int, retry_after: float | None) -> float:
         """Seconds until the next try after ``attempts`` failed ones; the receiver's wish wins."""
-        if retry_after is not None:
-            return max(retry_after, 1.0)
-        return min(self.first_retry_seconds * 2 ** max(attempts - 1, 0), self.max_retry_seconds)
+        backoff = Backoff(min(self.first_retry_seconds, self.max_retry_seconds), self.max_retry_seconds)
+        wait = backoff.wait_after(attempts, retry_after)
+        return wait if retry_after is None else max(wait, 1.0)  # "0" still means a later run
 
 
 def default_path() -> Path:

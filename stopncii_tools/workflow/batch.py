@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import clock as clocks
-from .._errors import InputFileError, NotFound, NoticeError, StopNCIIError
+from .._errors import InputFileError, InvalidURL, NotFound, NoticeError, StopNCIIError
 from ..matching.case import CaseMatcher, SuspectHashes
 from ..notices import Requester, normalise_jurisdiction, render_statements
-from ..notices._base import is_web_address
+from ..web.urls import parse_web_address
 from .outbox import SendResult, send_notices
 from ..notices.platforms import FRAMEWORK_IDS, PlatformDirectory
 from .scan import ScanOptions, scan_sources
@@ -180,9 +180,12 @@ def _row(line: int, values: dict[str, str], extra: list[str] | None) -> BatchRow
     if not values.get("case"):
         raise InputFileError("the case column is empty (give a case id or a title)")
     url = values.get("url", "")
-    if not is_web_address(url):
-        raise InputFileError(f"{url[:80]!r} is not a web address starting with https:// or http://"
-                             if url else "the url column is empty")
+    if not url:
+        raise InputFileError("the url column is empty")
+    try:
+        parse_web_address(url)
+    except InvalidURL as exc:
+        raise InputFileError(f"{url[:80]!r} is not a web address: {exc.reason}") from None
     framework = values.get("framework") or None
     if framework and framework not in FRAMEWORK_IDS:
         raise InputFileError(f"the framework {framework!r} is not one we know; use one of {', '.join(FRAMEWORK_IDS)}")
