@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
+from .. import clock as clocks
 from .._errors import MissingFields, NoticeError
 from .platforms import DOMAIN_PLACEHOLDER, OTHER_ID, Platform, ReportingChannel
 from ._base import Framework
@@ -147,7 +148,7 @@ def draft_notices(
             language=lang,
             requester=requester,
             items=group,
-            created_at=created_at or datetime.now(UTC),
+            created_at=created_at or clocks.now(),
             asks=asks,
             attach_hashes=hashes,
             confirmed=frozenset(confirmed),

@@ -7,7 +7,6 @@ workflow step can change several kinds in one transaction.
 
 from __future__ import annotations
 
-from ._database import utcnow
 from .cases import CaseRecords
 from .notices import NoticeRecords
 from .protected import ProtectedRecords
@@ -44,5 +43,4 @@ __all__ = [
     "Store",
     "StoredNotice",
     "StoredSignal",
-    "utcnow",
 ]
