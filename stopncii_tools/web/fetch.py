@@ -40,7 +40,7 @@ from .. import clock as clocks
 from .._errors import BlockedAddress, FetchError, HTTPStatusError, InvalidURL, ResponseTooLarge
 from ..media.pictures import kind_of, sniff
 from ..retry import Backoff, parse_retry_after
-from .urls import host_of, join_web_address, parse_web_address
+from .urls import join_web_address, parse_web_address
 
 USER_AGENT: Final = "stopncii-tools/0.1 (+https://github.com/stopncii-tools; takedown checker)"
 
@@ -323,15 +323,20 @@ class _GuardedTransport(httpx.BaseTransport):
 
 def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
     try:
-        return join_web_address(current, location)
+        return httpx.URL(join_web_address(str(current), location).url)
     except InvalidURL as exc:
         raise InvalidURL(f"the server redirected to {location[:200]!r}: {exc.reason}") from None
+
+
+def _host_name(url: httpx.URL) -> str:
+    """The host as sent on the wire (international names in their ASCII form)."""
+    return url.raw_host.decode("ascii", "replace")
 
 
 def _host_key(url: str) -> str:
     """The host a URL will be fetched from, for sharing out work ('' when it does not parse)."""
     try:
-        return host_of(httpx.URL(url.strip()))
+        return _host_name(httpx.URL(url.strip()))
     except (httpx.InvalidURL, ValueError):
         return ""
 
@@ -469,11 +474,11 @@ class Fetcher:
             yield
 
     def _get(self, url: str) -> FetchedResource:
-        current = parse_web_address(url)
+        current = httpx.URL(parse_web_address(url).url)
         redirects: list[str] = []
         with self._total_slots:
             while True:
-                with self._host_slot(host_of(current)):
+                with self._host_slot(_host_name(current)):
                     response, tries = self._send(current)
                     try:
                         location = response.headers.get("location")

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin
 
-import httpx
-
 from .._errors import InvalidURL
 from .urls import join_web_address
 
@@ -276,9 +274,9 @@ def _resolve(raw: str, base: str) -> str | None:
     if not cleaned:
         return None
     try:
-        join_web_address(httpx.URL(base), cleaned)  # the one rule decides; the link is kept as written
+        join_web_address(base, cleaned)  # the one rule decides; the link is kept as written
         return urljoin(base, cleaned).split("#", 1)[0]  # the fragment is never sent
-    except (InvalidURL, httpx.InvalidURL, ValueError):
+    except (InvalidURL, ValueError):
         return None
 
 

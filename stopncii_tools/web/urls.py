@@ -1,10 +1,14 @@
 """What counts as a web address, decided in one place for every part of the tool.
 
 The rule: an ``http://`` or ``https://`` address (any case) with a server name or IP address,
-no name or password before an ``@``, no spaces or control characters anywhere, a port that
-exists, and at most ``MAX_URL_LENGTH`` characters. International names are accepted and kept
-in their ASCII (punycode) form. Whether the address is *public* is a separate question, asked
-by the fetcher's guard at connection time.
+no name or password before an ``@``, no spaces, backslashes or control characters anywhere, a
+port that exists, and at most ``MAX_URL_LENGTH`` characters. International names are accepted
+and kept in their ASCII (punycode) form, encoded as httpx encodes them. Whether the address is
+*public* is a separate question, asked by the fetcher's guard at connection time.
+
+Standard library and ``idna`` only, no httpx: the notice and case code that imports this must
+load no network library (``tests/test_privacy.py``). The fetcher parses the normalised text this
+returns, which is strict enough that every parser reads it the same way.
 """
 
 from __future__ import annotations
@@ -13,25 +17,42 @@ import functools
 import ipaddress
 import re
 import unicodedata
-from typing import Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-import tldextract
+import idna
 
 from .._errors import InvalidURL
 
+if TYPE_CHECKING:
+    import tldextract
+
 __all__ = [
-    "MAX_URL_LENGTH", "host_of", "is_web_address", "join_web_address", "parse_web_address",
+    "MAX_URL_LENGTH", "WebAddress", "is_web_address", "join_web_address", "parse_web_address",
     "registrable_domain",
 ]
 
 MAX_URL_LENGTH: Final = 8192  # RFC 9110 asks for at least 8000; nothing longer is a real link
 _LABEL: Final = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.ASCII)
 _LONGEST_HOST: Final = 253
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
-def parse_web_address(text: str) -> httpx.URL:
-    """``text`` as a normalised URL, or :class:`InvalidURL` saying in one line why it is not one.
+@dataclass(frozen=True)
+class WebAddress:
+    """A web address that passed the rule: ``url`` is its normalised text."""
+
+    url: str
+    scheme: str
+    host: str  # lower case, ASCII (punycode); an IPv6 address without brackets
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def parse_web_address(text: str) -> WebAddress:
+    """``text`` as a normalised web address, or :class:`InvalidURL` saying in one line why not.
 
     Spaces around the address are ignored; scheme and server name come back in lower case.
     """
@@ -45,11 +66,31 @@ def parse_web_address(text: str) -> httpx.URL:
             "the web address has a space or an invisible character in it; "
             "copy it again from the browser's address bar"
         )
+    if "\\" in cleaned:  # browsers read it as '/', servers and libraries do not
+        raise InvalidURL("the web address has a backslash (\\) in it; it is refused")
     try:
-        url = httpx.URL(cleaned)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise InvalidURL(f"this is not a valid web address ({_first_line(exc)})") from None
-    return _checked(url)
+        parts = urlsplit(cleaned)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"this is not a valid web address ({_port_words(str(exc))})") from None
+    if parts.scheme not in ("http", "https"):
+        got = f"it starts with {parts.scheme}:" if parts.scheme else "it has no http:// or https://"
+        raise InvalidURL(f"only http:// and https:// web addresses can be used ({got})")
+    if "@" in parts.netloc:
+        raise InvalidURL(
+            "the web address has a name or password before an '@', a common way to disguise "
+            "where a link really goes; it is refused"
+        )
+    if not parts.hostname:
+        raise InvalidURL("the web address has no server name")
+    host = _ascii_host(parts.hostname)
+    if port is not None and port == 0:
+        raise InvalidURL("the port number 0 does not exist")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        netloc += f":{port}"
+    url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return WebAddress(url, parts.scheme, host)
 
 
 def is_web_address(text: str) -> bool:
@@ -61,17 +102,16 @@ def is_web_address(text: str) -> bool:
     return True
 
 
-def join_web_address(base: httpx.URL, reference: str) -> httpx.URL:
-    """Where ``reference`` (a redirect's Location, a link on a page) leads from ``base``."""
+def join_web_address(base: str, reference: str) -> WebAddress:
+    """Where ``reference`` (a redirect's Location, a link on a page) leads from ``base``.
+
+    Spaces inside it are sent as ``%20``, as a browser does.
+    """
     try:
-        return parse_web_address(str(base.join(reference.strip())))
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise InvalidURL(f"this is not a valid web address ({_first_line(exc)})") from None
-
-
-def host_of(url: httpx.URL) -> str:
-    """The server name as sent on the wire (international names in their ASCII form)."""
-    return url.raw_host.decode("ascii", "replace")
+        joined = urljoin(base, reference.strip().replace(" ", "%20"))
+    except ValueError as exc:
+        raise InvalidURL(f"this is not a valid web address ({exc})") from None
+    return parse_web_address(joined)
 
 
 def registrable_domain(host: str) -> str | None:
@@ -86,8 +126,8 @@ def registrable_domain(host: str) -> str | None:
     if not name or _is_ip(name):
         return None
     try:
-        name = name.encode("idna").decode("ascii")
-    except UnicodeError:
+        name = _ascii_host(name)
+    except InvalidURL:
         return None
     parts = _public_suffix_list()(name)
     if parts.suffix:
@@ -99,6 +139,8 @@ def registrable_domain(host: str) -> str | None:
 @functools.cache
 def _public_suffix_list() -> tldextract.TLDExtract:
     """The list as shipped inside tldextract: never fetched, never cached to disk."""
+    import tldextract  # here, not above: it loads requests, which the case code must not load
+
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
@@ -110,23 +152,19 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _checked(url: httpx.URL) -> httpx.URL:
-    if url.scheme not in ("http", "https"):
-        got = f"it starts with {url.scheme}:" if url.scheme else "it has no http:// or https://"
-        raise InvalidURL(f"only http:// and https:// web addresses can be used ({got})")
-    if url.userinfo:
-        raise InvalidURL(
-            "the web address has a name or password before an '@', a common way to disguise "
-            "where a link really goes; it is refused"
-        )
-    host = host_of(url)
-    if not host:
-        raise InvalidURL("the web address has no server name")
+def _ascii_host(hostname: str) -> str:
+    """The server name in ASCII, as httpx would send it; InvalidURL when it is not a name."""
+    try:
+        host = hostname if hostname.isascii() else idna.encode(hostname).decode("ascii")
+    except idna.IDNAError:
+        host = hostname
     if not _is_host(host):
         raise InvalidURL(f"{host[:80]!r} is not a valid server name")
-    if url.port is not None and not 0 < url.port < 65536:
-        raise InvalidURL(f"the port number {url.port} does not exist (ports go up to 65535)")
-    return url
+    return host
+
+
+def _port_words(reason: str) -> str:
+    return "the port number does not exist (ports go up to 65535)" if "out of range" in reason else reason
 
 
 def _is_host(host: str) -> bool:
@@ -145,7 +183,3 @@ def _is_host(host: str) -> bool:
     except UnicodeError:
         return False
     return True
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
