@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,11 +34,14 @@ PROBES: list[tuple[str, str | None]] = [
     ("https://", None),
     ("https://example.com/\u200b", None),  # an invisible character
     ("http://[fe80::1%25eth0]/", None),
+    ("http://files.example\\@127.0.0.1/a.jpg", None),  # a browser goes to files.example, a library to 127.0.0.1
+    ("https://example.com:0/", None),
     ("https://xn--zz.example/", None),  # punycode that decodes to nothing
     ("https://" + "a" * MAX_URL_LENGTH + ".example/", None),
     ("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/"),
     ("https://bücher.example/", "https://xn--bcher-kva.example/"),
     ("HTTPS://EXAMPLE.COM", "https://example.com"),
+    ("https://example.com:443/x", "https://example.com/x"),
     ("https://[::1]/", "https://[::1]/"),  # a valid address; the fetcher's guard refuses it later
     ("  https://files.example:8443/x?q=1#top ", "https://files.example:8443/x?q=1#top"),
 ]
@@ -169,3 +174,11 @@ def test_the_suffix_list_is_never_fetched(monkeypatch: pytest.MonkeyPatch) -> No
 
     urls._public_suffix_list.cache_clear()
     assert registrable_domain("shop.example.co.uk") == "example.co.uk"
+
+
+def test_the_rule_and_the_suffix_list_load_no_network_library_into_the_case_code() -> None:
+    """Protecting photos imports the notice code (and so this rule): no network library comes along."""
+    probe = ("import sys, stopncii_tools.workflow.protect; "
+             "print(sorted({'httpx', 'requests', 'urllib3', 'ssl', 'tldextract'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
