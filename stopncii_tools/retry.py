@@ -3,7 +3,9 @@
 One schedule for every caller: the fetcher and the senders wait in-process between tries, and
 the outbox stores ``next_attempt_at`` for a later run, so the schedule is a plain function of
 "how many tries have failed" rather than a loop. No jitter: one person's work is one client,
-there is no herd to spread out.
+there is no herd to spread out. Not tenacity or stamina: both drive an in-process loop of their
+own, while the outbox needs the schedule itself, and the fetcher's loop must close a 503's
+response before waiting and hand back the last answer rather than raise.
 """
 
 from __future__ import annotations
