@@ -41,9 +41,9 @@ from stopncii_tools.web.fetch import (
     FetchLimits,
     is_public_address,
     resolve_host,
-    validate_url,
 )
 from stopncii_tools.web.pages import find_media
+from stopncii_tools.web.urls import parse_web_address
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -912,12 +912,12 @@ def test_non_web_addresses_are_refused(make_fetcher: MakeFetcher, url: str) -> N
     error = fetch_error(make_fetcher(allow_private=False), url)
     assert isinstance(error, InvalidURL)
     with pytest.raises(InvalidURL):
-        validate_url(url)
+        parse_web_address(url)
 
 
 def test_odd_ports_and_names_are_fine(site: Site, make_fetcher: MakeFetcher) -> None:
     site.routes["/a%20b.jpg"] = lambda h: reply(h, 200, JPEG, "image/jpeg")
-    assert validate_url("  HTTP://Files.Example:8443/x  ") == "http://files.example:8443/x"
+    assert str(parse_web_address("  HTTP://Files.Example:8443/x  ")) == "http://files.example:8443/x"
     fetcher = make_fetcher(resolver=only_names({"xn--mnchen-3ya.test": ["127.0.0.1"]}))
     got = fetcher.get(f"http://münchen.test:{site.port}/a%20b.jpg")
     assert got.kind == "image"

@@ -415,7 +415,7 @@ BAD_ENTRIES = [
         + _CHANNEL.replace('"email"', '"web_form"').replace(
             "abuse@telegram.org", "telegram.org/report"
         ),
-        "entry 'telegram', channel 1: 'telegram.org/report' is not a web address starting with",
+        "entry 'telegram', channel 1: 'telegram.org/report' is not a web address: only http:// and https://",
     ),
     (
         _TELEGRAM + _CHANNEL + 'source = "x"\nverified_on = "2026-02-30"\n',

@@ -126,7 +126,7 @@ def test_unknown_source_and_missing_list_are_reported_and_the_rest_goes_on(tmp_p
                  str(tmp_path / "reported"))
     assert result.exit_code == 1
     assert "nothere: no such file or folder, and not a web address" in result.stderr
-    assert "nolist.txt: cannot read the list" in result.stderr
+    assert "nolist.txt: could not be read" in result.stderr
     assert "1 scanned, 2 failed" in result.stderr
 
 

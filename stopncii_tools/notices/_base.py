@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, ClassVar
-from urllib.parse import urlsplit
+
+from ..web.urls import is_web_address
 
 from ..countries import country_name
 
@@ -171,17 +172,6 @@ def _item_problems(notice: Notice) -> list[str]:
                     f"a full web address starting with https:// or http:// (not {address[:80]!r})"
                 )
     return problems
-
-
-def is_web_address(text: str) -> bool:
-    """True for an absolute http(s) URL with a host and no spaces or control characters."""
-    if not text or any(c.isspace() for c in text) or _BREAKS.search(text):
-        return False
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _filled(value: object) -> bool:

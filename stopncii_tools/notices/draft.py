@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
+from .. import clock as clocks
 from .._errors import MissingFields, NoticeError
 from ..countries import country_name, normalise_jurisdiction
 from ._base import Framework, Situation
@@ -105,7 +106,7 @@ def draft_notices(
             language=lang,
             requester=requester,
             items=group,
-            created_at=created_at or datetime.now(UTC),
+            created_at=created_at or clocks.now(),
             asks=asks,
             attach_hashes=hashes,
             confirmed=frozenset(confirmed),

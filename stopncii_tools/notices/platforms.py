@@ -20,7 +20,6 @@ import fnmatch
 import importlib.resources
 import re
 import sys
-import tomllib
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from urllib.parse import unquote, urlsplit
 
 from .. import paths
 from .._errors import DirectoryError, InvalidURL, NotFound
+from ..config import check_keys, did_you_mean, parse_toml, read_toml, table, tables
+from ..web.urls import parse_web_address, registrable_domain
 from .frameworks import framework_ids
 
 CHANNEL_KINDS: tuple[str, ...] = ("email", "api", "web_form", "in_app")  # most preferred first
@@ -71,9 +72,10 @@ class ReportingChannel:
         if DOMAIN_PLACEHOLDER not in self.address:
             return self.address
         host = _host_of(url_or_host)
-        if not host or not _is_domain(host):
+        domain = registrable_domain(host) if host else None
+        if domain is None:
             raise InvalidURL("has no website name to send the report to", item=url_or_host)
-        return self.address.replace(DOMAIN_PLACEHOLDER, registrable_domain(host))
+        return self.address.replace(DOMAIN_PLACEHOLDER, domain)
 
 
 @dataclass(frozen=True)
@@ -236,13 +238,6 @@ def _is_tld(labels: list[str]) -> bool:
     )
 
 
-def registrable_domain(host: str) -> str:
-    """The name a site registered: ``i.imgur.com`` is ``imgur.com``, ``a.b.co.uk`` ``b.co.uk``."""
-    labels = host.lower().rstrip(".").split(".")
-    size = 3 if len(labels) >= 3 and _is_tld(labels[-2:]) else 2
-    return ".".join(labels[-size:])
-
-
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # Schemes that never point at content on a web host (mailto:x@t.me names no Telegram page).
 _NOT_WEB = re.compile(
@@ -283,10 +278,6 @@ def _normalise_host(netloc: str) -> str | None:
         except UnicodeError:
             return None
     return host if _HOST_CHARS.fullmatch(host) else None
-
-
-def _is_domain(host: str) -> bool:
-    return "." in host and not re.fullmatch(r"[0-9.]+", host)
 
 
 # -- loading and checking ------------------------------------------------------------------
@@ -352,11 +343,11 @@ def load_directory(override: Path | None = None) -> PlatformDirectory:
     if override is not None:
         if not override.is_file():
             raise DirectoryError("this platform directory file does not exist", item=str(override))
-        sources.append(_parse_file(override, str(override)))
+        sources.append(_parse_file(override))
     else:
         user_file = paths.config_dir() / USER_FILE_NAME
         if user_file.is_file():
-            sources.append(_parse_file(user_file, str(user_file)))
+            sources.append(_parse_file(user_file))
     return _build(sources)
 
 
@@ -365,23 +356,15 @@ def _packaged_source() -> _Source:
     return _parse_text(resource.read_text(encoding="utf-8"), USER_FILE_NAME)
 
 
-def _parse_file(path: Path, label: str) -> _Source:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DirectoryError(f"could not be read ({exc.strerror})", item=label) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DirectoryError("is not UTF-8 text; save it as UTF-8", item=label) from exc
-    return _parse_text(text, label)
+def _parse_file(path: Path) -> _Source:
+    return _parse_tables(read_toml(path, error=DirectoryError), str(path))
 
 
 def _parse_text(text: str, label: str) -> _Source:
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DirectoryError(_toml_reason(str(exc)), item=label) from exc
+    return _parse_tables(parse_toml(text, label, error=DirectoryError), label)
+
+
+def _parse_tables(table: dict[str, Any], label: str) -> _Source:
     _check_keys(table, _TOP_KEYS, label)
     defaults = _table(table.get("defaults", {}), f"{label}: [defaults]")
     _check_keys(defaults, _DEFAULTS_KEYS, f"{label}: [defaults]")
@@ -402,14 +385,6 @@ def _parse_text(text: str, label: str) -> _Source:
         shared,
         entries,
     )
-
-
-def _toml_reason(message: str) -> str:
-    """Lead tomllib's message with the line number, which is what a person looks for."""
-    found = re.search(r"\(at line (\d+), column (\d+)\)", message)
-    detail = message[: found.start()].strip() if found else message
-    where = f"line {found.group(1)}, column {found.group(2)}: " if found else ""
-    return f"{where}not valid TOML ({detail})"
 
 
 def _entry(raw: object, label: str, number: int) -> dict[str, Any]:
@@ -534,31 +509,16 @@ def _fail(where: str, reason: str) -> NoReturn:
     raise DirectoryError(reason, item=where)
 
 
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest option (a prefix counts), or nothing."""
-    options = sorted(options)
-    close = [o for o in options if word and o.startswith(word)] or difflib.get_close_matches(
-        word, options, n=1
-    )
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _check_keys(table: Mapping[str, object], allowed: frozenset[str], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            _fail(where, f"unknown key '{key}'{_did_you_mean(key, allowed)}")
+def _check_keys(values: Mapping[str, object], allowed: frozenset[str], where: str) -> None:
+    check_keys(values, allowed, where, error=DirectoryError)
 
 
 def _table(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _fail(where, "should be a table")
-    return value
+    return table(value, where, error=DirectoryError)
 
 
 def _array(value: object, where: str) -> list[object]:
-    if not isinstance(value, list):
-        _fail(where, "should be a list of tables ([[...]])")
-    return value
+    return tables(value, where, error=DirectoryError)
 
 
 def _text(value: object, where: str, key: str, *, allow_empty: bool = False) -> str:
@@ -593,7 +553,7 @@ def _frameworks(value: object, where: str) -> tuple[str, ...]:
     frameworks = _strings(value, where, "frameworks")
     for framework in frameworks:
         if framework not in framework_ids():
-            hint = _did_you_mean(framework, framework_ids())
+            hint = did_you_mean(framework, framework_ids())
             _fail(where, f"unknown framework '{framework}'{hint}")
     if not frameworks:
         _fail(where, "'frameworks' should name at least one legal framework")
@@ -618,7 +578,7 @@ def _date(value: object, where: str) -> dt.date:
             _fail(where, f"bad date '{value}' (write it as YYYY-MM-DD)")
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         _fail(where, f"bad date '{value}' (write it as YYYY-MM-DD, without a time)")
-    if value > dt.date.today():
+    if value > dt.date.today():  # the real date, not STOPNCII_NOW: a rehearsal set in the past still loads
         _fail(where, f"date {value.isoformat()} is in the future")
     return value
 
@@ -665,24 +625,16 @@ def _check_address(kind: str, address: str, where: str) -> None:
         if not _EMAIL.fullmatch(example):
             _fail(where, f"'{address}' is not an e-mail address")
     elif kind in ("web_form", "api"):
-        if not _is_web_address(address):
-            _fail(where, f"'{address}' is not a web address starting with https://")
+        try:
+            parse_web_address(address)
+        except InvalidURL as exc:
+            _fail(where, f"'{address}' is not a web address: {exc.reason}")
     elif address.startswith(("http://", "https://")):
         _fail(
             where,
             "an in_app channel describes where to tap in the app; "
             'use kind = "web_form" for a web address',
         )
-
-
-def _is_web_address(address: str) -> bool:
-    if not address.startswith(("https://", "http://")) or any(c.isspace() for c in address):
-        return False
-    try:
-        host = _normalise_host(urlsplit(address).netloc)
-    except ValueError:
-        return False
-    return host is not None and _is_domain(host)
 
 
 def _host_pattern(text: str, where: str) -> str:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._errors import NoticeError
+from ..web.urls import registrable_domain
+from .platforms import OTHER_ID
 from ._base import Framework
 from ._templates import environment, macros
 from .draft import validate
 from .frameworks import fallback_framework, get_framework
 from .model import Notice, NoticeItem, Requester
-from .platforms import OTHER_ID, registrable_domain
 
 if TYPE_CHECKING:
     from .platforms import ReportingChannel
@@ -345,7 +346,7 @@ def display_name(notice: Notice) -> str:
     if notice.platform.id != OTHER_ID or not notice.items:
         return notice.platform.name
     host = urlsplit(notice.items[0].url).hostname
-    return registrable_domain(host) if host else notice.platform.name
+    return (registrable_domain(host) or host) if host else notice.platform.name
 
 
 def _disclosed(requester: Requester, name: str, framework: Framework) -> str | None:

@@ -8,7 +8,6 @@ own row types; :mod:`.notice_states` is the one table of how a notice may move.
 
 from __future__ import annotations
 
-from ._database import utcnow
 from .cases import CaseRecords
 from .notices import NoticeRecords
 from .protected import ProtectedRecords
@@ -52,5 +51,4 @@ __all__ = [
     "StoredRequester",
     "StoredSignal",
     "Watch",
-    "utcnow",
 ]

@@ -8,12 +8,13 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
 import sqlite_utils
 
+from .. import clock as clocks
 from .._errors import StoreError
 from ..paths import default_db_path
 from .migrations import MIGRATIONS
@@ -21,12 +22,9 @@ from .notice_states import pairs
 from .rows import Event
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _iso(moment: datetime | None = None) -> str:
-    return (moment or utcnow()).astimezone(timezone.utc).isoformat(timespec="seconds")
+    """``moment`` (default: now, by the one clock that honours ``STOPNCII_NOW``) as stored."""
+    return clocks.iso(moment or clocks.now())
 
 
 

@@ -68,7 +68,7 @@ class Channel(Protocol):
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,200}")
 
 # Imported last because each channel module imports the types above from this package.
-from ._retry import RateLimiter, RetryPolicy, parse_retry_after  # noqa: E402
+from ._retry import RateLimiter, RetryPolicy  # noqa: E402
 from ._secrets import Secret, get_secret  # noqa: E402
 from .hashbank import BankMatch, HashBankClient, PushReport, PushResult  # noqa: E402
 from .http import HTTPChannel, HTTPSettings  # noqa: E402
@@ -95,5 +95,4 @@ __all__ = [
     "Secret",
     "get_secret",
     "open_form",
-    "parse_retry_after",
 ]

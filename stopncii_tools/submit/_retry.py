@@ -1,7 +1,8 @@
-"""Trying again politely: exponential backoff, the receiver's Retry-After, and a rate limit.
+"""Trying a send again in-process, and a rate limit per receiver.
 
-Shared by the HTTP channel and the hash-bank client (and usable by SMTP). Sleep and clock are
-injectable so tests run in no time and see exactly how long we would have waited.
+Shared by the HTTP channel and the hash-bank client (and usable by SMTP); the schedule itself is
+:mod:`stopncii_tools.retry`. Sleep and clock are injectable so tests run in no time and see
+exactly how long we would have waited.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from .._errors import TemporarySendError
+from ..retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,9 @@ class RetryPolicy:
         A Retry-After longer than ``max_wait`` stops at once: waiting less would be impolite
         and useless, so the outbox schedules the next try instead.
         """
-        if attempt >= self.max_attempts:
+        if attempt >= self.max_attempts or (retry_after is not None and retry_after > self.max_wait):
             return None
-        if retry_after is not None:
-            return retry_after if retry_after <= self.max_wait else None
-        # No jitter: one person's batch is one client, there is no herd to spread out.
-        return min(self.backoff_base * 2 ** (attempt - 1), self.max_wait)
+        return Backoff(min(self.backoff_base, self.max_wait), self.max_wait).wait_after(attempt, retry_after)
 
 
 def call_with_retries(
@@ -70,25 +68,6 @@ def call_with_retries(
                 ) from exc
             log.info("attempt %d failed (%s); waiting %.1f s", number, exc.reason, wait)
             sleep(wait)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), else ``None``.
-
-    ``now`` is the current time in Unix seconds; a date in the past means "no wait".
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive parse means "-0000"
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 class RateLimiter:

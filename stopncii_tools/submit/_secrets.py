@@ -9,9 +9,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from urllib.parse import urlsplit
 
-from .._errors import SecretMissing, SendError
+from .._errors import InvalidURL, SecretMissing, SendError
+from ..web.urls import parse_web_address
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,10 @@ def is_loopback(host: str) -> bool:
 def check_endpoint(url: str, what: str, carries_secret: bool) -> str:
     """Return the host of an http(s) ``url``; refuse a token or password sent unencrypted."""
     try:
-        parts = urlsplit(url)
-        scheme, host, _ = parts.scheme, parts.hostname, parts.port  # .port checks the number
-    except ValueError:  # e.g. a port that is not a number
-        scheme, host = "", None
-    if scheme not in ("http", "https") or not host:
-        raise SendError(f"the {what} address {url!r} is not an http(s) URL")
-    if carries_secret and scheme == "http" and not is_loopback(host):
+        parsed = parse_web_address(url)
+    except InvalidURL as exc:
+        raise SendError(f"the {what} address {url!r} is not a web address: {exc.reason}") from None
+    host = parsed.host
+    if carries_secret and parsed.scheme == "http" and not is_loopback(host):
         raise SendError(f"the token for {host} would travel unencrypted; use an https:// address")
     return host

@@ -24,7 +24,6 @@ environment or the system keyring (:func:`stopncii_tools.submit.get_secret`).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +31,8 @@ from typing import Any
 
 from .. import paths
 from .._errors import InputFileError
+from ..config import check_keys, read_toml, tables, typed
+from ..retry import Backoff
 from . import HTTPSettings, RateLimiter, SMTPSettings
 
 FILE_NAME = "sending.toml"
@@ -94,9 +95,9 @@ class SendingConfig:
 
     def retry_wait(self, attempts: int, retry_after: float | None) -> float:
         """Seconds until the next try after ``attempts`` failed ones; the receiver's wish wins."""
-        if retry_after is not None:
-            return max(retry_after, 1.0)
-        return min(self.first_retry_seconds * 2 ** max(attempts - 1, 0), self.max_retry_seconds)
+        backoff = Backoff(min(self.first_retry_seconds, self.max_retry_seconds), self.max_retry_seconds)
+        wait = backoff.wait_after(attempts, retry_after)
+        return wait if retry_after is None else max(wait, 1.0)  # "0" still means a later run
 
 
 def default_path() -> Path:
@@ -114,31 +115,18 @@ def load_sending_config(path: Path | None = None, *, default_deadline_hours: int
             raise InputFileError("this sending settings file does not exist", item=str(file))
         config = SendingConfig()
     else:
-        config = _parse(_read(file), str(file))
+        config = _parse(read_toml(file), str(file))
     if default_deadline_hours is not None:
         config = _with_deadline(config, default_deadline_hours, "--default-deadline-hours")
     return config
 
 
-def _read(file: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputFileError("is not UTF-8 text; save it as UTF-8", item=str(file)) from None
-    except OSError as exc:
-        raise InputFileError(f"could not be read ({exc.strerror or exc})", item=str(file)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"is not valid TOML ({exc})", item=str(file)) from None
-
-
 def _parse(data: dict[str, Any], label: str) -> SendingConfig:
     _refuse_secrets(data, label)
-    _known(data, _TOP_KEYS, label)
-    retry = _typed(_table(data.get("retry", {}), f"{label}: [retry]"), _RETRY_KEYS, f"{label}: [retry]")
+    check_keys(data, _TOP_KEYS, label)
+    retry = typed(data.get("retry", {}), _RETRY_KEYS, f"{label}: [retry]")
     smtp = _smtp(data["smtp"], f"{label}: [smtp]") if "smtp" in data else None
-    api_tables = data.get("api", [])
-    if not isinstance(api_tables, list):
-        raise InputFileError("'api' should be a list of tables, written [[api]]", item=label)
+    api_tables = tables(data.get("api", []), f"{label}: api")
     apis = tuple(_api(raw, f"{label}: [[api]] number {n}") for n, raw in enumerate(api_tables, 1))
     config = SendingConfig(
         smtp=smtp, apis=apis, source=label,
@@ -157,7 +145,7 @@ def _with_deadline(config: SendingConfig, hours: object, where: str) -> SendingC
 
 
 def _smtp(raw: object, where: str) -> SMTPConfig:
-    table = _typed(_table(raw, where), _SMTP_KEYS, where)
+    table = typed(raw, _SMTP_KEYS, where)
     if "host" not in table:
         raise InputFileError("needs 'host' (the mail server's name)", item=where)
     settings = SMTPSettings(
@@ -171,7 +159,7 @@ def _smtp(raw: object, where: str) -> SMTPConfig:
 
 
 def _api(raw: object, where: str) -> APIConfig:
-    table = _typed(_table(raw, where), _API_KEYS, where)
+    table = typed(raw, _API_KEYS, where)
     if "address" not in table:
         raise InputFileError("needs 'address' (the API address listed in the platform directory)", item=where)
     settings = HTTPSettings(
@@ -198,32 +186,6 @@ def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
             for entry in value:
                 if isinstance(entry, dict):
                     _refuse_secrets(entry, f"{where}: [[{key}]]")
-
-
-def _table(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputFileError("should be a table", item=where)
-    return value
-
-
-def _known(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise InputFileError(f"unknown setting '{unknown[0]}' (known: {', '.join(sorted(allowed))})", item=where)
-
-
-def _typed(table: dict[str, Any], schema: Mapping[str, type], where: str) -> dict[str, Any]:
-    _known(table, set(schema), where)
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        kind = schema[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            word = {str: "a piece of text", int: "a whole number", float: "a number", bool: "true or false"}[kind]
-            raise InputFileError(f"'{key}' should be {word}", item=where)
-        out[key] = value
-    return out
 
 
 def _positive(value: float, where: str) -> float:

@@ -14,12 +14,15 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
 
+from .. import clock as clocks
 from .._errors import InvalidHash, SendError, TemporarySendError
-from ._retry import RateLimiter, RetryPolicy, call_with_retries, parse_retry_after
+from ..retry import parse_retry_after
+from ._retry import RateLimiter, RetryPolicy, call_with_retries
 from ._secrets import check_endpoint, get_secret
 
 log = logging.getLogger(__name__)
@@ -327,7 +330,7 @@ class HashBankClient:
                 raise TemporarySendError(
                     f"the connection to the hash bank at {self.base_url} broke or timed out"
                 ) from None
-            return _judge(response, accept, time.time())
+            return _judge(response, accept, clocks.now())
 
         if repeatable:
             return call_with_retries(attempt, self.policy, sleep=self._sleep, limiter=self._limiter)
@@ -335,7 +338,7 @@ class HashBankClient:
         return call_with_retries(attempt, RetryPolicy(max_attempts=1), limiter=self._limiter)
 
 
-def _judge(response: httpx.Response, accept: tuple[int, ...], now: float) -> httpx.Response:
+def _judge(response: httpx.Response, accept: tuple[int, ...], now: datetime) -> httpx.Response:
     status = response.status_code
     if 200 <= status < 300 or status in accept:
         return response

@@ -11,14 +11,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from .. import clock as clocks
 from .._errors import SendError, TemporarySendError
 from . import Delivery, Outgoing
-from ._retry import RateLimiter, RetryPolicy, call_with_retries, parse_retry_after
+from ..retry import parse_retry_after
+from ._retry import RateLimiter, RetryPolicy, call_with_retries
 from ._secrets import Secret, check_endpoint, get_secret
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ class HTTPChannel:
         *,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        clock: clocks.Clock = clocks.now,
     ) -> None:
         self._host = check_endpoint(settings.url, "API", carries_secret=bool(settings.token_env))
         self.settings = settings
@@ -92,7 +94,7 @@ class HTTPChannel:
         return Delivery(
             outgoing.notice_id,
             self.kind,
-            datetime.fromtimestamp(self._clock(), UTC),
+            self._clock(),
             {
                 "url": s.url,
                 "status": response.status_code,
@@ -133,7 +135,7 @@ class HTTPChannel:
         return _judge(response, where, self._clock())
 
 
-def _judge(response: httpx.Response, where: str, now: float) -> httpx.Response:
+def _judge(response: httpx.Response, where: str, now: datetime) -> httpx.Response:
     """Return a 2xx response; raise a temporary or final :class:`SendError` for the rest."""
     status = response.status_code
     if 200 <= status < 300:

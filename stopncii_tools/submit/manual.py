@@ -6,14 +6,12 @@ only then does the channel return a :class:`Delivery`.
 
 from __future__ import annotations
 
-import time
 import webbrowser
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
 
-from .._errors import SendError
+from .. import clock as clocks
+from .._errors import InvalidURL, SendError
+from ..web.urls import parse_web_address
 from . import Delivery, ManualPacket, Outgoing
 
 _MAX_TICKET = 200
@@ -24,7 +22,7 @@ class ManualChannel:
 
     kind: ClassVar[str] = "manual"
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: clocks.Clock = clocks.now) -> None:
         self._clock = clock
 
     def send(self, outgoing: Outgoing) -> Delivery:
@@ -50,19 +48,16 @@ class ManualChannel:
                 item=notice_id,
             )
         evidence = {"ticket": cleaned} | ({"form_url": form_url} if form_url else {})
-        return Delivery(notice_id, self.kind, datetime.fromtimestamp(self._clock(), UTC), evidence)
+        return Delivery(notice_id, self.kind, self._clock(), evidence)
 
 
 def open_form(url: str, *, launch: bool = False) -> str:
     """Return ``url`` to show the person; open it in their browser only when ``launch`` is set."""
     address = url.strip()
     try:
-        parts = urlsplit(address)
-    except ValueError:
-        parts = None
-    usable = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
-    if not usable or any(c.isspace() for c in address):
-        raise SendError(f"the form address {url!r} is not a web (http or https) address")
+        parse_web_address(address)
+    except InvalidURL as exc:
+        raise SendError(f"the form address {url!r} is not a web address: {exc.reason}") from None
     if launch:
         webbrowser.open(address, new=2)
     return address

@@ -12,14 +12,12 @@ import copy
 import logging
 import smtplib
 import ssl
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import ClassVar, Literal
 
+from .. import clock as clocks
 from .._errors import SendError, TemporarySendError
 from . import Delivery, Outgoing
 from ._retry import RateLimiter
@@ -65,7 +63,7 @@ class SMTPChannel:
         settings: SMTPSettings,
         *,
         limiter: RateLimiter | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: clocks.Clock = clocks.now,
     ) -> None:
         _check_settings(settings)
         self.settings = settings
@@ -112,7 +110,7 @@ class SMTPChannel:
         if refused:
             evidence["refused"] = {r: f"{code} {_text(text)}" for r, (code, text) in refused.items()}
         return Delivery(
-            outgoing.notice_id, self.kind, datetime.fromtimestamp(self._clock(), UTC), evidence
+            outgoing.notice_id, self.kind, self._clock(), evidence
         )
 
     def _connect(self) -> "_Tracked":

@@ -29,16 +29,18 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Final, Literal, Self
 
 import httpcore
 import httpx
 
+from .. import clock as clocks
 from .._errors import BlockedAddress, FetchError, HTTPStatusError, InvalidURL, ResponseTooLarge
 from ..media.pictures import kind_of, sniff
+from ..retry import Backoff, parse_retry_after
+from .urls import join_web_address, parse_web_address
 
 USER_AGENT: Final = "stopncii-tools/0.1 (+https://github.com/stopncii-tools; takedown checker)"
 
@@ -319,56 +321,11 @@ class _GuardedTransport(httpx.BaseTransport):
 # -- URLs ----------------------------------------------------------------------------------
 
 
-def validate_url(url: str) -> str:
-    """``url`` normalised, or InvalidURL if it is not an http(s) address this tool will fetch."""
-    return str(_parse_url(url))
-
-
-def _parse_url(text: str) -> httpx.URL:
-    cleaned = text.strip()
-    if not cleaned:
-        raise InvalidURL("the web address is empty")
-    try:
-        url = httpx.URL(cleaned)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise InvalidURL(f"this is not a valid web address ({_first_line(exc)})") from None
-    _check_url(url)
-    return url
-
-
-def _check_url(url: httpx.URL) -> None:
-    if url.scheme not in ("http", "https"):
-        got = f"it starts with {url.scheme}:" if url.scheme else "it has no http:// or https://"
-        raise InvalidURL(f"only http:// and https:// web addresses can be fetched ({got})")
-    try:
-        has_host = bool(url.host)  # decoding checks an international (punycode) name
-    except UnicodeError:
-        raise InvalidURL("the server name in the web address is not a valid name") from None
-    if not has_host:
-        raise InvalidURL("the web address has no server name")
-    if url.userinfo:
-        raise InvalidURL(
-            "the web address has a name or password before an '@', a common way to disguise "
-            "where a link really goes; it is refused"
-        )
-    if b"%" in url.raw_host:
-        raise InvalidURL("the web address names a network interface ('%'); it is refused")
-    if url.port is not None and not 0 < url.port < 65536:
-        raise InvalidURL(f"the port number {url.port} does not exist (ports go up to 65535)")
-
-
 def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
     try:
-        target = current.join(location.strip())
-        _check_url(target)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise InvalidURL(
-            f"the server redirected to {location[:200]!r}, "
-            f"which is not a valid web address ({_first_line(exc)})"
-        ) from None
+        return httpx.URL(join_web_address(str(current), location).url)
     except InvalidURL as exc:
         raise InvalidURL(f"the server redirected to {location[:200]!r}: {exc.reason}") from None
-    return target
 
 
 def _host_name(url: httpx.URL) -> str:
@@ -393,10 +350,6 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpcore.default_ssl_context()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Fetcher:
     """Fetch URLs into memory within :class:`FetchLimits`, behind the private-address guard.
 
@@ -418,7 +371,7 @@ class Fetcher:
         ssl_context: ssl.SSLContext | None = None,
         resolver: Resolver = resolve_host,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: clocks.Clock = clocks.now,
     ) -> None:
         self.limits = limits or FetchLimits()
         self.allow_private = allow_private
@@ -521,7 +474,7 @@ class Fetcher:
             yield
 
     def _get(self, url: str) -> FetchedResource:
-        current = _parse_url(url)
+        current = httpx.URL(parse_web_address(url).url)
         redirects: list[str] = []
         with self._total_slots:
             while True:
@@ -555,35 +508,20 @@ class Fetcher:
             except httpx.HTTPError as exc:
                 if last_try or not _worth_retrying(exc):
                     raise FetchError(_describe(exc, self.limits, tries)) from None
-                self._sleep(self._backoff(tries))
+                self._sleep(self._wait_after(tries, None))
                 continue
             response.request = request
             status = response.status_code
             if last_try or not (status == 429 or 500 <= status <= 599):
                 return response, tries
-            wait_for = self._retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
             response.close()
-            self._sleep(self._backoff(tries) if wait_for is None else wait_for)
+            self._sleep(self._wait_after(tries, retry_after))
 
-    def _backoff(self, tries: int) -> float:
-        return min(self.limits.backoff * 2.0 ** (tries - 1), self.limits.max_retry_wait)
-
-    def _retry_after(self, value: str | None) -> float | None:
-        """Seconds a Retry-After header asks for (capped), or None if it is absent or unreadable."""
-        if value is None:
-            return None
-        value = value.strip()
-        if value.isascii() and value.isdigit():
-            seconds = float(value)  # float, not int: int() refuses more than 4300 digits
-        else:
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:  # HTTP dates are GMT
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - self._clock()).total_seconds()
-        return min(max(seconds, 0.0), self.limits.max_retry_wait)
+    def _wait_after(self, tries: int, retry_after: float | None) -> float:
+        """The wait before the next try, never longer than ``max_retry_wait``: a scan must go on."""
+        cap = self.limits.max_retry_wait
+        return min(Backoff(min(self.limits.backoff, cap), cap).wait_after(tries, retry_after), cap)
 
     def _finish(
         self, url: str, response: httpx.Response, tries: int, redirects: tuple[str, ...]

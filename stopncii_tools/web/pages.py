@@ -22,7 +22,10 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
+
+from .._errors import InvalidURL
+from .urls import join_web_address
 
 MAX_LINKS: Final = 500
 MAX_HTML_CHARS: Final = 5_000_000  # a page bigger than this is read only this far
@@ -429,13 +432,10 @@ def _resolve(raw: str, base: str) -> str | None:
     if not cleaned:
         return None
     try:
-        absolute = urljoin(base, cleaned).split("#", 1)[0]  # the fragment is never sent
-        parts = urlsplit(absolute)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return None
-    except ValueError:  # e.g. a broken IPv6 address in brackets
+        join_web_address(base, cleaned)  # the one rule decides; the link is kept as written
+        return urljoin(base, cleaned).split("#", 1)[0]  # the fragment is never sent
+    except (InvalidURL, ValueError):
         return None
-    return absolute
 
 
 def _decode(data: bytes) -> str:

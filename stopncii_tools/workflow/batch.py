@@ -25,8 +25,6 @@ A malformed row is reported with its line number and skipped; the other rows go 
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import clock as clocks
-from .._errors import InputFileError, NotFound, NoticeError, StopNCIIError
+from .._errors import InputFileError, InvalidURL, NotFound, NoticeError, StopNCIIError
 from ..matching.case import CaseMatcher, SuspectHashes
 from ..notices import Requester, framework_ids, normalise_jurisdiction, render_statements
-from ..notices._base import is_web_address
+from ..csvfile import read_csv
+from ..web.urls import parse_web_address
 from .outbox import SendResult, send_notices
 from ..notices.platforms import PlatformDirectory
 from .scan import ScanOptions, scan_sources
@@ -46,7 +45,6 @@ from ..store import Case, MatchRecord, Sighting, Store
 from .takedown import case_requester, plan_notices, save_plan, save_requester
 
 COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note")
-MAX_BYTES = 50_000_000
 CHUNK = 20  # rows fetched together: fetches run concurrently, and progress moves every chunk
 _CASE_ID = re.compile(r"[2-9a-hjkmnp-z]{6}")  # the form of the ids the case database gives
 _YES = {"yes", "y", "true", "1", "x"}
@@ -140,37 +138,15 @@ Progress = Callable[[int, int], None]
 
 def read_batch(path: Path) -> tuple[list[BatchRow], list[RowResult]]:
     """The good rows, and a result naming the line and the reason for each malformed one."""
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise InputFileError(f"the file is larger than {MAX_BYTES // 1_000_000} MB", item=str(path))
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputFileError("is not a text file (save the CSV as UTF-8)", item=str(path)) from None
-    except OSError as exc:
-        raise InputFileError(f"cannot be read ({exc.strerror or exc})", item=str(path)) from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    missing = [c for c in ("case", "url") if c not in header]
-    if missing:
-        raise InputFileError(f"the first line must name the columns, including {' and '.join(missing)} "
-                             f"(the columns are: {', '.join(COLUMNS)})", item=str(path))
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise InputFileError(f"unknown column {unknown[0]!r}; the columns are: {', '.join(COLUMNS)}", item=str(path))
-    reader.fieldnames = header
+    table = read_csv(path, required=("case", "url"), known=COLUMNS)
     rows: list[BatchRow] = []
     problems: list[RowResult] = []
-    for raw in reader:
-        line = reader.line_num
-        values = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        extra = [v for v in raw.get(None, []) if v.strip()]  # type: ignore[call-overload]
-        if not any(values.values()) and not extra:
-            continue
+    for row in table.rows:
         try:
-            rows.append(_row(line, values, extra))
+            rows.append(_row(row.line, row.values, list(row.extra)))
         except StopNCIIError as exc:
-            problems.append(RowResult(line, values.get("url", ""), values.get("case") or None,
-                                      error=f"line {line}: {exc.reason}"))
+            problems.append(RowResult(row.line, row.values.get("url", ""), row.values.get("case") or None,
+                                      error=f"line {row.line}: {exc.reason}"))
     return rows, problems
 
 
@@ -180,9 +156,12 @@ def _row(line: int, values: dict[str, str], extra: list[str] | None) -> BatchRow
     if not values.get("case"):
         raise InputFileError("the case column is empty (give a case id or a title)")
     url = values.get("url", "")
-    if not is_web_address(url):
-        raise InputFileError(f"{url[:80]!r} is not a web address starting with https:// or http://"
-                             if url else "the url column is empty")
+    if not url:
+        raise InputFileError("the url column is empty")
+    try:
+        url = str(parse_web_address(url))
+    except InvalidURL as exc:
+        raise InputFileError(f"{url[:80]!r} is not a web address: {exc.reason}") from None
     framework = values.get("framework") or None
     if framework and framework not in framework_ids():
         raise InputFileError(f"the framework {framework!r} is not one we know; use one of {', '.join(framework_ids())}")

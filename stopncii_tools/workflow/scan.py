@@ -8,14 +8,13 @@ together, so a scan stopped at any point can simply be run again.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import FetchError, InputFileError, MediaError, StopNCIIError
+from ..csvfile import read_csv, read_lines, read_text
 from ..media.files import iter_files
 from ..signals.hashing import MediaHashes, hash_bytes, hash_files
 from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
@@ -27,7 +26,6 @@ if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
     from ..web.fetch import FetchedResource
     from ..notices.platforms import PlatformDirectory
 
-MAX_LIST_BYTES = 50_000_000
 
 
 @dataclass
@@ -123,22 +121,14 @@ def read_source_list(path: Path) -> list[str]:
 
     A CSV with a header names the column: 'url', 'path' or 'source' (the first one found).
     """
-    try:
-        if path.stat().st_size > MAX_LIST_BYTES:
-            raise InputFileError(f"the list is larger than {MAX_LIST_BYTES // 1_000_000} MB", str(path))
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputFileError("the list is not a text file (UTF-8)", str(path)) from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read the list: {exc.strerror or exc}", str(path)) from None
-    lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    text = read_text(path)
+    lines = read_lines(text)
     if lines and "," in lines[0]:
-        header = [c.strip().lower() for c in next(csv.reader([lines[0]]))]
-        column = next((header.index(c) for c in ("url", "path", "source") if c in header), None)
+        table = read_csv(path, text=text, comments=True)
+        column = next((c for c in ("url", "path", "source") if c in table.columns), None)
         if column is not None:
-            rows = csv.reader(io.StringIO("\n".join(lines[1:])))
-            return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
-    return [l.strip() for l in lines]
+            return [row.values[column] for row in table.rows if row.values[column]]
+    return lines
 
 
 def _platforms() -> PlatformDirectory:
