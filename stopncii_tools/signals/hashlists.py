@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .._errors import InputFileError, InvalidHash
-from . import SIGNALS
+from . import HASHES
 
 # names other tools use for our signal types (HMA, StopNCII's partner API, ThreatExchange)
 SIGNAL_ALIASES = {
@@ -97,6 +97,6 @@ def _entry(number: int, signal_name: str, value: str) -> HashEntry | HashListPro
     if signal is None:
         return HashListProblem(number, f"unknown signal type {signal_name[:40]!r}")
     try:
-        return HashEntry(number, signal, SIGNALS[signal].validate(value))
+        return HashEntry(number, signal, HASHES[signal].validate(value))
     except InvalidHash as exc:
         return HashListProblem(number, exc.reason)

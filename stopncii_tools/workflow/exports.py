@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import clock as clocks
-from ..signals import WEAK_QUALITY
+from ..signals import is_weak
 from ..store import Store
 from ..submit import HashBankClient, PushReport
 
 FORMATS = ("hashlist", "stopncii-json", "csv", "json")
 TABLE_COLUMNS = ("case", "signal", "hash", "quality")
-MIN_PDQ_QUALITY = 50
 # our signal -> (StopNCII signalType, HMA signal type)
 _NAMES = {"pdq": ("ImagePDQ", "pdq"), "md5": ("VideoMD5", "video_md5")}
 
@@ -65,7 +64,7 @@ def collect_hashes(store: Store, case_ids: Sequence[str]) -> HashExport:
                 kinds[s.owner_id] == "video" and s.signal == "md5")
             if not wanted:
                 continue
-            if s.signal == "pdq" and (s.quality or 0) < max(MIN_PDQ_QUALITY, WEAK_QUALITY):
+            if s.signal == "pdq" and is_weak(s.quality or 0):
                 export.weak += 1
                 continue
             _, cases = merged.setdefault((s.signal, s.value), (s.quality, []))

@@ -18,7 +18,7 @@ from .. import clock as clocks
 from .._errors import FetchError, HTTPStatusError, MediaError, NoticeError
 from ..web.fetch import Fetcher, FetchLimits, resolve_host
 from ..signals.hashing import hash_bytes
-from ..matching.case import CaseMatcher, SuspectHashes
+from ..matching.case import CaseMatcher
 from ..notices import get_framework
 from .outbox import MANUAL_KINDS, OPEN_AFTER_SENDING, route_for
 from ..web.pages import find_media
@@ -149,8 +149,7 @@ def check_removals(
                         done[sighting.id] = (gone_before, False)
                     else:
                         if notice.case_id not in matchers:
-                            matchers[notice.case_id] = CaseMatcher(store.protected_signals(notice.case_id),
-                                                                   store.protected_frames(notice.case_id))
+                            matchers[notice.case_id] = CaseMatcher.for_case(store, notice.case_id)
                         done[sighting.id] = (_check_one(store, fetcher, matchers[notice.case_id], sighting,
                                                         clock()), True)
                 checks.append((sighting, *done[sighting.id]))
@@ -173,13 +172,20 @@ def _last_gone(store: Store, sighting_id: int) -> RemovalCheck | None:
 
 def _check_one(store: Store, fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, at: datetime) -> RemovalCheck:
     url = sighting.final_url or sighting.url or ""
-    outcome, status, sha, detail = _look(fetcher, matcher, sighting, url)
+    as_reported = CaseMatcher(store.sighting_signals(sighting.id))
+    outcome, status, sha, detail = _look(fetcher, matcher, as_reported, sighting, url)
     return store.record_removal_check(sighting.case_id, sighting.id, outcome, at, http_status=status,
                                       sha256=sha, detail=detail)
 
 
-def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) -> tuple[str, int | None, str | None, str]:
-    """(outcome, HTTP status, SHA-256 of what is there now, words for the record)."""
+def _look(
+    fetcher: Fetcher, matcher: CaseMatcher, as_reported: CaseMatcher, sighting: Sighting, url: str,
+) -> tuple[str, int | None, str | None, str]:
+    """(outcome, HTTP status, SHA-256 of what is there now, words for the record).
+
+    What the address serves now is hashed with every signal the case has (as a scan would),
+    and it is still there when it matches a protected item, or the item as it was reported.
+    """
     if sighting.page_url:
         try:
             page = fetcher.get(sighting.page_url)
@@ -203,12 +209,11 @@ def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) 
         return "unreachable", None, None, exc.reason
     if found.sha256 == sighting.sha256:
         return "present", found.status, found.sha256, "still online: the same file as when it was found"
-    try:
-        hashes = hash_bytes(found.body)  # in memory only; the bytes are dropped with `found`
+    try:  # in memory only; the bytes are dropped with `found`
+        hashes = hash_bytes(found.body, on_request=matcher.on_request)
     except MediaError:
         return "replaced", found.status, found.sha256, "the address now serves something that is not a picture or video"
-    values = {v.signal: (v.value, v.quality) for v in hashes.signals.values()}
-    if matcher.match(SuspectHashes(values)):
+    if matcher.match(hashes.signals) or as_reported.match(hashes.signals):
         return "present", found.status, found.sha256, "still online: a different file that still shows the picture"
     return "replaced", found.status, found.sha256, "the address now serves a different picture that does not match"
 
