@@ -172,19 +172,16 @@ def _last_gone(store: Store, sighting_id: int) -> RemovalCheck | None:
 
 def _check_one(store: Store, fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, at: datetime) -> RemovalCheck:
     url = sighting.final_url or sighting.url or ""
-    as_reported = CaseMatcher(store.sighting_signals(sighting.id))
-    outcome, status, sha, detail = _look(fetcher, matcher, as_reported, sighting, url)
+    outcome, status, sha, detail = _look(fetcher, matcher, sighting, url)
     return store.record_removal_check(sighting.case_id, sighting.id, outcome, at, http_status=status,
                                       sha256=sha, detail=detail)
 
 
-def _look(
-    fetcher: Fetcher, matcher: CaseMatcher, as_reported: CaseMatcher, sighting: Sighting, url: str,
-) -> tuple[str, int | None, str | None, str]:
+def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) -> tuple[str, int | None, str | None, str]:
     """(outcome, HTTP status, SHA-256 of what is there now, words for the record).
 
-    What the address serves now is hashed with every signal the case has (as a scan would),
-    and it is still there when it matches a protected item, or the item as it was reported.
+    What the address serves now is hashed with every signal the case has, as a scan hashes it,
+    and it is still there when the case's matcher finds any protected item in it.
     """
     if sighting.page_url:
         try:
@@ -213,7 +210,7 @@ def _look(
         hashes = hash_bytes(found.body, on_request=matcher.on_request)
     except MediaError:
         return "replaced", found.status, found.sha256, "the address now serves something that is not a picture or video"
-    if matcher.match(hashes.signals) or as_reported.match(hashes.signals):
+    if matcher.match(hashes.signals):
         return "present", found.status, found.sha256, "still online: a different file that still shows the picture"
     return "replaced", found.status, found.sha256, "the address now serves a different picture that does not match"
 
