@@ -44,6 +44,18 @@ class SignalValue:
         """True when the hash is too low in quality to be trusted alone for a match."""
         return is_weak(self.quality)
 
+    def text(self) -> str:
+        """The hex text of a hash; :class:`InvalidHash` for a structured (bytes) value."""
+        if not isinstance(self.value, str):
+            raise InvalidHash(f"a {self.signal} value is {len(self.value)} bytes, not a hexadecimal hash")
+        return self.value
+
+    def blob(self) -> bytes:
+        """The bytes of a structured value; :class:`InvalidHash` for a hash written as text."""
+        if not isinstance(self.value, bytes):
+            raise InvalidHash(f"a {self.signal} value is stored as bytes, not text")
+        return self.value
+
 
 @dataclass
 class Decoded:
@@ -193,7 +205,7 @@ class HashSignal(Signal):
         return {"signal": self.name, "distance": distance, "threshold": self.threshold}
 
     def compare(self, protected: SignalValue, suspect: SignalValue) -> Hit | None:
-        distance = self.distance(str(protected.value), str(suspect.value))
+        distance = self.distance(protected.text(), suspect.text())
         if distance > self.threshold:
             return None
         return Hit(0, self.evidence(distance), distance, quality=protected.quality)
@@ -217,7 +229,7 @@ class HammingSignalIndex(SignalIndex):
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
         self._rows.append((owner, variant, value.quality))
-        self._values.append(str(value.value).rjust(self._width, "0"))
+        self._values.append(value.text().rjust(self._width, "0"))
 
     def __len__(self) -> int:
         return len({owner for owner, _, _ in self._rows})
@@ -227,7 +239,7 @@ class HammingSignalIndex(SignalIndex):
         if not self._rows:
             return []
         best: dict[int, Hit] = {}
-        query = str(suspect.value).rjust(self._width, "0")
+        query = suspect.text().rjust(self._width, "0")
         for row_id, distance in self._index.search_one(query, self.signal.threshold):
             owner, variant, quality = self._rows[row_id]
             if owner not in best or distance < best[owner].distance:

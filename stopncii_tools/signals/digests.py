@@ -48,10 +48,10 @@ class _ExactIndex(SignalIndex):
         self._owners: dict[str, set[int]] = {}
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
-        self._owners.setdefault(str(value.value), set()).add(owner)
+        self._owners.setdefault(value.text(), set()).add(owner)
 
     def __len__(self) -> int:
         return len(set().union(*self._owners.values())) if self._owners else 0
 
     def search(self, suspect: SignalValue) -> list[Hit]:
-        return [Hit(owner, self.signal.evidence(0)) for owner in sorted(self._owners.get(str(suspect.value), ()))]
+        return [Hit(owner, self.signal.evidence(0)) for owner in sorted(self._owners.get(suspect.text(), ()))]

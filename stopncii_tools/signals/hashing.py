@@ -42,7 +42,7 @@ class MediaHashes:
 
     @property
     def sha256(self) -> str:
-        return str(self.signals["sha256"].value)
+        return self.signals["sha256"].text()
 
     @property
     def hashes(self) -> dict[str, SignalValue]:
@@ -53,7 +53,7 @@ class MediaHashes:
     def frames(self) -> tuple[FrameHash, ...]:
         """The video's frame hashes (none for a picture, or without the video extra)."""
         vpdq = self.signals.get("vpdq")
-        return tuple(frames_from_blob(bytes(vpdq.value))) if vpdq else ()
+        return tuple(frames_from_blob(vpdq.blob())) if vpdq else ()
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -129,7 +129,7 @@ def _compute(wanted: list[Signal], media: Decoded) -> tuple[dict[str, SignalValu
             continue
         try:
             value = each.compute(media)
-        except Exception as exc:  # noqa: BLE001 - the signal says whether the others still count
+        except Exception as exc:  # the signal says whether the others still count
             reason = each.unavailable(exc)
             if reason is None:
                 raise

@@ -524,8 +524,8 @@ class Regions(Signal):
         return value
 
     def compare(self, protected: SignalValue, suspect: SignalValue) -> Hit | None:
-        evidence = compare_regions(RegionSignature.from_bytes(bytes(protected.value)),
-                                   RegionSignature.from_bytes(bytes(suspect.value)))
+        evidence = compare_regions(RegionSignature.from_bytes(protected.blob()),
+                                   RegionSignature.from_bytes(suspect.blob()))
         return None if evidence is None else _hit(0, evidence)
 
     def index(self) -> SignalIndex:
@@ -551,13 +551,13 @@ class _RegionSignalIndex(SignalIndex):
         self._index = RegionIndex()
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
-        self._index.add(owner, RegionSignature.from_bytes(bytes(value.value)))
+        self._index.add(owner, RegionSignature.from_bytes(value.blob()))
 
     def __len__(self) -> int:
         return len(self._index)
 
     def search(self, suspect: SignalValue) -> list[Hit]:
-        found = self._index.search(RegionSignature.from_bytes(bytes(suspect.value)))
+        found = self._index.search(RegionSignature.from_bytes(suspect.blob()))
         return [hit for owner, evidence in found if (hit := _hit(int(owner), evidence))]  # type: ignore[call-overload]
 
 

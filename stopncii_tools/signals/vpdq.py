@@ -62,7 +62,7 @@ def hash_frames(video: DecodedVideo) -> list[FrameHash]:
     frames = []
     for frame in video:
         value = pdq.of_pixels(frame.pixels)
-        frames.append(FrameHash(frame.seconds, str(value.value), value.quality or 0))
+        frames.append(FrameHash(frame.seconds, value.text(), value.quality or 0))
     return frames
 
 
@@ -278,7 +278,7 @@ class VPDQ(Signal):
         return value
 
     def compare(self, protected: SignalValue, suspect: SignalValue) -> Hit | None:
-        result = match_videos(frames_from_blob(bytes(suspect.value)), frames_from_blob(bytes(protected.value)))
+        result = match_videos(frames_from_blob(suspect.blob()), frames_from_blob(protected.blob()))
         return None if result is None else Hit(0, result.evidence(), confidence="high")
 
     def index(self) -> SignalIndex:
@@ -311,15 +311,15 @@ class _VideoIndex(SignalIndex):
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
         if value.signal == self.signal.name:
-            self._videos[owner] = bytes(value.value)
+            self._videos[owner] = value.blob()
         elif not value.weak:
-            self._stills.setdefault(owner, []).append(str(value.value))
+            self._stills.setdefault(owner, []).append(value.text())
 
     def __len__(self) -> int:
         return len(self._videos.keys() | self._stills.keys())
 
     def search(self, suspect: SignalValue) -> list[Hit]:
-        frames = frames_from_blob(bytes(suspect.value))
+        frames = frames_from_blob(suspect.blob())
         hits = []
         for owner, blob in self._videos.items():
             result = match_videos(frames, frames_from_blob(blob))

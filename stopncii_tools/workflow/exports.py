@@ -67,7 +67,7 @@ def collect_hashes(store: Store, case_ids: Sequence[str]) -> HashExport:
             if s.signal == "pdq" and is_weak(s.quality or 0):
                 export.weak += 1
                 continue
-            _, cases = merged.setdefault((s.signal, s.value), (s.quality, []))
+            _, cases = merged.setdefault((s.signal, str(s.value)), (s.quality, []))
             if case_id not in cases:
                 cases.append(case_id)
     export.hashes = [ExportedHash(signal, value, quality, tuple(cases))
