@@ -66,3 +66,36 @@ def test_an_old_database_keeps_its_frames_and_region_signatures_and_still_matche
         [stored_frames] = [s.value for s in store.sighting_signals(1) if s.signal == "vpdq"]
         assert stored_frames == suspect_video.signals["vpdq"].value
         assert [(m.item_id, m.kind) for m in matcher.match(suspect_video.signals)] == [(2, "copy")]
+
+
+def test_a_batch_rerun_matches_a_stored_screenshot_against_a_photo_protected_since(tmp_path: Path) -> None:
+    """The second run fetches nothing: the sighting's stored region signature is matched again."""
+    from click.testing import CliRunner
+
+    from stopncii_tools.cli import cli
+    from stopncii_tools.workflow.protect import protect_paths
+    from tests._casework import PICS_HOST, site_server, write_intake_platform
+
+    write_intake_platform()
+    site, first, later, db = tmp_path / "site", tmp_path / "first", tmp_path / "later", tmp_path / "cases.db"
+    first.mkdir()
+    later.mkdir()
+    (first / "a.jpg").write_bytes(encode(photo(631), quality=92))
+    (later / "b.jpg").write_bytes(encode(photo(632), quality=92))
+    with Store(db) as store:
+        case = store.create_case("Batch", "US")
+        list(protect_paths(store, case, [first], jobs=1))
+    with site_server(site) as port:
+        (site / "shot.jpg").write_bytes(encode(screenshot(photo(632))))
+        batch = tmp_path / "reports.csv"
+        batch.write_text(f"case,url\n{case.id},http://{PICS_HOST}:{port}/shot.jpg\n")
+        args = ["batch", "run", str(batch), "--db", str(db), "--allow-private", "--resolve", f"{PICS_HOST}=127.0.0.1"]
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        with Store(db) as store:
+            assert store.matches(case.id) == []  # photo b is not protected yet
+            list(protect_paths(store, case, [later], jobs=1))
+        (site / "shot.jpg").unlink()  # a rerun does not fetch addresses it has seen
+        assert CliRunner().invoke(cli, args).exit_code == 0
+    with Store(db) as store:
+        [match] = store.matches(case.id)
+        assert match.kind == "partial" and store.protected_item(match.item_id).label == "b.jpg"

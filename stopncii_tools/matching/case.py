@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..signals import DIHEDRAL_NAMES, SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
@@ -137,9 +138,10 @@ class CaseMatcher:
 _RANK = {"certain": 0, "high": 1, "medium": 2, "low": 3}
 
 
-def _takers(name: str) -> list[Signal]:
+@cache
+def _takers(name: str) -> tuple[Signal, ...]:
     """The signals whose index keeps protected values of signal ``name``: itself, and those fed by it."""
-    return [s for s in SIGNALS.values() if s.name == name or name in s.feeds]
+    return tuple(s for s in SIGNALS.values() if s.name == name or name in s.feeds)
 
 
 def _with_rule(rule: str, hits: Mapping[str, list[Hit]]) -> list[Signal]:

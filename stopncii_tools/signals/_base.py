@@ -135,10 +135,6 @@ class Signal(ABC):
     feeds: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[str | None] = None  # the optional module computing it needs (an extra)
 
-    @property
-    def can_match_alone(self) -> bool:
-        return self.rule in ("exact", "primary", "own")
-
     @abstractmethod
     def compute(self, media: Decoded) -> SignalValue | None:
         """This signal of one decoded item; None when the item has nothing it can use."""
@@ -197,9 +193,6 @@ class HashSignal(Signal):
     def distance(self, a: str, b: str) -> int:
         """Hamming distance between two hex values of this signal."""
         return (int(a, 16) ^ int(b, 16)).bit_count()
-
-    def matches(self, a: str, b: str) -> bool:
-        return self.distance(a, b) <= self.threshold
 
     def evidence(self, distance: int) -> dict[str, Any]:
         return {"signal": self.name, "distance": distance, "threshold": self.threshold}
