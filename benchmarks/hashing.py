@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw
 
 from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.media.pictures import open_picture
-from stopncii_tools.signals import SIGNALS
+from stopncii_tools.signals import SIGNALS, Decoded
 from stopncii_tools.signals._examples import scene
 
 CACHE_ROOT = Path(os.environ.get("STOPNCII_BENCH_CACHE", "/tmp/stopncii-bench"))
@@ -149,7 +149,8 @@ def _ours_all(path: Path) -> object:
 def _ours_unit(path: Path) -> object:
     data = path.read_bytes()
     picture = open_picture(data)
-    return [SIGNALS[name].compute(data, picture) for name in ("pdq", "phash", "sha256")]
+    media = Decoded(data, "image", picture=picture)
+    return [SIGNALS[name].compute(media) for name in ("pdq", "phash", "sha256")]
 
 
 def _floor(path: Path) -> object:

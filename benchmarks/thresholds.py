@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from stopncii_tools.signals.hashing import hash_bytes
-from stopncii_tools.signals import SIGNALS
+from stopncii_tools.signals import HASHES
 from stopncii_tools.signals._examples import encode, scene
 
 SHARED_PDQ = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "pdq"
@@ -200,7 +200,7 @@ class Pairs:
 
 def pairs(hashed: list[Hashed], group_real: list[bool], signal: str, closest: int = 0) -> Pairs:
     values = np.array([h.values[signal] for h in hashed], dtype=object)
-    words = _as_words(values, SIGNALS[signal].bits)
+    words = _as_words(values, HASHES[signal].bits)
     groups = np.array([h.group for h in hashed])
     edits = np.array([h.edit for h in hashed])
     real = np.array([group_real[g] for g in groups])
@@ -257,7 +257,7 @@ def report(hashed: list[Hashed], group_real: list[bool], rate: float, closest: i
     for signal in SIGNAL_NAMES:
         p = pairs(hashed, group_real, signal, closest)
         easy = ~np.isin(p.same_edit, HARD_EDITS)
-        bits = SIGNALS[signal].bits
+        bits = HASHES[signal].bits
         picked[signal] = (pick_threshold(p, bits, rate), p)
         print(f"{signal:10} {bits:4}        {_percentiles(p.same[easy], (50, 90, 95, 99, 100))}"
               f"              {_percentiles(p.different, (0, 0.01, 0.1, 1, 50))}"
@@ -363,7 +363,7 @@ def main() -> None:
     print(f"{len(found)} originals in {len(group_real)} groups ({real} real photos, "
           f"{len(group_real) - real} generated scenes), {len(EDITS)} edits each, "
           f"{len(hashed)} pictures hashed")
-    chosen = {name: SIGNALS[name].threshold for name in SIGNAL_NAMES}
+    chosen = {name: HASHES[name].threshold for name in SIGNAL_NAMES}
     for item in args.threshold:
         name, _, value = item.partition("=")
         if name not in chosen or not value.isdigit():

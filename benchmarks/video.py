@@ -29,7 +29,7 @@ from pathlib import Path
 import av
 
 from stopncii_tools.media import video
-from stopncii_tools.signals.hashing import FrameHash
+from stopncii_tools.signals.vpdq import FrameHash, hash_video_frames
 from stopncii_tools.signals.pdq import PDQ
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "vpdq"
@@ -54,7 +54,7 @@ class Tally:
 
 
 def ours(fps: float | None) -> Callable[[Path], list[FrameHash]]:
-    return lambda path: video.hash_video_frames(path.read_bytes(), fps=fps, max_frames=None)[0]
+    return lambda path: hash_video_frames(path.read_bytes(), fps=fps, max_frames=None)[0]
 
 
 def ours_at_512(path: Path) -> list[FrameHash]:

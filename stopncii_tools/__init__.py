@@ -15,7 +15,8 @@ from ._errors import (
     StoreError,
     UnsupportedMedia,
 )
-from .signals.hashing import FrameHash, HashOutcome, MediaHashes, hash_bytes, hash_file, hash_files
+from .signals.hashing import HashOutcome, MediaHashes, hash_bytes, hash_file, hash_files
+from .signals.vpdq import FrameHash
 from .media.pictures import Picture, open_picture, sniff
 from .signals import SIGNALS, Signal, SignalValue, get_signal
 

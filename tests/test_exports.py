@@ -25,6 +25,7 @@ from stopncii_tools.workflow.takedown import save_requester
 from stopncii_tools.media.samples import write_photos
 from stopncii_tools.signals import SignalValue
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.records import media_record, signal_rows
 from tests._casework import REQUESTER
 
 from .hma_fake import FakeHMA
@@ -52,7 +53,7 @@ def two_cases(tmp_path: Path) -> tuple[Path, str, str]:
         video = MediaHashes(kind="video", format="mp4", size=len(VIDEO), width=None, height=None, signals={
             "md5": SignalValue("md5", hashlib.md5(VIDEO).hexdigest()),
             "sha256": SignalValue("sha256", hashlib.sha256(VIDEO).hexdigest())})
-        store.add_protected(a.id, video, "jane-doe-private.mp4")
+        store.add_protected(a.id, media_record(video), signal_rows(video), "jane-doe-private.mp4")
         save_requester(store, a.id, REQUESTER)
         b = store.create_case("Second person", "DE")
         list(protect_paths(store, b, [folder / "photo432.jpg"], jobs=1))

@@ -221,8 +221,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_a_picture_too_thin_for_features_still_hashes() -> None:
     pytest.importorskip("cv2")
-    result = hash_bytes(encode(Image.new("RGB", (4000, 1), (10, 200, 30)), "PNG"), regions=True)
-    assert result.signals["pdq"].quality is not None and result.regions is None
+    result = hash_bytes(encode(Image.new("RGB", (4000, 1), (10, 200, 30)), "PNG"), on_request=["regions"])
+    assert result.signals["pdq"].quality is not None and "regions" not in result.signals
 
 
 def test_broken_gif_message_names_no_internal_object() -> None:

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stopncii_tools"
 NETWORK_MODULES = {"httpx", "httpcore", "socket", "ssl", "http.client", "http.server", "urllib.request",
                    "urllib3", "requests", "aiohttp", "smtplib", "ftplib", "webbrowser", "asyncio", "keyring"}
 # every module that opens, decodes or hashes a protected picture or video
-READS_PROTECTED_MEDIA = ["media", "signals", "signals.hashing", "media.files", "media.video", "signals.regions",
+READS_PROTECTED_MEDIA = ["media", "signals", "signals.hashing", "media.files", "media.video", "signals.regions", "signals.vpdq",
                          "workflow.protect"]
 
 

@@ -20,6 +20,7 @@ from stopncii_tools.signals._examples import encode, scene
 from stopncii_tools import store as store_package
 from stopncii_tools.store import NewNotice, Store, StoredNotice
 from stopncii_tools.store.notice_states import MOVES, STATES, Move, pairs
+from stopncii_tools.workflow.records import media_record, signal_rows
 
 
 def test_database_lives_in_the_private_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,8 +74,9 @@ def test_protected_item_keeps_hashes_and_label_never_the_path(tmp_path: Path) ->
     data = encode(scene(51))
     with Store(tmp_path / "c.db") as store:
         case = store.create_case("Case")
-        item, created = store.add_protected(case.id, hash_bytes(data, dihedral=True), "secret-name.jpg")
-        again, created_again = store.add_protected(case.id, hash_bytes(data, dihedral=True), "other.jpg")
+        hashes = hash_bytes(data, dihedral=True)
+        item, created = store.add_protected(case.id, media_record(hashes), signal_rows(hashes), "secret-name.jpg")
+        again, created_again = store.add_protected(case.id, media_record(hashes), signal_rows(hashes), "other.jpg")
         assert created and not created_again and again.id == item.id
         signals = store.protected_signals(case.id)
         assert sum(1 for s in signals if s.signal == "pdq") == 8
@@ -98,7 +100,7 @@ def test_delete_case_really_removes_everything(tmp_path: Path) -> None:
     with Store(path) as store:
         case = store.create_case("Very distinctive title QZX")
         hashes = hash_bytes(encode(scene(52)), dihedral=True)
-        store.add_protected(case.id, hashes, "distinctive-label-QZX.jpg")
+        store.add_protected(case.id, media_record(hashes), signal_rows(hashes), "distinctive-label-QZX.jpg")
         keep = store.create_case("Kept case")
         store.delete_case(case.id)
         assert [c.id for c in store.list_cases()] == [keep.id]

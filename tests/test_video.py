@@ -30,7 +30,7 @@ from stopncii_tools import (
 from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals._examples import encode, scene
 from stopncii_tools.signals.pdq import PDQ
-from stopncii_tools.media.video import (
+from stopncii_tools.signals.vpdq import (
     distinct_frames,
     frames_from_blob,
     frames_to_blob,
@@ -156,7 +156,7 @@ def test_video_module_imports_and_matches_without_pyav(clip: bytes, tmp_path: Pa
     script = f"""
 import sys
 sys.modules["av"] = None  # as if PyAV were not installed
-from stopncii_tools.media.video import hash_video_frames, match_videos
+from stopncii_tools.signals.vpdq import hash_video_frames, match_videos
 from stopncii_tools import FrameHash, hash_bytes
 from stopncii_tools._errors import VideoSupportMissing
 frame = FrameHash(0.0, "ab" * 32, 100)

@@ -47,4 +47,5 @@ def test_video_gets_exact_hashes_and_frames(tmp_path: Path) -> None:
     data = make_video(tmp_path / "v.mp4", [scene(960 + i // 10, (320, 240)) for i in range(30)])
     hashes = hash_bytes(data)
     assert hashes.kind == "video" and hashes.format == "mp4" and (hashes.width, hashes.height) == (320, 240)
-    assert set(hashes.signals) == {"md5", "sha256"} and len(hashes.frames) == 3
+    assert set(hashes.signals) == {"md5", "sha256", "vpdq"} and len(hashes.frames) == 3
+    assert set(hashes.to_dict()["signals"]) == {"md5", "sha256"}  # frames are listed on their own

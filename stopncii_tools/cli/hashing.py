@@ -28,7 +28,7 @@ def outcome_record(outcome: HashOutcome) -> dict[str, Any]:
         return record
     h = outcome.hashes
     record.update(kind=h.kind, format=h.format, width=h.width, height=h.height, size=h.size)
-    for name, value in h.signals.items():
+    for name, value in h.hashes.items():
         record[name] = value.value
         if value.quality is not None:
             record[f"{name}_quality"] = value.quality

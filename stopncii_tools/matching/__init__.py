@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .case import CaseMatcher, MatchFound, SuspectHashes
+from .case import CaseMatcher, MatchFound, Suspect
 from .hamming import HammingIndex
 
-__all__ = ["CaseMatcher", "HammingIndex", "MatchFound", "SuspectHashes"]
+__all__ = ["CaseMatcher", "HammingIndex", "MatchFound", "Suspect"]

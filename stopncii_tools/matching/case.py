@@ -1,37 +1,33 @@
 """Decide which protected items a suspect item matches, with the evidence and a confidence.
 
-Rules (documented for people in docs/matching.md):
-- same SHA-256 or MD5: an exact copy, certain;
-- PDQ within 31 bits of any of a protected photo's 8 rotations/mirror images: a copy
-  (weak, low-detail hashes on either side never count alone);
-- two or more of pHash, dHash and wHash within their thresholds: a copy, lower confidence;
-- the colour hash only ever supports another signal.
-Partial and derived copies (crops, screenshots, deepfakes made from a photo) come from the
-region signature, each reported as its own kind and only when no whole-picture rule matched.
+Each signal searches its own index (``Signal.index``); the matcher combines their hits by the
+signal's ``rule`` (documented for people in docs/matching.md):
+
+- ``exact`` (SHA-256, MD5): the same file, certain;
+- ``primary`` (PDQ): within its threshold of any of a protected photo's 8 rotations/mirror
+  images is a copy (a weak, low-detail hash on either side counts only with ``vote`` or
+  ``support`` signals agreeing);
+- ``vote`` (pHash, dHash, wHash): two or more agreeing is a copy, lower confidence;
+- ``support`` (the colour hash): only ever backs up another signal;
+- ``own`` (vPDQ, the region signature): the signal's hit gives its own kind and confidence,
+  used only when no rule above found the item.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from .hamming import HammingIndex
-from ..signals import DIHEDRAL_NAMES, SIGNALS, WEAK_QUALITY
-from ..signals.regions import MIN_MATCHED, RegionIndex, RegionSignature
+from ..signals import DIHEDRAL_NAMES, SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
 from ..store import StoredSignal
 
-PHASH_FAMILY = ("phash", "dhash", "whash")
+if TYPE_CHECKING:
+    from ..store import Store
 
-
-@dataclass(frozen=True)
-class SuspectHashes:
-    """The hashes of one suspect item: signal name -> (hex value, quality or None)."""
-
-    values: Mapping[str, tuple[str, int | None]]
-    frames: bytes | None = None
-    regions: bytes | None = None
+Suspect = Mapping[str, SignalValue]  # a suspect item's signals by name, as hashed or as stored
 
 
 @dataclass
@@ -42,171 +38,111 @@ class MatchFound:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class _Protected:
-    item_id: int
-    variant: int
-    value: str
-    quality: int | None
-
-
 class CaseMatcher:
-    """An index over one case's protected hashes, built once per scan."""
+    """Every signal's index over one case's protected items, built once per scan or check."""
 
-    def __init__(
-        self, signals: Sequence[StoredSignal], frames: Mapping[int, bytes] | None = None,
-        regions: Mapping[int, bytes] | None = None,
-    ) -> None:
-        self._pdq_rows: list[_Protected] = []
-        self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
-        self._others: dict[tuple[str, int], str] = {}  # (signal, item) -> value: pHash family, colour
-        for s in signals:
-            row = _Protected(s.owner_id, s.variant, s.value, s.quality)
-            if s.signal == "pdq":
-                self._pdq_rows.append(row)
-            elif s.signal in ("sha256", "md5"):
-                self._exact[(s.signal, s.value)].add(s.owner_id)
-            else:
-                self._others[(s.signal, s.owner_id)] = s.value
-        self._family_index = {name: HammingIndex(SIGNALS[name].bits) for name in PHASH_FAMILY}
-        for (name, item_id), value in self._others.items():
-            if name in self._family_index:
-                self._family_index[name].add([item_id], [value])
-        self._pdq_index = HammingIndex(256)
-        if self._pdq_rows:
-            self._pdq_index.add(list(range(len(self._pdq_rows))), [r.value for r in self._pdq_rows])
-        self._frames = dict(frames or {})
-        self._region_index: RegionIndex | None = None
-        if regions:
-            self._region_index = RegionIndex()
-            for item_id, blob in regions.items():
-                self._region_index.add(item_id, RegionSignature.from_bytes(blob))
+    def __init__(self, protected: Iterable[StoredSignal]) -> None:
+        self._indexes: dict[str, SignalIndex] = {}
+        self._values: dict[tuple[str, int], SignalValue] = {}  # (signal, item) -> value as taken
+        self._owners: set[int] = set()
+        for row in protected:
+            if row.signal not in SIGNALS:
+                continue  # a signal this version does not know: nothing can compare it
+            value = SignalValue(row.signal, row.value, row.quality)
+            self._owners.add(row.owner_id)
+            if row.variant == 0:
+                self._values[(row.signal, row.owner_id)] = value
+            for taker in _takers(row.signal):
+                if taker.rule == "support":
+                    continue  # compared item by item, only to back up another signal
+                if taker.name not in self._indexes:
+                    self._indexes[taker.name] = taker.index()
+                self._indexes[taker.name].add(row.owner_id, value, row.variant)
+
+    @classmethod
+    def for_case(cls, store: Store, case_id: str) -> CaseMatcher:
+        """The matcher for a case as it is now: every signal its protected items have."""
+        return cls(store.protected_signals(case_id))
 
     @property
-    def uses_regions(self) -> bool:
-        """True when scanned pictures should get a region signature (the case has some)."""
-        return self._region_index is not None
+    def on_request(self) -> tuple[str, ...]:
+        """The costly signals this case has: suspects must be hashed with them to be compared
+        (pass to :func:`~stopncii_tools.signals.hashing.hash_bytes` as ``on_request``)."""
+        return tuple(name for name in self._indexes if SIGNALS[name].on_request)
 
     def __len__(self) -> int:
-        return len({r.item_id for r in self._pdq_rows} | {i for ids in self._exact.values() for i in ids})
+        return len(self._owners)
 
-    def match(self, suspect: SuspectHashes) -> list[MatchFound]:
+    def match(self, suspect: Suspect) -> list[MatchFound]:
+        hits = {name: index.search(suspect[name]) for name, index in self._indexes.items() if name in suspect}
         found: dict[int, MatchFound] = {}
-        self._match_exact(suspect, found)
-        self._match_pdq(suspect, found)
-        self._match_phash_family(suspect, found)
-        self._match_video(suspect, found)
-        self._match_regions(suspect, found)
+        self._match_exact(hits, found)
+        self._match_primary(suspect, hits, found)
+        self._match_votes(suspect, hits, found)
+        self._match_own(hits, found)
         return sorted(found.values(), key=lambda m: (_RANK[m.confidence], m.item_id))
 
     # -- the rules ------------------------------------------------------------------------
 
-    def _match_exact(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
-        for name in ("sha256", "md5"):
-            if name not in suspect.values:
-                continue
-            for item_id in self._exact.get((name, suspect.values[name][0]), ()):
-                match = found.setdefault(item_id, MatchFound(item_id, "exact", "certain"))
-                match.evidence.append({"signal": name, "distance": 0, "threshold": 0})
+    def _match_exact(self, hits: dict[str, list[Hit]], found: dict[int, MatchFound]) -> None:
+        # the longest digest first: it is the evidence shown for the match
+        for signal in sorted(_with_rule("exact", hits), key=lambda s: -getattr(s, "bits", 0)):
+            for hit in hits[signal.name]:
+                match = found.setdefault(hit.owner, MatchFound(hit.owner, "exact", "certain"))
+                match.evidence.append(hit.evidence)
 
-    def _match_pdq(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
-        if "pdq" not in suspect.values or not self._pdq_rows:
-            return
-        value, quality = suspect.values["pdq"]
-        threshold = SIGNALS["pdq"].threshold
-        best: dict[int, tuple[int, _Protected]] = {}
-        for row_id, distance in self._pdq_index.search_one(value, threshold):
-            row = self._pdq_rows[row_id]
-            if row.item_id not in best or distance < best[row.item_id][0]:
-                best[row.item_id] = (distance, row)
-        suspect_weak = quality is not None and quality < WEAK_QUALITY
-        for item_id, (distance, row) in best.items():
-            weak = suspect_weak or (row.quality is not None and row.quality < WEAK_QUALITY)
-            support = self._phash_family_support(suspect, item_id) if (weak or row.variant == 0) else []
-            if weak and not support:
-                continue  # a low-detail hash alone is not evidence
-            evidence = {"signal": "pdq", "distance": distance, "threshold": threshold,
-                        "variant": DIHEDRAL_NAMES[row.variant]}
-            if weak:
-                evidence["note"] = "low-detail picture: confirmed by other signals"
-            confidence = "high" if (distance <= 16 or support) and not weak else "medium"
-            match = found.setdefault(item_id, MatchFound(item_id, "copy", confidence))
-            match.evidence.append(evidence)
-            match.evidence.extend(e for e in support if e not in match.evidence)
+    def _match_primary(self, suspect: Suspect, hits: dict[str, list[Hit]], found: dict[int, MatchFound]) -> None:
+        for signal in _with_rule("primary", hits):
+            suspect_weak = suspect[signal.name].weak
+            for hit in hits[signal.name]:
+                weak = suspect_weak or is_weak(hit.quality)
+                support = self._support(suspect, hit.owner) if (weak or hit.variant == 0) else []
+                if weak and not support:
+                    continue  # a low-detail hash alone is not evidence
+                evidence = {**hit.evidence, "variant": DIHEDRAL_NAMES[hit.variant]}
+                if weak:
+                    evidence["note"] = "low-detail picture: confirmed by other signals"
+                strong = isinstance(signal, HashSignal) and hit.distance <= signal.strong
+                confidence = "high" if (strong or support) and not weak else "medium"
+                match = found.setdefault(hit.owner, MatchFound(hit.owner, "copy", confidence))
+                match.evidence.append(evidence)
+                match.evidence.extend(e for e in support if e not in match.evidence)
 
-    def _phash_family_support(self, suspect: SuspectHashes, item_id: int) -> list[dict[str, Any]]:
+    def _support(self, suspect: Suspect, item_id: int) -> list[dict[str, Any]]:
+        """The evidence of every voting or supporting signal that agrees for this item."""
         agreeing = []
-        for name in PHASH_FAMILY + ("colorhash",):
-            if name not in suspect.values:
+        for name, signal in SIGNALS.items():
+            stored = self._values.get((name, item_id))
+            if signal.rule not in ("vote", "support") or stored is None or name not in suspect:
                 continue
-            signal, stored = SIGNALS[name], self._others.get((name, item_id))
-            if stored is None:
-                continue
-            distance = signal.distance(suspect.values[name][0], stored)
-            if distance <= signal.threshold:
-                agreeing.append({"signal": name, "distance": distance, "threshold": signal.threshold})
+            hit = signal.compare(stored, suspect[name])
+            if hit is not None:
+                agreeing.append(hit.evidence)
         return agreeing
 
-    def _match_phash_family(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
+    def _match_votes(self, suspect: Suspect, hits: dict[str, list[Hit]], found: dict[int, MatchFound]) -> None:
         votes: Counter[int] = Counter()
-        for name, index in self._family_index.items():  # an index search each, not a loop over items
-            if name in suspect.values and len(index):
-                votes.update(item_id for item_id, _ in index.search_one(suspect.values[name][0], SIGNALS[name].threshold))
+        for signal in _with_rule("vote", hits):  # an index search each, not a loop over items
+            votes.update(hit.owner for hit in hits[signal.name])
         for item_id, agreeing in votes.items():
             if agreeing >= 2 and item_id not in found:
-                found[item_id] = MatchFound(item_id, "copy", "low", self._phash_family_support(suspect, item_id))
+                found[item_id] = MatchFound(item_id, "copy", "low", self._support(suspect, item_id))
 
-    def _match_video(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
-        if not suspect.frames and not self._frames:
-            return
-        from ..media.video import frames_from_blob, match_still_in_video, match_videos
-
-        suspect_frames = frames_from_blob(suspect.frames) if suspect.frames else []
-        for item_id, blob in self._frames.items():
-            if item_id in found or not suspect_frames:
-                continue
-            result = match_videos(suspect_frames, frames_from_blob(blob))
-            if result is not None:
-                found[item_id] = MatchFound(item_id, "copy", "high", [result.evidence()])
-        if not suspect_frames:
-            return
-        stills: dict[int, list[str]] = defaultdict(list)
-        for row in self._pdq_rows:
-            if row.quality is None or row.quality >= WEAK_QUALITY:
-                stills[row.item_id].append(row.value)
-        for item_id, variants in stills.items():
-            if item_id in found:
-                continue
-            hits = match_still_in_video(variants, suspect_frames)
-            if hits:
-                found[item_id] = MatchFound(item_id, "copy", "high", [{
-                    "signal": "pdq", "distance": min(d for _, d in hits), "threshold": SIGNALS["pdq"].threshold,
-                    "frames": len(hits), "first_seconds": round(min(s for s, _ in hits), 2),
-                    "note": "the protected picture appears as frames of this video"}])
-
-
-    def _match_regions(self, suspect: SuspectHashes, found: dict[int, MatchFound]) -> None:
-        """Part of a protected photo, or a picture made from one: its own kind, never 'copy'."""
-        if self._region_index is None or not suspect.regions:
-            return
-        for item_id, evidence in self._region_index.search(RegionSignature.from_bytes(suspect.regions)):
-            if item_id in found or not _upright_or_quarter_turn(evidence.rotation):
-                continue  # found as a copy already (stronger); or a slanted fit, as chance gives
-            confidence = "high" if evidence.score >= 3 * MIN_MATCHED else "medium"
-            found[item_id] = MatchFound(int(item_id), evidence.kind, confidence, [{
-                "signal": "regions", "score": evidence.score, "threshold": MIN_MATCHED,
-                "coverage": round(evidence.coverage, 2), "replaced": round(evidence.replaced, 2),
-                "agreeing": evidence.agreeing, "differing": evidence.differing,
-                "note": evidence.describe(),
-            }])
+    def _match_own(self, hits: dict[str, list[Hit]], found: dict[int, MatchFound]) -> None:
+        for signal in _with_rule("own", hits):
+            for hit in hits[signal.name]:
+                if hit.owner not in found:  # found by a whole-picture rule already (stronger)
+                    found[hit.owner] = MatchFound(hit.owner, hit.kind, hit.confidence, [hit.evidence])
 
 
 _RANK = {"certain": 0, "high": 1, "medium": 2, "low": 3}
-# crops, screenshots and edited fakes keep the photo upright (or turn it a quarter): a fit at
-# an odd angle is what chance agreement between unrelated textures looks like
-MAX_SLANT_DEGREES = 6.0
 
 
-def _upright_or_quarter_turn(rotation: float) -> bool:
-    slant = abs(rotation) % 90
-    return min(slant, 90 - slant) <= MAX_SLANT_DEGREES
+@cache
+def _takers(name: str) -> tuple[Signal, ...]:
+    """The signals whose index keeps protected values of signal ``name``: itself, and those fed by it."""
+    return tuple(s for s in SIGNALS.values() if s.name == name or name in s.feeds)
+
+
+def _with_rule(rule: str, hits: Mapping[str, list[Hit]]) -> list[Signal]:
+    return [SIGNALS[name] for name in hits if SIGNALS[name].rule == rule]

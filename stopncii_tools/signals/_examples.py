@@ -37,3 +37,25 @@ def encode(img: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **options)
     return buf.getvalue()
+
+
+def clip(pictures: list[Image.Image], *, rate: int = 5, crf: int = 23, size: tuple[int, int] | None = None) -> bytes:
+    """An H.264 MP4 showing ``pictures`` one per frame (needs PyAV, the ``video`` extra).
+
+    ``crf`` is the encoder's quality (higher: smaller, coarser); ``size`` scales every frame.
+    """
+    import av
+
+    out = io.BytesIO()
+    width, height = size or pictures[0].size
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf)})
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        for picture in pictures:
+            shown = picture if picture.size == (width, height) else picture.resize((width, height))
+            for packet in stream.encode(av.VideoFrame.from_image(shown)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()

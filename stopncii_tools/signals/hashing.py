@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._errors import MediaError, MediaTooLarge, UnsupportedMedia, VideoSupportMissing
+from .._errors import MediaError, UnsupportedMedia
 from ..media.files import FoundFile
 from ..media.pictures import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
-from . import SIGNALS, SignalValue
+from ..media.video import DEFAULT_FPS, DecodedVideo
+from . import HASHES, SIGNALS, SignalValue
+from ._base import Decoded, Signal
 from .pdq import PDQ
-from .regions import WORK_SIDE as REGION_SIDE
-from .regions import DerivativeSupportMissing, signature_of_picture
+from .vpdq import FrameHash, frames_from_blob
 
 
 @dataclass(frozen=True)
 class MediaHashes:
-    """What was computed for one picture or video. Holds hashes only, never pixels."""
+    """What was computed for one picture or video. Holds hashes only, never pixels.
+
+    ``signals`` has every signal computed, by name, in its stored form (hex text for hashes,
+    bytes for the video frames and the region signature).
+    """
 
     kind: str
     format: str
@@ -33,21 +38,22 @@ class MediaHashes:
     height: int | None
     signals: dict[str, SignalValue]
     pdq_variants: tuple[SignalValue, ...] = ()
-    frames: tuple["FrameHash", ...] = ()
     notes: tuple[str, ...] = field(default=())
-    regions: bytes | None = None  # region signature (local features), when asked for
 
     @property
     def sha256(self) -> str:
-        return self.signals["sha256"].value
+        return self.signals["sha256"].text()
 
-    def frames_blob(self) -> bytes | None:
-        """The video frame hashes in their compact stored form (None for pictures)."""
-        if not self.frames:
-            return None
-        from ..media.video import frames_to_blob
+    @property
+    def hashes(self) -> dict[str, SignalValue]:
+        """The signals written as hexadecimal text (what the 'hash' command prints)."""
+        return {name: v for name, v in self.signals.items() if name in HASHES}
 
-        return frames_to_blob(self.frames)
+    @property
+    def frames(self) -> tuple[FrameHash, ...]:
+        """The video's frame hashes (none for a picture, or without the video extra)."""
+        vpdq = self.signals.get("vpdq")
+        return tuple(frames_from_blob(vpdq.blob())) if vpdq else ()
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -58,7 +64,7 @@ class MediaHashes:
             "height": self.height,
             "signals": {
                 name: ({"value": v.value, "quality": v.quality} if v.quality is not None else {"value": v.value})
-                for name, v in self.signals.items()
+                for name, v in self.hashes.items()
             },
         }
         if self.pdq_variants:
@@ -70,56 +76,37 @@ class MediaHashes:
         return out
 
 
-@dataclass(frozen=True)
-class FrameHash:
-    """PDQ of one video frame, with its time in seconds."""
-
-    seconds: float
-    pdq: str
-    quality: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {"seconds": round(self.seconds, 3), "pdq": self.pdq, "quality": self.quality}
-
-
-IMAGE_SIGNALS = ("pdq", "phash", "dhash", "whash", "colorhash", "md5", "sha256")
-BYTE_SIGNALS = ("md5", "sha256")
+# the hashes of a picture, in the order the 'hash' command prints them
+IMAGE_SIGNALS = tuple(name for name, s in HASHES.items() if "image" in s.kinds)
+ON_REQUEST = tuple(name for name, s in SIGNALS.items() if s.on_request)
 
 
 def hash_bytes(
     data: bytes,
     *,
     dihedral: bool = False,
-    regions: bool = False,
+    on_request: Collection[str] = (),
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    video_fps: float = 1.0,
+    video_fps: float = DEFAULT_FPS,
 ) -> MediaHashes:
     """Compute every applicable signal for ``data`` (a picture or video held in memory).
 
     ``dihedral`` adds PDQ of the 8 rotations and mirror images (for protected media, so a
-    rotated or mirrored re-upload still matches). ``regions`` adds the region signature that
-    finds crops, screenshots and derivatives (needs the ``derivatives`` extra; without it a
-    note says so). Raises a :class:`MediaError` subclass.
+    rotated or mirrored re-upload still matches). ``on_request`` names costly signals to add
+    (``"regions"``: the region signature that finds crops, screenshots and derivatives; it
+    needs the ``derivatives`` extra, and without it a note says so). Raises a
+    :class:`MediaError` subclass.
     """
     fmt = sniff(data) if data else None
-    kind = kind_of(fmt)
-    if kind == "video":
-        return _hash_video(data, fmt or "video", video_fps)
-    picture = open_picture(data, max_pixels=max_pixels, detail_side=REGION_SIDE if regions else None)
-    values = {name: SIGNALS[name].compute(data, picture) for name in IMAGE_SIGNALS}
-    variants = tuple(PDQ().dihedral(picture)) if dihedral else ()
-    notes: tuple[str, ...] = ()
-    if values["pdq"].weak:
-        notes = ("low-detail picture: its PDQ hash is weak and is not used alone for a match",)
-    signature = None
-    if regions and picture.detail is not None:
-        try:
-            found = signature_of_picture(picture.detail)
-            signature = None if found.weak else found.to_bytes()
-        except DerivativeSupportMissing as exc:
-            notes += (exc.reason,)
-        except Exception as exc:  # noqa: BLE001 - OpenCV's own errors; the other hashes still count
-            notes += (f"crops and derived copies of this picture cannot be looked for ({type(exc).__name__})",)
+    wanted = [s for s in SIGNALS.values() if not s.on_request or s.name in on_request]
+    if kind_of(fmt) == "video":
+        video = DecodedVideo(data, fps=video_fps)
+        values, notes = _compute(wanted, Decoded(data, "video", video=video))
+        return MediaHashes("video", fmt or "video", len(data), video.width if "vpdq" in values else None,
+                           video.height if "vpdq" in values else None, values, notes=notes)
+    sides = [s.picture_side for s in wanted if s.picture_side and "image" in s.kinds]
+    picture = open_picture(data, max_pixels=max_pixels, detail_side=max(sides) if sides else None)
+    values, notes = _compute(wanted, Decoded(data, "image", picture=picture))
     return MediaHashes(
         kind="image",
         format=picture.format,
@@ -127,33 +114,32 @@ def hash_bytes(
         width=picture.width,
         height=picture.height,
         signals=values,
-        pdq_variants=variants,
+        pdq_variants=tuple(PDQ().dihedral(picture)) if dihedral else (),
         notes=notes,
-        regions=signature,
     )
 
 
-def _hash_video(data: bytes, fmt: str, fps: float) -> MediaHashes:
-    values = {name: SIGNALS[name].compute(data, None) for name in BYTE_SIGNALS}
-    from ..media.video import hash_video_frames
-
-    try:
-        frames, width, height = hash_video_frames(data, fps=fps)
-    except VideoSupportMissing:
-        return MediaHashes(
-            kind="video", format=fmt, size=len(data), width=None, height=None, signals=values,
-            notes=("frame matching for videos needs the video extra: "
-                   "pip install 'stopncii-tools[video]'; only exact-file hashes were made",),
-        )
-    except MediaTooLarge as exc:  # still worth its exact-file hashes: StopNCII matches videos by MD5
-        return MediaHashes(
-            kind="video", format=fmt, size=len(data), width=None, height=None, signals=values,
-            notes=(f"{exc.reason}; only exact-file hashes (MD5, SHA-256) were made",),
-        )
-    return MediaHashes(
-        kind="video", format=fmt, size=len(data), width=width, height=height, signals=values,
-        frames=tuple(frames),
-    )
+def _compute(wanted: list[Signal], media: Decoded) -> tuple[dict[str, SignalValue], tuple[str, ...]]:
+    """Each signal that applies to ``media``; a signal that cannot be computed here (a missing
+    extra, a video too long for frame hashing) leaves a note and the others still count."""
+    values: dict[str, SignalValue] = {}
+    notes: list[str] = []
+    for each in wanted:
+        if media.kind not in each.kinds:
+            continue
+        try:
+            value = each.compute(media)
+        except Exception as exc:  # the signal says whether the others still count
+            reason = each.unavailable(exc)
+            if reason is None:
+                raise
+            notes.append(reason)
+            continue
+        if value is not None:
+            values[each.name] = value
+            if (note := each.note(value)) is not None:
+                notes.append(note)
+    return values, tuple(notes)
 
 
 def hash_file(path: str | Path, **options: object) -> MediaHashes:

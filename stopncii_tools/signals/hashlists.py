@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import InputFileError, InvalidHash
-from . import SIGNALS
+from . import HASHES
 
 # the names HMA and python-threatexchange give our signals (its SignalType.get_name())
 HMA_SIGNAL_TYPES = {"pdq": "pdq", "md5": "video_md5"}
@@ -187,6 +187,6 @@ def _entry(where: str, signal_name: object, value: object) -> HashEntry | HashLi
     if signal is None:
         return HashListProblem(where, f"unknown signal type {signal_name[:40]!r}; this tool reads {_READ}")
     try:
-        return HashEntry(where, signal, SIGNALS[signal].validate(value))
+        return HashEntry(where, signal, HASHES[signal].validate(value))
     except InvalidHash as exc:
         return HashListProblem(where, exc.reason)

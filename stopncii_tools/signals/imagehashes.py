@@ -10,8 +10,7 @@ from typing import Callable, ClassVar
 import imagehash
 from PIL import Image
 
-from ..media.pictures import Picture
-from ._base import Example, Signal, SignalValue
+from ._base import Decoded, Example, HashSignal, MatchRule, SignalValue
 from ._examples import encode, scene
 
 
@@ -28,12 +27,14 @@ def _colorhash(image: Image.Image) -> imagehash.ImageHash:
     return imagehash.colorhash(image)
 
 
-class _ImageHashSignal(Signal):
+class _ImageHashSignal(HashSignal):
+    rule: ClassVar[MatchRule] = "vote"
     function: ClassVar[Callable[[Image.Image], imagehash.ImageHash]]
 
-    def compute(self, data: bytes, picture: Picture | None) -> SignalValue:
-        assert picture is not None
-        return SignalValue(self.name, str(type(self).function(picture.image)))
+    def compute(self, media: Decoded) -> SignalValue | None:
+        if media.picture is None:
+            return None
+        return SignalValue(self.name, str(type(self).function(media.picture.image)))
 
     def examples(self) -> list[Example]:
         base = scene(3)
@@ -76,7 +77,7 @@ class ColorHash(_ImageHashSignal):
     bits = 42
     threshold = 4
     description = "colour distribution hash (42 bits), from imagehash; supports other signals only"
-    can_match_alone = False
+    rule: ClassVar[MatchRule] = "support"
     function = staticmethod(_colorhash)
 
     def unrelated(self, base: Image.Image) -> Image.Image:

@@ -8,7 +8,7 @@ import numpy as np
 import pdqhash
 
 from ..media.pictures import Picture
-from ._base import Example, Signal, SignalValue, bits_to_hex
+from ._base import Decoded, Example, HashSignal, MatchRule, SignalValue, bits_to_hex
 from ._examples import encode, scene
 
 # pdqhash.compute_dihedral's order, named for people reading a match
@@ -24,16 +24,28 @@ DIHEDRAL_NAMES = (
 )
 
 
-class PDQ(Signal):
+class PDQ(HashSignal):
     name: ClassVar[str] = "pdq"
     bits: ClassVar[int] = 256
     threshold: ClassVar[int] = 31
+    strong: ClassVar[int] = 16
     description: ClassVar[str] = "Meta's PDQ perceptual hash (256 bits), used by StopNCII"
+    rule: ClassVar[MatchRule] = "primary"
 
-    def compute(self, data: bytes, picture: Picture | None) -> SignalValue:
-        assert picture is not None
-        bits, quality = pdqhash.compute(np.asarray(picture.image))
+    def compute(self, media: Decoded) -> SignalValue | None:
+        if media.picture is None:
+            return None
+        return self.of_pixels(np.asarray(media.picture.image))
+
+    def of_pixels(self, rgb: np.ndarray) -> SignalValue:
+        """PDQ of an RGB array (a picture, or one video frame)."""
+        bits, quality = pdqhash.compute(rgb)
         return SignalValue(self.name, bits_to_hex(bits), int(quality))
+
+    def note(self, value: SignalValue) -> str | None:
+        if value.weak:
+            return "low-detail picture: its PDQ hash is weak and is not used alone for a match"
+        return None
 
     def dihedral(self, picture: Picture) -> list[SignalValue]:
         """The 8 rotations and mirror images, in :data:`DIHEDRAL_NAMES` order."""

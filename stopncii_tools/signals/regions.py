@@ -26,13 +26,15 @@ import struct
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import numpy as np
 from PIL import Image
 
 from .._errors import DerivativeSupportMissing, InvalidHash
 from ..media.pictures import DEFAULT_MAX_PIXELS, Picture, open_picture
+from ._base import Decoded, Example, Hit, MatchRule, Signal, SignalIndex, SignalValue, Stored
+from ._examples import encode, scene
 
 WORK_SIDE: Final = 640  # longest side of the frame features are found in
 SIZES: Final = (640, 320)  # the second size bridges the scale gap to screenshots and thumbnails
@@ -78,8 +80,9 @@ _REGION_NAMES: Final = (
 )
 
 Kind = Literal["partial", "derived"]
-
-
+# crops, screenshots and edited fakes keep the photo upright (or turn it a quarter): a fit at
+# an odd angle is what chance agreement between unrelated textures looks like
+MAX_SLANT_DEGREES: Final = 6.0
 
 
 def _cv2() -> ModuleType:
@@ -494,9 +497,90 @@ def match_all(
     return sorted(found, key=lambda item: -item[1].score)
 
 
+# -- the signal ---------------------------------------------------------------------------
+
+
+class Regions(Signal):
+    """The region signature as a signal: computed on request (it costs ~40 ms a picture), from
+    the larger decoded copy; its hits are their own kind, ``partial`` or ``derived``."""
+
+    name: ClassVar[str] = "regions"
+    description: ClassVar[str] = "local features (ORB) that find crops, screenshots and derived fakes"
+    rule: ClassVar[MatchRule] = "own"
+    on_request: ClassVar[bool] = True
+    picture_side: ClassVar[int | None] = WORK_SIDE
+    requires: ClassVar[str | None] = "cv2"
+
+    def compute(self, media: Decoded) -> SignalValue | None:
+        if media.picture is None or media.picture.detail is None:
+            return None
+        signature = signature_of_picture(media.picture.detail)
+        return None if signature.weak else SignalValue(self.name, signature.to_bytes())
+
+    def validate(self, value: Stored) -> bytes:
+        if not isinstance(value, bytes):
+            raise InvalidHash("a region signature is stored as bytes, not text")
+        RegionSignature.from_bytes(value)
+        return value
+
+    def compare(self, protected: SignalValue, suspect: SignalValue) -> Hit | None:
+        evidence = compare_regions(RegionSignature.from_bytes(protected.blob()),
+                                   RegionSignature.from_bytes(suspect.blob()))
+        return None if evidence is None else _hit(0, evidence)
+
+    def index(self) -> SignalIndex:
+        return _RegionSignalIndex()
+
+    def unavailable(self, error: Exception) -> str | None:
+        if isinstance(error, DerivativeSupportMissing):
+            return error.reason
+        # OpenCV's own errors: the other hashes of the picture still count
+        return f"crops and derived copies of this picture cannot be looked for ({type(error).__name__})"
+
+    def examples(self) -> list[Example]:
+        base = scene(11, (800, 600))
+        shown = base.crop((80, 60, 720, 540))  # a crop: what whole-picture hashes lose
+        return [
+            Example(encode(base), encode(shown, quality=80), same=True),
+            Example(encode(base), encode(scene(12, (800, 600))), same=False),
+        ]
+
+
+class _RegionSignalIndex(SignalIndex):
+    def __init__(self) -> None:
+        self._index = RegionIndex()
+
+    def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
+        self._index.add(owner, RegionSignature.from_bytes(value.blob()))
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def search(self, suspect: SignalValue) -> list[Hit]:
+        found = self._index.search(RegionSignature.from_bytes(suspect.blob()))
+        return [hit for owner, evidence in found if (hit := _hit(int(owner), evidence))]  # type: ignore[call-overload]
+
+
+def _hit(owner: int, evidence: RegionEvidence) -> Hit | None:
+    if not _upright_or_quarter_turn(evidence.rotation):
+        return None  # a slanted fit, as chance agreement between textures gives
+    confidence = "high" if evidence.score >= 3 * MIN_MATCHED else "medium"
+    return Hit(owner, {
+        "signal": "regions", "score": evidence.score, "threshold": MIN_MATCHED,
+        "coverage": round(evidence.coverage, 2), "replaced": round(evidence.replaced, 2),
+        "agreeing": evidence.agreeing, "differing": evidence.differing, "note": evidence.describe(),
+    }, kind=evidence.kind, confidence=confidence)
+
+
+def _upright_or_quarter_turn(rotation: float) -> bool:
+    slant = abs(rotation) % 90
+    return min(slant, 90 - slant) <= MAX_SLANT_DEGREES
+
+
 __all__: Sequence[str] = (
     "MIN_MATCHED",
     "DerivativeSupportMissing",
+    "Regions",
     "RegionEvidence",
     "RegionIndex",
     "RegionSignature",

@@ -269,11 +269,31 @@ def _notice_moves(conn: sqlite3.Connection) -> None:
     )
 
 
+def _signals_in_one_table(conn: sqlite3.Connection) -> None:
+    # video frames and region signatures become signal rows like every other signal (BLOB values);
+    # the old columns are emptied, not dropped: DROP COLUMN needs SQLite 3.35, older Pythons have less
+    run_script(
+        conn,
+        """
+        INSERT OR IGNORE INTO protected_signals (item_id, signal, variant, value, quality)
+            SELECT id, 'vpdq', 0, frames, NULL FROM protected_items WHERE frames IS NOT NULL;
+        INSERT OR IGNORE INTO protected_signals (item_id, signal, variant, value, quality)
+            SELECT item_id, 'regions', 0, signature, NULL FROM protected_regions;
+        INSERT OR IGNORE INTO sighting_signals (sighting_id, signal, value, quality)
+            SELECT id, 'vpdq', frames, NULL FROM sightings WHERE frames IS NOT NULL;
+        UPDATE protected_items SET frames = NULL WHERE frames IS NOT NULL;
+        UPDATE sightings SET frames = NULL WHERE frames IS NOT NULL;
+        DROP TABLE protected_regions;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
     ("0003_outbox_tracking_hashbank", _outbox_tracking_hashbank),
     ("0004_protected_regions", _protected_regions),
     ("0005_notice_moves", _notice_moves),
-    ("0006_watches", _watches),
+    ("0006_signals_in_one_table", _signals_in_one_table),
+    ("0007_watches", _watches),
 ]

@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .._errors import NotFound
-from ..signals.hashing import MediaHashes
 from ._database import Database, _iso
-from .rows import ProtectedItem, StoredSignal
+from .rows import MediaRecord, ProtectedItem, SignalRow, StoredSignal
+
 
 class ProtectedRecords(Database):
     # -- protected media ------------------------------------------------------------------
 
-    def add_protected(self, case_id: str, hashes: MediaHashes, label: str | None) -> tuple[ProtectedItem, bool]:
-        """Store one protected item's hashes. Returns (item, created); the same file twice is a no-op."""
+    def add_protected(
+        self, case_id: str, media: MediaRecord, signals: Sequence[SignalRow], label: str | None,
+    ) -> tuple[ProtectedItem, bool]:
+        """Store one protected item and its signals. Returns (item, created); the same file twice is a no-op."""
         with self.transaction():  # the check and the insert together: two runs at once cannot collide
             existing = self.conn.execute(
-                "SELECT id FROM protected_items WHERE case_id = ? AND sha256 = ?", (case_id, hashes.sha256)
+                "SELECT id FROM protected_items WHERE case_id = ? AND sha256 = ?", (case_id, media.sha256)
             ).fetchone()
             if existing:
                 return self.protected_item(existing[0]), False
             cursor = self.conn.execute(
                 "INSERT INTO protected_items (case_id, label, kind, format, size, width, height, sha256,"
-                " frames, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (case_id, label, hashes.kind, hashes.format, hashes.size, hashes.width, hashes.height,
-                 hashes.sha256, hashes.frames_blob(), _iso()),
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, label, media.kind, media.format, media.size, media.width, media.height,
+                 media.sha256, _iso()),
             )
             item_id = int(cursor.lastrowid or 0)
-            rows = [(item_id, v.signal, 0, v.value, v.quality) for v in hashes.signals.values()]
-            rows += [(item_id, "pdq", i, v.value, v.quality) for i, v in enumerate(hashes.pdq_variants) if i]
             self.conn.executemany(
                 "INSERT INTO protected_signals (item_id, signal, variant, value, quality) VALUES (?, ?, ?, ?, ?)",
-                rows,
+                [(item_id, *row) for row in signals],
             )
-            if hashes.regions:
-                self.conn.execute("INSERT INTO protected_regions (item_id, signature) VALUES (?, ?)",
-                                  (item_id, hashes.regions))
-            self.log(case_id, "media.protected", item=item_id, kind=hashes.kind, signals=len(rows))
+            self.log(case_id, "media.protected", item=item_id, kind=media.kind, signals=len(signals))
         return self.protected_item(item_id), True
 
     def protected_item(self, item_id: int) -> ProtectedItem:
@@ -58,17 +57,3 @@ class ProtectedRecords(Database):
             (case_id,),
         )
         return [StoredSignal(*row) for row in rows]
-
-    def protected_regions(self, case_id: str) -> dict[int, bytes]:
-        """Region signatures (for crops and derivatives) of the case's protected photos."""
-        rows = self.conn.execute(
-            "SELECT r.item_id, r.signature FROM protected_regions r JOIN protected_items p ON p.id = r.item_id"
-            " WHERE p.case_id = ?", (case_id,))
-        return {row[0]: row[1] for row in rows}
-
-    def protected_frames(self, case_id: str) -> dict[int, bytes]:
-        rows = self.conn.execute(
-            "SELECT id, frames FROM protected_items WHERE case_id = ? AND frames IS NOT NULL", (case_id,)
-        )
-        return {row[0]: row[1] for row in rows}
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,30 @@ class ProtectedItem:
 class StoredSignal:
     owner_id: int
     signal: str
-    value: str
+    value: str | bytes  # hex text for hashes, bytes for structured signals (video frames, regions)
     quality: int | None
     variant: int = 0
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    """What is kept about one picture or video besides its signals (never its pixels)."""
+
+    kind: str
+    format: str
+    size: int
+    width: int | None
+    height: int | None
+    sha256: str
+
+
+class SignalRow(NamedTuple):
+    """One signal value to store: ``variant`` numbers a protected photo's rotations (0 as taken)."""
+
+    signal: str
+    variant: int
+    value: str | bytes
+    quality: int | None
 
 
 @dataclass(frozen=True)

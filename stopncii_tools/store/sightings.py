@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from .._errors import NotFound, StoreError
-from ..signals.hashing import MediaHashes
 from ._database import Database, _iso
-from .rows import MatchRecord, RemovalCheck, Sighting, SightingSource, StoredSignal
+from .rows import MatchRecord, MediaRecord, RemovalCheck, Sighting, SightingSource, SignalRow, StoredSignal
 
 _SIGHTING_COLUMNS = (
     "id, case_id, source, url, final_url, page_url, http_status, content_type, kind, format, size,"
@@ -34,21 +33,20 @@ class SightingRecords(Database):
         return Sighting(**rows[0]) if rows else None
 
     def add_sighting(
-        self, case_id: str, where: SightingSource, hashes: MediaHashes | None,
-        signals: Sequence[tuple[str, str, int | None]] = (),
+        self, case_id: str, where: SightingSource, media: MediaRecord | None, signals: Sequence[SignalRow],
     ) -> tuple[Sighting, bool]:
-        """Record where suspect content was seen, with its hashes. Seen again: only the date moves.
+        """Record where suspect content was seen, with its signals. Seen again: only the date moves.
 
-        ``hashes`` is None for entries of a hash list, whose ``signals`` are given directly.
+        ``media`` is None for an entry of a hash list: the hash itself is what was seen.
         """
-        sha256 = hashes.sha256 if hashes else next((v for s, v, _ in signals if s == "sha256"), "")
+        sha256 = media.sha256 if media else next((str(r.value) for r in signals if r.signal == "sha256"), "")
         seen = _iso(where.seen_at)
         with self.transaction():
-            return self._add_sighting(case_id, where, hashes, signals, sha256, seen)
+            return self._add_sighting(case_id, where, media, signals, sha256, seen)
 
     def _add_sighting(
-        self, case_id: str, where: SightingSource, hashes: MediaHashes | None,
-        signals: Sequence[tuple[str, str, int | None]], sha256: str, seen: str,
+        self, case_id: str, where: SightingSource, media: MediaRecord | None,
+        signals: Sequence[SignalRow], sha256: str, seen: str,
     ) -> tuple[Sighting, bool]:
         existing = self.find_sighting(case_id, where.source, sha256)
         if existing:
@@ -58,22 +56,20 @@ class SightingRecords(Database):
                     (seen, where.page_url, existing.id),
                 )
             return self.sighting(existing.id), False
-        values = list(signals) if hashes is None else [(v.signal, v.value, v.quality) for v in hashes.signals.values()]
         with self.transaction():
             cursor = self.conn.execute(
                 "INSERT INTO sightings (case_id, source, url, final_url, page_url, http_status, content_type,"
-                " kind, format, size, width, height, sha256, platform, frames, first_seen_at, last_seen_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " kind, format, size, width, height, sha256, platform, first_seen_at, last_seen_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (case_id, where.source, where.url, where.final_url, where.page_url, where.http_status,
-                 where.content_type, hashes.kind if hashes else "hash", hashes.format if hashes else None,
-                 hashes.size if hashes else None, hashes.width if hashes else None,
-                 hashes.height if hashes else None, sha256, where.platform,
-                 hashes.frames_blob() if hashes else None, seen, seen),
+                 where.content_type, media.kind if media else "hash", media.format if media else None,
+                 media.size if media else None, media.width if media else None,
+                 media.height if media else None, sha256, where.platform, seen, seen),
             )
             sighting_id = int(cursor.lastrowid or 0)
             self.conn.executemany(
                 "INSERT INTO sighting_signals (sighting_id, signal, value, quality) VALUES (?, ?, ?, ?)",
-                [(sighting_id, s, v, q) for s, v, q in values],
+                [(sighting_id, r.signal, r.value, r.quality) for r in signals],
             )
             self.log(case_id, "sighting.recorded", sighting=sighting_id, url=where.url, platform=where.platform)
         return self.sighting(sighting_id), True
@@ -94,10 +90,6 @@ class SightingRecords(Database):
             (sighting_id,),
         )
         return [StoredSignal(*row) for row in rows]
-
-    def sighting_frames(self, sighting_id: int) -> bytes | None:
-        row = self.conn.execute("SELECT frames FROM sightings WHERE id = ?", (sighting_id,)).fetchone()
-        return row[0] if row else None
 
     # -- matches --------------------------------------------------------------------------
 

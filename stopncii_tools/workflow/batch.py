@@ -33,12 +33,13 @@ from typing import Any
 
 from .. import clock as clocks
 from .._errors import InputFileError, InvalidURL, NotFound, NoticeError, StopNCIIError
-from ..matching.case import CaseMatcher, SuspectHashes
+from ..matching.case import CaseMatcher
 from ..notices import Requester, framework_ids, normalise_jurisdiction, render_statements
 from ..csvfile import read_csv
 from ..web.urls import parse_web_address
 from .outbox import SendResult, send_notices
 from ..notices.platforms import PlatformDirectory
+from .records import stored_suspect
 from .scan import ScanOptions, scan_sources
 from ..submit.config import SendingConfig
 from ..store import Case, MatchRecord, Sighting, Store
@@ -321,7 +322,7 @@ def _row_matches(
     matcher = None
     if result.status == "already_seen":  # protected items may have been added since
         if case.id not in matchers:
-            matchers[case.id] = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id))
+            matchers[case.id] = CaseMatcher.for_case(store, case.id)
         matcher = matchers[case.id]
     for sighting in sightings:
         if platform:
@@ -342,8 +343,7 @@ def _row_matches(
 
 def _match_again(store: Store, case: Case, matcher: CaseMatcher, sighting: Sighting) -> None:
     """Match stored hashes against the case's protected items as they are now (no download)."""
-    values = {s.signal: (s.value, s.quality) for s in store.sighting_signals(sighting.id)}
-    for found in matcher.match(SuspectHashes(values, store.sighting_frames(sighting.id))):
+    for found in matcher.match(stored_suspect(store.sighting_signals(sighting.id))):
         store.record_match(case.id, sighting.id, found.item_id, found.kind, found.confidence, found.evidence)
 
 

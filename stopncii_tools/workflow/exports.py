@@ -19,14 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from .. import clock as clocks
-from ..signals import WEAK_QUALITY
+from ..signals import is_weak
 from ..signals.hashlists import HMA_SIGNAL_TYPES, STOPNCII_SIGNAL_TYPES
 from ..store import Store
 from ..submit import HashBankClient, PushReport
 
 FORMATS = ("hashlist", "stopncii-json", "csv", "json")
 TABLE_COLUMNS = ("case", "signal", "hash", "quality")
-MIN_PDQ_QUALITY = 50
 # Closing a case ends the casework, not the person's wish to have the pictures blocked; a
 # deleted case is never exported. So every exported case number is an active case.
 CASE_STATUS = "Active"
@@ -85,10 +84,10 @@ def collect_hashes(store: Store, case_ids: Sequence[str]) -> HashExport:
                 item.kind == "video" and s.signal == "md5")
             if not wanted:
                 continue
-            if s.signal == "pdq" and (s.quality or 0) < max(MIN_PDQ_QUALITY, WEAK_QUALITY):
+            if s.signal == "pdq" and is_weak(s.quality or 0):
                 export.weak += 1
                 continue
-            _, cases, times = merged.setdefault((s.signal, s.value), (s.quality, [], []))
+            _, cases, times = merged.setdefault((s.signal, str(s.value)), (s.quality, [], []))
             if case_id not in cases:
                 cases.append(case_id)
             times.append(int(datetime.fromisoformat(item.created_at).timestamp()))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..media.files import iter_files
-from ..signals.hashing import hash_files
+from ..signals.hashing import ON_REQUEST, hash_files
 from ..store import Case, ProtectedItem, Store
+from .records import media_record, signal_rows
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,10 @@ def protect_paths(
     SHA-256, size, dimensions and hashes. Never the file, a thumbnail or its full path.
     """
     files = iter_files(paths, include=include, exclude=exclude)
-    for outcome in hash_files(files, jobs=jobs, dihedral=True, regions=True):
+    for outcome in hash_files(files, jobs=jobs, dihedral=True, on_request=ON_REQUEST):
         if outcome.hashes is None:
             yield ProtectOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
         label = Path(outcome.path).name if store_names else None
-        item, created = store.add_protected(case.id, outcome.hashes, label)
+        item, created = store.add_protected(case.id, media_record(outcome.hashes), signal_rows(outcome.hashes), label)
         yield ProtectOutcome(outcome.path, item=item, created=created, notes=outcome.hashes.notes)

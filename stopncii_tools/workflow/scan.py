@@ -18,9 +18,12 @@ from ..csvfile import read_csv, read_lines, read_text
 from ..media.files import iter_files
 from ..signals.hashing import MediaHashes, hash_bytes, hash_files
 from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
-from ..matching.case import CaseMatcher, MatchFound, SuspectHashes
+from ..matching.case import CaseMatcher, MatchFound
 from ..media.pictures import sniff
+from ..signals import SignalValue
 from ..store import Case, MatchRecord, Sighting, SightingSource, Store
+from ..store.rows import SignalRow
+from .records import media_record, signal_rows
 
 if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
     from ..web.fetch import FetchedResource
@@ -68,12 +71,11 @@ def scan_sources(
     for source in sources:
         _plan_source(source, plan, depth=0)
     yield from plan.problems
-    matcher = CaseMatcher(store.protected_signals(case.id), store.protected_frames(case.id),
-                          store.protected_regions(case.id))
+    matcher = CaseMatcher.for_case(store, case.id)
     for name, text in plan.hash_lists:
         yield from _scan_hash_list(store, case, matcher, name, text)
     files = iter_files(plan.paths, include=options.include, exclude=options.exclude)
-    for outcome in hash_files(files, jobs=options.jobs, regions=matcher.uses_regions):
+    for outcome in hash_files(files, jobs=options.jobs, on_request=matcher.on_request):
         if outcome.hashes is None:
             yield ScanOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
@@ -139,18 +141,21 @@ def _platforms() -> PlatformDirectory:
 
 def _record(
     store: Store, case: Case, matcher: CaseMatcher, where: SightingSource, hashes: MediaHashes | None,
-    signals: Sequence[tuple[str, str, int | None]] = (),
+    listed: SignalValue | None = None,
 ) -> ScanOutcome:
-    """Store the sighting and its matches in one transaction (a rerun repeats nothing)."""
+    """Store the sighting and its matches in one transaction (a rerun repeats nothing).
+
+    ``hashes`` is None for an entry of a hash list: ``listed`` is then the hash that was seen.
+    """
     if hashes is not None:
-        values = {v.signal: (v.value, v.quality) for v in hashes.signals.values()}
-        frames, regions = hashes.frames_blob(), hashes.regions
+        found = matcher.match(hashes.signals)
+        media, rows = media_record(hashes), signal_rows(hashes)
     else:
-        values = {s: (v, q) for s, v, q in signals}
-        frames = regions = None
-    found = matcher.match(SuspectHashes(values, frames, regions))
+        assert listed is not None
+        found = matcher.match({listed.signal: listed})
+        media, rows = None, [SignalRow(listed.signal, 0, listed.value, None)]
     with store.transaction():
-        sighting, new = store.add_sighting(case.id, where, hashes, signals)
+        sighting, new = store.add_sighting(case.id, where, media, rows)
         records = [_store_match(store, case, sighting, m) for m in found]
     return ScanOutcome(where.url or where.source, sighting=sighting, new=new, matches=records)
 
@@ -172,7 +177,7 @@ def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, t
             yield ScanOutcome(f"{name}, {entry.where}", error=f"{name}, {entry.where}: {entry.reason}")
             continue
         where = SightingSource(source=f"{entry.signal} {entry.value}")  # the hash is what was seen
-        yield _record(store, case, matcher, where, None, [(entry.signal, entry.value, None)])
+        yield _record(store, case, matcher, where, None, SignalValue(entry.signal, entry.value))
 
 
 def _scan_urls(
@@ -218,7 +223,7 @@ def _record_fetched(
         platform=directory.detect(page_url or result.url).id, seen_at=result.fetched_at,
     )
     try:
-        hashes = hash_bytes(result.body, regions=matcher.uses_regions)  # in memory; never written anywhere
+        hashes = hash_bytes(result.body, on_request=matcher.on_request)  # in memory; never written anywhere
     except MediaError as exc:
         return ScanOutcome(result.url, error=str(exc.for_item(result.url)))
     return _record(store, case, matcher, where, hashes)

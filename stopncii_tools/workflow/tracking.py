@@ -19,7 +19,7 @@ from .. import clock as clocks
 from .._errors import FetchError, HTTPStatusError, MediaError, NoticeError
 from ..web.fetch import Fetcher, FetchLimits, resolve_host
 from ..signals.hashing import hash_bytes
-from ..matching.case import CaseMatcher, SuspectHashes
+from ..matching.case import CaseMatcher
 from ..notices import FollowUpFacts, ItemState, Reply, get_framework, render_follow_up
 from ..store.notice_states import OPEN_AFTER_SENDING, sources
 from .outbox import MANUAL_KINDS, route_for
@@ -146,8 +146,7 @@ def check_removals(
                         done[sighting.id] = (gone_before, False)
                     else:
                         if notice.case_id not in matchers:
-                            matchers[notice.case_id] = CaseMatcher(store.protected_signals(notice.case_id),
-                                                                   store.protected_frames(notice.case_id))
+                            matchers[notice.case_id] = CaseMatcher.for_case(store, notice.case_id)
                         done[sighting.id] = (_check_one(store, fetcher, matchers[notice.case_id], sighting,
                                                         clock()), True)
                 checks.append((sighting, *done[sighting.id]))
@@ -176,7 +175,11 @@ def _check_one(store: Store, fetcher: Fetcher, matcher: CaseMatcher, sighting: S
 
 
 def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) -> tuple[str, int | None, str | None, str]:
-    """(outcome, HTTP status, SHA-256 of what is there now, words for the record)."""
+    """(outcome, HTTP status, SHA-256 of what is there now, words for the record).
+
+    What the address serves now is hashed with every signal the case has, as a scan hashes it,
+    and it is still there when the case's matcher finds any protected item in it.
+    """
     if sighting.page_url:
         try:
             page = fetcher.get(sighting.page_url)
@@ -200,12 +203,11 @@ def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) 
         return "unreachable", None, None, exc.reason
     if found.sha256 == sighting.sha256:
         return "present", found.status, found.sha256, "still online: the same file as when it was found"
-    try:
-        hashes = hash_bytes(found.body)  # in memory only; the bytes are dropped with `found`
+    try:  # in memory only; the bytes are dropped with `found`
+        hashes = hash_bytes(found.body, on_request=matcher.on_request)
     except MediaError:
         return "replaced", found.status, found.sha256, "the address now serves something that is not a picture or video"
-    values = {v.signal: (v.value, v.quality) for v in hashes.signals.values()}
-    if matcher.match(SuspectHashes(values)):
+    if matcher.match(hashes.signals):
         return "present", found.status, found.sha256, "still online: a different file that still shows the picture"
     return "replaced", found.status, found.sha256, "the address now serves a different picture that does not match"
 
