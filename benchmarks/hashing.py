@@ -30,18 +30,18 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.media.pictures import open_picture
 from stopncii_tools.signals import SIGNALS
 from stopncii_tools.signals._examples import scene
+from stopncii_tools.signals.hashing import hash_bytes
 
 CACHE_ROOT = Path(os.environ.get("STOPNCII_BENCH_CACHE", "/tmp/stopncii-bench"))
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"

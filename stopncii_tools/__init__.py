@@ -15,9 +15,9 @@ from ._errors import (
     StoreError,
     UnsupportedMedia,
 )
-from .signals.hashing import FrameHash, HashOutcome, MediaHashes, hash_bytes, hash_file, hash_files
 from .media.pictures import Picture, open_picture, sniff
 from .signals import SIGNALS, Signal, SignalValue, get_signal
+from .signals.hashing import FrameHash, HashOutcome, MediaHashes, hash_bytes, hash_file, hash_files
 
 __version__ = "0.1.0"
 

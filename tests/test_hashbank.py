@@ -226,9 +226,8 @@ def test_unreachable_server_is_a_temporary_failure() -> None:
 
 
 def test_unexpected_route_error_is_reported_in_plain_text(hma: FakeHMA) -> None:
-    with HashBankClient(hma.url + "/wrong-prefix", sleep=lambda s: None) as client:
-        with pytest.raises(SendError) as err:
-            client.create_bank("VICTIM")
+    with HashBankClient(hma.url + "/wrong-prefix", sleep=lambda s: None) as client, pytest.raises(SendError) as err:
+        client.create_bank("VICTIM")
     assert "HTTP 404" in str(err.value) and "Not Found" in str(err.value)
     assert "<" not in str(err.value)
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.protect import protect_paths
 from tests._casework import (
     PICS_HOST,
     REQUESTER,

@@ -10,10 +10,10 @@ import pytest
 
 from stopncii_tools import hash_bytes
 from stopncii_tools._errors import CaseChoiceNeeded, NotFound, StoreError
-from stopncii_tools.store.migrations import MIGRATIONS
 from stopncii_tools.paths import default_db_path
 from stopncii_tools.signals._examples import encode, scene
 from stopncii_tools.store import Store
+from stopncii_tools.store.migrations import MIGRATIONS
 
 
 def test_database_lives_in_the_private_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

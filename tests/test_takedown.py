@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from stopncii_tools.cli import cli
-from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.media.samples import write_edits, write_photos
-from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -27,9 +27,6 @@ from stopncii_tools import (
     MediaTooLarge,
     UnsupportedMedia,
 )
-from stopncii_tools.signals.hashing import hash_bytes
-from stopncii_tools.signals._examples import encode, scene
-from stopncii_tools.signals.pdq import PDQ
 from stopncii_tools.media.video import (
     distinct_frames,
     frames_from_blob,
@@ -38,6 +35,9 @@ from stopncii_tools.media.video import (
     match_still_in_video,
     match_videos,
 )
+from stopncii_tools.signals._examples import encode, scene
+from stopncii_tools.signals.hashing import hash_bytes
+from stopncii_tools.signals.pdq import PDQ
 
 pdq = PDQ()
 SIZE = (320, 240)

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from ..workflow.batch import BatchOptions, BatchReport, run_batch
 from ..notices.platforms import load_directory
-from ..workflow.scan import ScanOptions
 from ..store import Store
+from ..workflow.batch import BatchOptions, BatchReport, run_batch
+from ..workflow.scan import ScanOptions
 from . import _output as o
 from ._common import with_store
 from .outbox import load_config, render_sends, sending_options, summarise_sends

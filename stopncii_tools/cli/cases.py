@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
+from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
 from ..workflow.scan import ScanOptions, scan_sources
-from ..store import Case, MatchRecord, Store
 from . import _output as o
 from ._common import case_option, db_option, file_options, open_store, with_store
 
@@ -168,7 +168,8 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
     case = store.resolve_case(case_id)
     fmt = o.choose_format(as_json, as_csv)
     columns = ("path", "status", "item", "label", "sha256", "error")
-    records, added, known, failed = [], 0, 0, 0
+    records: list[dict[str, Any]] = []
+    added, known, failed = 0, 0, 0
     notes: dict[str, None] = {}  # each note once, in order
     with o.progress("Protecting") as bar:
         task = bar.add_task("Protecting", total=None)

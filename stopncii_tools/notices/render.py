@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._errors import NoticeError
-from .platforms import OTHER_ID, registrable_domain
 from ._base import Framework
 from ._templates import environment, macros
 from .draft import validate
 from .frameworks import get_framework
 from .model import Notice, NoticeItem, Requester
+from .platforms import OTHER_ID, registrable_domain
 
 if TYPE_CHECKING:
     from .platforms import ReportingChannel

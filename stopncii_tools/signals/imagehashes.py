@@ -29,7 +29,7 @@ def _colorhash(image: Image.Image) -> imagehash.ImageHash:
 
 
 class _ImageHashSignal(Signal):
-    function: ClassVar[Callable[[Image.Image], imagehash.ImageHash]]
+    function: ClassVar[staticmethod[[Image.Image], imagehash.ImageHash]]
 
     def compute(self, data: bytes, picture: Picture | None) -> SignalValue:
         assert picture is not None

@@ -77,7 +77,8 @@ class NoticeRecords(Database):
         return self._stored_notice(rows[0])
 
     def notices(self, case_id: str | None = None, status: str | None = None) -> list[StoredNotice]:
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[str] = []
         if case_id:
             clauses, args = clauses + ["case_id = ?"], args + [case_id]
         if status:

@@ -163,7 +163,7 @@ def read_batch(path: Path) -> tuple[list[BatchRow], list[RowResult]]:
     for raw in reader:
         line = reader.line_num
         values = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        extra = [v for v in raw.get(None, []) if v.strip()]  # type: ignore[call-overload]
+        extra = [v for v in raw.get(None, []) if v.strip()]
         if not any(values.values()) and not extra:
             continue
         try:

@@ -10,22 +10,22 @@ import functools
 import http.server
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..media.samples import body_replaced, screenshot, write_edits, write_photos
 from ..notices import Requester, render_statements, render_text
 from ..notices.platforms import load_directory
-from .protect import protect_paths
-from ..media.samples import body_replaced, screenshot, write_edits, write_photos
 from ..signals._examples import encode
-from .scan import ScanOptions, ScanOutcome, scan_sources
-from .outbox import mark_sent
-from ..submit.config import SendingConfig
 from ..store import Case, MatchRecord, Store, StoredNotice
-from .tracking import CheckOptions, check_removals, status_board
+from ..submit.config import SendingConfig
+from .outbox import mark_sent
+from .protect import protect_paths
+from .scan import ScanOptions, ScanOutcome, scan_sources
 from .takedown import load_notice, plan_notices, save_plan
+from .tracking import CheckOptions, check_removals, status_board
 
 DEMO_TITLE = "Demo: sample pictures"
 DEMO_HOST = "photos.example"  # a reserved name (RFC 2606): no real website is involved
@@ -129,7 +129,9 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
     ])
 
 
-def _draft_step(store: Store, case: Case, web_matches: list[MatchRecord]) -> Iterator[DemoStep]:
+def _draft_step(
+    store: Store, case: Case, web_matches: list[MatchRecord]
+) -> Generator[DemoStep, None, StoredNotice | None]:
     for match in web_matches:
         store.decide_match(match.id, "confirmed")
     store.set_requester(case.id, SAMPLE_REQUESTER)
