@@ -6,6 +6,8 @@ Every import counts: top-level, inside functions (lazy) and under ``if TYPE_CHEC
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,3 +148,14 @@ def test_a_forbidden_import_anywhere_in_a_module_is_reported(tmp_path: Path) -> 
     (root / "store/__init__.py").write_text("from ..workflow.scan import run\n")
     assert violations(read_imports(root, PACKAGE), WORKFLOW_FOR_FACES) == [
         f"{PACKAGE}.store imports {PACKAGE}.workflow.scan (line 1)"]
+
+
+@pytest.mark.parametrize("package", [PACKAGE, *_p("media", "signals", "matching", "web", "store", "notices", "submit",
+                                                  "workflow")])
+def test_each_package_names_its_public_api(package: str) -> None:
+    module = importlib.import_module(package)
+    public = module.__all__
+    assert len(public) == len(set(public)), f"{package}.__all__ names something twice"
+    missing = [name for name in public if not hasattr(module, name)
+               and importlib.util.find_spec(f"{package}.{name}") is None]
+    assert missing == [], f"{package}.__all__ names what it does not have"
