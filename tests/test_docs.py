@@ -63,3 +63,12 @@ def test_python_api_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "reposted.jpg [('copy', 'high')]" in printed  # and so did the scan step
     assert "Framework: TAKE IT DOWN Act" in printed  # the rendered notice
     assert "broken.jpg: the JPEG file is cut short" in printed
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (DOCS.parent / "README.md").read_text()
+    command = readme.split("Run the tests", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
+    ci_command = (DOCS.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci_command.replace("pip install -q ", "pip install ") == command
+    for step in ("python -m pytest", "ruff check", "mypy stopncii_tools", "mkdocs build --strict"):
+        assert step in command
