@@ -106,12 +106,14 @@ def notice_record(notice: StoredNotice) -> dict[str, Any]:
 @notice_group.command(name="draft")
 @case_option
 @click.option("--platform", help="Only this platform (id or name, see 'stopncii platforms list').")
-@click.option("--framework", type=click.Choice(["take_it_down", "dsa_art16", "dmca", "uk_osa", "au_esafety", "platform_policy"]),
+@click.option("--framework",
+              type=click.Choice(["take_it_down", "dsa_art16", "dmca", "uk_osa", "au_esafety", "platform_policy"]),
               help="Use this law instead of the one chosen from the case's country.")
 @click.option("--language", help="Language of the notice: en, or ru (for Telegram and VK).")
 @click.option("--context", help="A few words of your own added to the notice (optional).")
 @click.option("--original-work", help="DMCA only: the photo you took, in a few words.")
-@click.option("--hashes/--no-hashes", "attach_hashes", default=None, help="Attach hashes of the found content (default: when known).")
+@click.option("--hashes/--no-hashes", "attach_hashes", default=None,
+              help="Attach hashes of the found content (default: when known).")
 @click.option("--yes", is_flag=True, help="Confirm the statements without asking (you have read them).")
 @o.output_options
 @with_store
@@ -170,7 +172,9 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
 @click.option("--status", help="Only notices in this state (draft, sent, removed, ...).")
 @o.output_options
 @with_store
-def notice_list(store: Store, case_id: str | None, all_cases: bool, status: str | None, as_json: bool, as_csv: bool) -> None:
+def notice_list(
+    store: Store, case_id: str | None, all_cases: bool, status: str | None, as_json: bool, as_csv: bool
+) -> None:
     """List notices and where each stands.
 
     \b

@@ -56,7 +56,8 @@ def demo_case(store: Store) -> Case:
 def _local_web_page(folder: Path, pictures: list[str]) -> Iterator[str]:
     """Serve a page showing ``pictures`` on 127.0.0.1; yields the page URL."""
     body = "".join(f'<p><img src="{name}" alt="post"></p>' for name in pictures)
-    (folder / "post.html").write_text(f"<!doctype html><html><head><title>A post</title></head><body>{body}</body></html>")
+    (folder / "post.html").write_text(
+        f"<!doctype html><html><head><title>A post</title></head><body>{body}</body></html>")
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -137,7 +138,8 @@ def _draft_step(
     store.set_requester(case.id, SAMPLE_REQUESTER)
     directory = load_directory()
     plan = plan_notices(store, case, directory, SAMPLE_REQUESTER)
-    plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids) for n, why, ids in plan.notices]
+    plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids)
+                    for n, why, ids in plan.notices]
     saved = save_plan(store, case, plan)
     if not saved:
         yield DemoStep("5. Draft the takedown notice", ["No notice could be drafted."])

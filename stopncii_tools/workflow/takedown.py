@@ -57,7 +57,8 @@ def plan_notices(
     """Draft (in memory) one notice per platform, or per item where the platform asks for that."""
     if not case.jurisdiction:
         raise NoticeError("the case has no country set; it decides which law applies "
-                          "(set it with 'stopncii case edit --jurisdiction US', using the person's country code)", item=f"case {case.id}")
+                          "(set it with 'stopncii case edit --jurisdiction US', using the person's country code)",
+                          item=f"case {case.id}")
     confirmed_matches = store.matches(case.id, "confirmed")
     if not confirmed_matches:
         raise NoticeError("there are no confirmed matches yet: check them with 'stopncii matches' and "
