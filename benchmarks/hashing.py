@@ -117,7 +117,7 @@ def _photo(seed: int, index: int, size: tuple[int, int]) -> bytes:
 def _texture(rng: np.random.Generator, w: int, h: int, cells: tuple[int, ...],
              amplitude: tuple[float, ...]) -> np.ndarray:
     out = np.zeros((h, w), np.float32)
-    for cell, amp in zip(cells, amplitude):
+    for cell, amp in zip(cells, amplitude, strict=True):
         coarse = rng.normal(0.0, 1.0, (max(1, h // cell), max(1, w // cell))).astype(np.float32)
         out += amp * np.asarray(Image.fromarray(coarse, "F").resize((w, h), Image.Resampling.BICUBIC))
     return out

@@ -28,6 +28,10 @@ _HTML_404 = (
     "<p>The requested URL was not found on the server. If you entered the URL manually please "
     "check your spelling and try again.</p>\n"
 )
+SERVER_ERROR = (  # the real server's words for a 500, word for word
+    "The server encountered an internal error and was unable to complete your request. "
+    "Either the server is overloaded or there is an error in the application."
+)
 
 
 @dataclass
@@ -117,7 +121,8 @@ def _create_bank(state: HMAState, body: bytes) -> tuple[int, Any]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return 422, [{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of BankCreateRequest", "input": data}]
+        return 422, [{"type": "model_type", "loc": [],
+                      "msg": "Input should be a valid dictionary or instance of BankCreateRequest", "input": data}]
     if "name" not in data:
         return 422, [{"type": "missing", "loc": ["name"], "msg": "Field required", "input": data}]
     name = data["name"]
@@ -131,15 +136,16 @@ def _create_bank(state: HMAState, body: bytes) -> tuple[int, Any]:
 
 def _add_signal(state: HMAState, bank: str, headers: Any, body: bytes) -> tuple[int, Any]:
     if not (headers.get("Content-Type") or "").startswith("application/json"):
-        return 415, {"message": "Did not attempt to load JSON data because the request Content-Type was not 'application/json'."}
+        return 415, {"message": "Did not attempt to load JSON data because the request Content-Type was not "
+                                "'application/json'."}
     if bank not in state.banks:
         return 404, {"message": f"bank '{bank}' not found"}
     if state.fail_next_push is not None:
         status, state.fail_next_push = state.fail_next_push, None
-        return status, {"message": "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application."}
+        return status, {"message": SERVER_ERROR}
     data = json.loads(body)
     if not isinstance(data, dict):
-        return 500, {"message": "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application."}
+        return 500, {"message": SERVER_ERROR}
     note = data.pop("note", None)
     if note is not None and len(note) > 255:
         return 400, {"message": "note must be at most 255 characters"}
@@ -150,7 +156,8 @@ def _add_signal(state: HMAState, bank: str, headers: Any, body: bytes) -> tuple[
         if pattern is None:
             return 400, {"message": f"No such signal type {signal_type}"}
         if not isinstance(value, str) or not re.match(pattern, value):
-            return 400, {"message": f"Invalid {signal_type} signal: invalid {'PDQ' if signal_type == 'pdq' else 'MD5'} hash"}
+            kind = "PDQ" if signal_type == "pdq" else "MD5"
+            return 400, {"message": f"Invalid {signal_type} signal: invalid {kind} hash"}
     content_id = max(state.contents, default=0) + 1
     state.contents[content_id] = Content(content_id, bank, dict(data), time.monotonic())
     return 200, {"id": content_id, "signals": dict(data)}
@@ -176,7 +183,8 @@ def _get_content(state: HMAState, bank: str, raw_id: str, query: dict) -> tuple[
 
 def _raw_lookup(state: HMAState, query: dict) -> tuple[int, Any]:
     if "signal" not in query:
-        return 422, [{"type": "missing", "loc": ["signal"], "msg": "Field required", "input": {k: v[0] for k, v in query.items()}}]
+        return 422, [{"type": "missing", "loc": ["signal"], "msg": "Field required",
+                      "input": {k: v[0] for k, v in query.items()}}]
     signal_type, value = query.get("signal_type", [""])[0], query["signal"][0]
     pattern = {"pdq": _PDQ, "video_md5": _MD5}.get(signal_type)
     if pattern is None:
@@ -199,7 +207,10 @@ def _raw_lookup(state: HMAState, query: dict) -> tuple[int, Any]:
         if banks is not None and c.bank not in banks:
             continue
         stored = c.signals[signal_type]
-        distance = (int(stored, 16) ^ int(value, 16)).bit_count() if signal_type == "pdq" else (0 if stored == value else 999)
+        if signal_type == "pdq":
+            distance = (int(stored, 16) ^ int(value, 16)).bit_count()
+        else:
+            distance = 0 if stored == value else 999
         if distance <= (31 if signal_type == "pdq" else 0):
             hits.append({"bank_content_id": c.id, "distance": str(distance)})
     if query.get("include_distance") != ["true"]:

@@ -95,7 +95,8 @@ def test_a_batch_reports_bad_lines_confirms_only_what_it_is_told_and_repeats_not
     with Store(db) as store:
         assert len(store.cases_titled("Person B")) == 1
         assert sorted(m.status for m in store.matches(case_id)) == ["confirmed", "pending"]
-        assert any(e.action == "batch.note" and e.detail["note"] == "reported by the person" for e in store.events(case_id))
+        assert any(e.action == "batch.note" and e.detail["note"] == "reported by the person"
+                   for e in store.events(case_id))
         sightings = len(store.sightings(case_id))
     for picture in site.glob("*.jpg"):
         picture.unlink()  # a second run must not need the site: seen addresses are not fetched again

@@ -112,7 +112,8 @@ def test_a_case_can_be_given_a_country_later(tmp_path: Path) -> None:
     db = str(tmp_path / "c.db")
     runner = CliRunner()
     runner.invoke(cli, ["case", "new", "No country yet", "--db", db])
-    runner.invoke(cli, ["requester", "set", "--db", db, "--name", "J", "--email", "j@example.org", "--signature", "/J/"])
+    runner.invoke(cli, ["requester", "set", "--db", db, "--name", "J", "--email", "j@example.org",
+                        "--signature", "/J/"])
     refused = runner.invoke(cli, ["notice", "draft", "--db", db])
     assert refused.exit_code == 1 and "stopncii case edit --jurisdiction" in refused.stderr
     wrong = runner.invoke(cli, ["case", "edit", "--db", db, "--jurisdiction", "United Kingdom"])

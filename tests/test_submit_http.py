@@ -61,7 +61,9 @@ class Script:
         return [s for s in self.seen if s.path == path]
 
 
-def answer(status: int, body: Any = "", headers: dict[str, str] | None = None, delay: float = 0.0) -> tuple[int, dict[str, str], str, float]:
+def answer(
+    status: int, body: Any = "", headers: dict[str, str] | None = None, delay: float = 0.0
+) -> tuple[int, dict[str, str], str, float]:
     text = body if isinstance(body, str) else json.dumps(body)
     return status, headers or {}, text, delay
 
@@ -110,7 +112,8 @@ class Sleeps(list[float]):
 
 
 def _channel(base: str, path: str, sleeps: Sleeps, **settings: Any) -> HTTPChannel:
-    options = {"token_env": "PLATFORM_TOKEN", "keyring_service": None, "timeout": 5.0, "max_attempts": 4, "backoff_base": 1.0, "max_wait": 60.0} | settings
+    options = {"token_env": "PLATFORM_TOKEN", "keyring_service": None, "timeout": 5.0, "max_attempts": 4,
+               "backoff_base": 1.0, "max_wait": 60.0} | settings
     return HTTPChannel(HTTPSettings(base + path, **options), sleep=sleeps, clock=lambda: NOW)
 
 
@@ -126,7 +129,9 @@ def _token(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- HTTP channel ------------------------------------------------------------------------------
 
 
-def test_200_is_delivered_with_token_key_and_response_id(server: tuple[str, Script], caplog: pytest.LogCaptureFixture) -> None:
+def test_200_is_delivered_with_token_key_and_response_id(
+    server: tuple[str, Script], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     base, script = server
     path = script.on("/notices", answer(201, {"ticket": "T-4471", "status": "received"}))
@@ -218,7 +223,9 @@ def test_400_is_final_with_status_and_excerpt(server: tuple[str, Script]) -> Non
     assert message.endswith("...") and len(message) < 400
 
 
-def test_401_hints_at_the_token_without_showing_it(server: tuple[str, Script], caplog: pytest.LogCaptureFixture) -> None:
+def test_401_hints_at_the_token_without_showing_it(
+    server: tuple[str, Script], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     base, script = server
     path = script.on("/auth", answer(401, {"error": "invalid token"}))
@@ -353,9 +360,11 @@ def test_manual_delivery_needs_the_ticket() -> None:
         channel.send(Outgoing("n-3", "n-3-k", packet))
     assert not err.value.retryable
     delivery = channel.mark_sent("n-3", "  CASE-5521 \n")
-    assert (delivery.channel, delivery.evidence, delivery.sent_at.timestamp()) == ("manual", {"ticket": "CASE-5521"}, NOW)
+    assert (delivery.channel, delivery.evidence, delivery.sent_at.timestamp()) == (
+        "manual", {"ticket": "CASE-5521"}, NOW)
     with_ticket = ManualPacket(packet.form_url, packet.text, ticket="CASE-5521")
-    assert channel.send(Outgoing("n-3", "n-3-k", with_ticket)).evidence == {"ticket": "CASE-5521", "form_url": packet.form_url}
+    assert channel.send(Outgoing("n-3", "n-3-k", with_ticket)).evidence == {
+        "ticket": "CASE-5521", "form_url": packet.form_url}
     with pytest.raises(SendError, match="ticket or reference"):
         channel.mark_sent("n-3", "   ")
 

@@ -80,8 +80,10 @@ def test_check_records_removal_and_replacement_with_the_time_seen(sent_case) -> 
     other.save(file_of[2], quality=80)  # notice 2's address now shows something else
     seen = T0 + timedelta(hours=30)
     second = records(run("check", "--db", db, *RESOLVE, "--json", at=seen))
-    assert [(r["notice"], r["outcome"], r["http_status"]) for r in second] == [(1, "removed", 404), (2, "replaced", 200)]
-    assert all(r["checked_at"] == seen.isoformat(timespec="seconds") and r["notice_status"] == "removed" for r in second)
+    assert [(r["notice"], r["outcome"], r["http_status"]) for r in second] == [
+        (1, "removed", 404), (2, "replaced", 200)]
+    assert all(r["checked_at"] == seen.isoformat(timespec="seconds") and r["notice_status"] == "removed"
+               for r in second)
     with Store(made.db) as store:
         notice = store.notice(1)
         sighting = store.match(notice.match_ids[0]).sighting_id
@@ -118,7 +120,8 @@ def test_media_gone_from_its_page_counts_as_removed(tmp_path: Path) -> None:
             list(protect_paths(store, case, [mine], jobs=1))
             store.set_requester(case.id, REQUESTER)
             page = f"http://{PICS_HOST}:{port}/post.html"
-            [outcome] = scan_sources(store, case, [page], ScanOptions(allow_private=True, hosts={PICS_HOST: "127.0.0.1"}))
+            options = ScanOptions(allow_private=True, hosts={PICS_HOST: "127.0.0.1"})
+            [outcome] = scan_sources(store, case, [page], options)
             store.decide_match(outcome.matches[0].id, "confirmed")
             plan = plan_notices(store, case, load_directory(), REQUESTER)
             plan.notices = [(n.with_confirmed(s for s, _ in render_statements(n)), w, i) for n, w, i in plan.notices]
@@ -155,7 +158,9 @@ def test_follow_up_for_an_overdue_notice_names_the_request_and_the_ftc(sent_case
     ("DE", "Internal complaint to the platform (EU Digital Services Act, Article 20)", 168),
     ("AU", "Report to the eSafety Commissioner", 24),
 ])
-def test_each_law_has_its_escalation_route_and_deadline(tmp_path: Path, jurisdiction: str, route: str, due_hours: int) -> None:
+def test_each_law_has_its_escalation_route_and_deadline(
+    tmp_path: Path, jurisdiction: str, route: str, due_hours: int
+) -> None:
     with site_server(tmp_path / "site") as port:
         made = make_case(tmp_path, tmp_path / "site", port, count=1, host="t.me", jurisdiction=jurisdiction)
     result = run("notice", "send", "--db", str(made.db), at=T0)  # e-mail or a form: by hand here

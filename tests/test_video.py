@@ -244,7 +244,8 @@ def test_video_cut_cleanly_between_frames(faststart_clip: bytes) -> None:
     with av.open(io.BytesIO(faststart_clip)) as container:
         starts = [p.pos for p in container.demux(video=0) if p.pos is not None and p.pos > 0]
     cut = faststart_clip[: starts[len(starts) // 2]]
-    with pytest.raises(CorruptMedia, match=r"^the MP4 video is cut short: it should last 0:06 but its pictures stop at 0:0\d$"):
+    cut_short = r"^the MP4 video is cut short: it should last 0:06 but its pictures stop at 0:0\d$"
+    with pytest.raises(CorruptMedia, match=cut_short):
         hash_video_frames(cut)
 
 
@@ -306,14 +307,17 @@ def test_absurd_picture_size_is_refused_before_decoding(tmp_path: Path) -> None:
         container.mux(packet)
     data = path.read_bytes()
     assert len(data) < 2000
-    with pytest.raises(MediaTooLarge, match=r"^the video's pictures are 16000x16000 \(256 megapixels\), above the safety limit of 35 megapixels$"):
+    too_big = r"^the video's pictures are 16000x16000 \(256 megapixels\), above the safety limit of 35 megapixels$"
+    with pytest.raises(MediaTooLarge, match=too_big):
         hash_video_frames(data)
 
 
 def test_video_longer_than_the_limit_is_refused(clip: bytes) -> None:
-    with pytest.raises(MediaTooLarge, match=r"^the video is longer than 0:02, the length limit .*STOPNCII_MAX_VIDEO_SECONDS"):
+    with pytest.raises(MediaTooLarge,
+                       match=r"^the video is longer than 0:02, the length limit .*STOPNCII_MAX_VIDEO_SECONDS"):
         hash_video_frames(clip, max_seconds=2)
-    with pytest.raises(MediaTooLarge, match=r"^the video would give more than 3 frame hashes, .*STOPNCII_MAX_VIDEO_FRAMES"):
+    with pytest.raises(MediaTooLarge,
+                       match=r"^the video would give more than 3 frame hashes, .*STOPNCII_MAX_VIDEO_FRAMES"):
         hash_video_frames(clip, max_frames=3)
     assert len(hash_video_frames(clip, max_seconds=6, max_frames=6)[0]) == 6
 
@@ -375,7 +379,7 @@ def test_compact_storage_round_trip(frames: list[FrameHash]) -> None:
     assert len(blob) == 5 + 37 * len(frames)
     back = frames_from_blob(blob)
     assert [(f.pdq, f.quality) for f in back] == [(f.pdq, f.quality) for f in frames]
-    assert all(abs(a.seconds - b.seconds) <= 0.0005 for a, b in zip(back, frames))
+    assert all(abs(a.seconds - b.seconds) <= 0.0005 for a, b in zip(back, frames, strict=True))
     assert frames_to_blob(back) == blob
 
 
@@ -468,7 +472,9 @@ def test_every_frame_agrees_with_meta_reference(shared_testdata: Path) -> None:
         ("pattern-sd-grey-bar", False),
     ],
 )
-def test_variants_of_the_reference_clip_match(name: str, same: bool, reference_hashes: dict[str, list[FrameHash]]) -> None:
+def test_variants_of_the_reference_clip_match(
+    name: str, same: bool, reference_hashes: dict[str, list[FrameHash]]
+) -> None:
     original = reference_hashes["chair-orig-22-sd-bar"]
     found = match_videos(reference_hashes[name], original)
     assert (found is not None) == same

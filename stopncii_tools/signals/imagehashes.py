@@ -5,7 +5,7 @@ Thresholds were measured on edited copies versus unrelated photos; see docs/sign
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import imagehash
 from PIL import Image
