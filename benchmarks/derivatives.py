@@ -502,9 +502,9 @@ def main() -> None:
     # the pre-filter is tried on a bigger bank: the protected photos plus every generated or
     # bundled distractor picture (none made from a protected photo) posing as protected photos
     index = RegionIndex()
-    for photo, (h, _) in zip(photos, prot):
+    for photo, (h, _) in zip(photos, prot, strict=True):
         index.add(photo.name, RegionSignature.from_bytes(h.region))
-    for item, (s, _) in zip(items, sus):
+    for item, (s, _) in zip(items, sus, strict=True):
         if item.origin is None:
             index.add(f"bank filler: {item.name}", RegionSignature.from_bytes(s.region))
     t2 = time.perf_counter()
@@ -512,7 +512,7 @@ def main() -> None:
                   for s, _ in sus]
     prefilter_seconds = (time.perf_counter() - t2) / max(1, len(sus))
 
-    low = {p.name for p, (h, _) in zip(photos, prot) if h.quality < LOW_DETAIL_QUALITY}
+    low = {p.name for p, (h, _) in zip(photos, prot, strict=True) if h.quality < LOW_DETAIL_QUALITY}
     methods = ("PDQ (31 bits, dihedral)", "pHash (10 bits)", "region signature",
                f"region, pre-filter ({len(index)} photos)", "PDQ or region")
     tallies = {m: Tally() for m in methods}
@@ -572,7 +572,8 @@ def main() -> None:
           f"{prefilter_seconds * 1000:.2f} ms (then up to 8 full comparisons)")
     sizes = [len(h.region) for h, _ in prot]
     print(f"  stored region signature: {statistics.mean(sizes) / 1024:.1f} KiB per protected photo "
-          f"(max {max(sizes) / 1024:.1f}); index keys {statistics.mean(len(RegionSignature.from_bytes(h.region).index_keys()) for h, _ in prot):.0f} per photo")
+          f"(max {max(sizes) / 1024:.1f}); index keys "
+          f"{statistics.mean(len(RegionSignature.from_bytes(h.region).index_keys()) for h, _ in prot):.0f} per photo")
     print("\nprotecting one 12-megapixel JPEG (4000 x 3000), best of 3")
     for label, seconds in time_12mp().items():
         print(f"  {label:50s} {seconds:.3f} s")

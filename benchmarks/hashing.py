@@ -30,18 +30,18 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.media.pictures import open_picture
 from stopncii_tools.signals import SIGNALS, Decoded
 from stopncii_tools.signals._examples import scene
+from stopncii_tools.signals.hashing import hash_bytes
 
 CACHE_ROOT = Path(os.environ.get("STOPNCII_BENCH_CACHE", "/tmp/stopncii-bench"))
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
@@ -117,7 +117,7 @@ def _photo(seed: int, index: int, size: tuple[int, int]) -> bytes:
 def _texture(rng: np.random.Generator, w: int, h: int, cells: tuple[int, ...],
              amplitude: tuple[float, ...]) -> np.ndarray:
     out = np.zeros((h, w), np.float32)
-    for cell, amp in zip(cells, amplitude):
+    for cell, amp in zip(cells, amplitude, strict=True):
         coarse = rng.normal(0.0, 1.0, (max(1, h // cell), max(1, w // cell))).astype(np.float32)
         out += amp * np.asarray(Image.fromarray(coarse, "F").resize((w, h), Image.Resampling.BICUBIC))
     return out

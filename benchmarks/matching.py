@@ -303,7 +303,7 @@ def main() -> None:
     if faiss_range is not None:
         same = all(
             sorted(i for i, _ in mine) == sorted(theirs.tolist())
-            for mine, theirs in zip(our_results, faiss_range)
+            for mine, theirs in zip(our_results, faiss_range, strict=True)
         )
         print(f"\nHammingIndex results identical to faiss range_search for every query: {same}")
     print(

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals import HASHES
 from stopncii_tools.signals._examples import encode, scene
+from stopncii_tools.signals.hashing import hash_bytes
 
 SHARED_PDQ = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "pdq"
 SHARED_PHOTOS = (

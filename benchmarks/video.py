@@ -29,8 +29,8 @@ from pathlib import Path
 import av
 
 from stopncii_tools.media import video
-from stopncii_tools.signals.vpdq import FrameHash, hash_video_frames
 from stopncii_tools.signals.pdq import PDQ
+from stopncii_tools.signals.vpdq import FrameHash, hash_video_frames
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "vpdq"
 

@@ -14,7 +14,7 @@ class StopNCIIError(Exception):
         self.item = item
         super().__init__(f"{item}: {reason}" if item else reason)
 
-    def for_item(self, item: str) -> "StopNCIIError":
+    def for_item(self, item: str) -> StopNCIIError:
         """Attach the name of the file, URL or row this error is about (if not already set)."""
         if self.item is None:
             self.item = item

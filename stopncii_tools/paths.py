@@ -6,6 +6,7 @@ moves only the database. Folders are created private (0700), as they hold case d
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -16,10 +17,8 @@ APP_NAME = "stopncii-tools"
 
 def _private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
+    with contextlib.suppress(OSError):  # not ours to change (a shared folder chosen by the user)
         path.chmod(0o700)
-    except OSError:  # not ours to change (a shared folder chosen by the user)
-        pass
     return path
 
 

@@ -30,12 +30,12 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from stopncii_tools import paths
+from stopncii_tools.media.samples import write_edits, write_photos
 from stopncii_tools.notices import Requester, render_statements
 from stopncii_tools.notices.platforms import load_directory
-from stopncii_tools.workflow.protect import protect_paths
-from stopncii_tools.media.samples import write_edits, write_photos
-from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.workflow.takedown import plan_notices, save_plan, save_requester
 
 INTAKE_ADDRESS = "https://intake.example/v1/notices"

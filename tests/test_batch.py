@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stopncii_tools._errors import InputFileError
-from stopncii_tools.workflow.batch import COLUMNS, read_batch
 from stopncii_tools.cli import cli
+from stopncii_tools.store import Store
+from stopncii_tools.workflow.batch import COLUMNS, read_batch
 from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.workflow.takedown import case_requester, save_requester
-from stopncii_tools.store import Store
 from tests._casework import (
     PICS_HOST,
     REQUESTER,

@@ -62,9 +62,9 @@ def test_paths_from_stdin_and_patterns(photos: Path) -> None:
     result = _run("hash", "--jobs", "1", "--json", "-", input=listing)
     assert len(result.stdout.splitlines()) == 2
     only_png = _run("hash", "--jobs", "1", "--json", "--include", "*.png", str(photos))
-    assert [Path(json.loads(l)["path"]).name for l in only_png.stdout.splitlines()] == ["b.png"]
+    assert [Path(json.loads(line)["path"]).name for line in only_png.stdout.splitlines()] == ["b.png"]
     no_png = _run("hash", "--jobs", "1", "--json", "--exclude", "*.png", str(photos))
-    assert [Path(json.loads(l)["path"]).name for l in no_png.stdout.splitlines()] == ["a.jpg"]
+    assert [Path(json.loads(line)["path"]).name for line in no_png.stdout.splitlines()] == ["a.jpg"]
 
 
 def test_a_bad_file_is_reported_and_the_run_goes_on(photos: Path) -> None:
@@ -97,7 +97,7 @@ def test_symlink_loop_in_a_folder_is_reported(tmp_path: Path) -> None:
     (tmp_path / "ok.jpg").write_bytes(encode(scene(45)))
     result = _run("hash", "--jobs", "1", "--json", str(tmp_path))
     assert result.exit_code == 1
-    names = {Path(json.loads(l)["path"]).name: json.loads(l) for l in result.stdout.splitlines()}
+    names = {Path(json.loads(line)["path"]).name: json.loads(line) for line in result.stdout.splitlines()}
     assert "pdq" in names["ok.jpg"] and "Too many levels of symbolic links" in names["x.jpg"]["error"]
 
 

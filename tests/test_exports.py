@@ -18,14 +18,14 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from stopncii_tools.cli import cli
-from stopncii_tools.signals.hashing import MediaHashes
-from stopncii_tools.signals.hashlists import HashEntry, parse_hash_list
-from stopncii_tools.workflow.protect import protect_paths
-from stopncii_tools.workflow.takedown import save_requester
 from stopncii_tools.media.samples import write_photos
 from stopncii_tools.signals import SignalValue
+from stopncii_tools.signals.hashing import MediaHashes
+from stopncii_tools.signals.hashlists import HashEntry, parse_hash_list
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.workflow.records import media_record, signal_rows
+from stopncii_tools.workflow.takedown import save_requester
 from tests._casework import REQUESTER
 
 from .hma_fake import FakeHMA

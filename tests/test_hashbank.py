@@ -65,8 +65,11 @@ def test_create_bank_makes_it_once_and_an_existing_bank_is_fine(hma: FakeHMA, cl
     assert [json.loads(r.body) for r in hma.state.sent("POST", "/c/banks")] == [{"name": "CASE_2026_001"}] * 2
 
 
-@pytest.mark.parametrize("name, suggestion", [("my-bank", "MY_BANK"), ("Test_Bank", "TEST_BANK"), ("1BANK", "BANK_1BANK"), ("", "BANK_")])
-def test_bad_bank_name_is_explained_before_any_request(hma: FakeHMA, client: HashBankClient, name: str, suggestion: str) -> None:
+@pytest.mark.parametrize("name, suggestion",
+                         [("my-bank", "MY_BANK"), ("Test_Bank", "TEST_BANK"), ("1BANK", "BANK_1BANK"), ("", "BANK_")])
+def test_bad_bank_name_is_explained_before_any_request(
+    hma: FakeHMA, client: HashBankClient, name: str, suggestion: str
+) -> None:
     with pytest.raises(SendError) as err:
         client.create_bank(name)
     assert "capital letters A-Z, digits and underscores" in str(err.value)
@@ -164,7 +167,8 @@ def test_waiting_gives_up_with_advice_when_the_hash_never_matches(hma: FakeHMA) 
 
 def test_push_case_hashes_reports_each_hash_and_never_pushes_twice(hma: FakeHMA, client: HashBankClient) -> None:
     client.create_bank("VICTIM")
-    report = client.push_case_hashes("VICTIM", [("pdq", H), ("pdq", R1), ("pdq", H), ("pdq", H + "\n"), ("video_md5", MD5)])
+    report = client.push_case_hashes(
+        "VICTIM", [("pdq", H), ("pdq", R1), ("pdq", H), ("pdq", H + "\n"), ("video_md5", MD5)])
     assert [(r.value, r.outcome, r.content_id) for r in report.results] == [
         (H, "added", 1), (R1, "added", 2), (H + "\n", "invalid", None), (MD5, "added", 3),
     ]
@@ -176,7 +180,8 @@ def test_push_case_hashes_reports_each_hash_and_never_pushes_twice(hma: FakeHMA,
     # Rerun at once: the index has not caught up, but the recorded ids prove the hashes are there.
     known = {(r.signal_type, r.value): r.content_id for r in report.with_outcome("added")}
     again = client.push_case_hashes("VICTIM", [("pdq", H), ("pdq", R1), ("video_md5", MD5)], known=known)
-    assert [(r.outcome, r.content_id) for r in again.results] == [("already_present", 1), ("already_present", 2), ("already_present", 3)]
+    assert [(r.outcome, r.content_id) for r in again.results] == [
+        ("already_present", 1), ("already_present", 2), ("already_present", 3)]
     assert again.complete
 
     # Rerun without the ids: the index (already built, delay 0) shows them at distance 0.
@@ -215,7 +220,8 @@ def test_a_failed_push_is_not_repeated_blindly(hma: FakeHMA, client: HashBankCli
 def test_index_not_ready_is_waited_out(hma: FakeHMA) -> None:
     hma.state.not_ready_lookups = 2
     fake = FakeTime()
-    with HashBankClient(hma.url, policy=RetryPolicy(max_attempts=4, backoff_base=1, max_wait=30), sleep=fake.sleep, clock=fake.clock) as client:
+    policy = RetryPolicy(max_attempts=4, backoff_base=1, max_wait=30)
+    with HashBankClient(hma.url, policy=policy, sleep=fake.sleep, clock=fake.clock) as client:
         assert client.raw_lookup("pdq", H) == []
     assert fake.sleeps == [1, 2]
     assert len(hma.state.sent("GET", "/m/raw_lookup")) == 3
@@ -225,16 +231,16 @@ def test_unreachable_server_is_a_temporary_failure() -> None:
     with FakeHMA() as hma:
         url = hma.url
     fake = FakeTime()
-    with HashBankClient(url, timeout=1, policy=RetryPolicy(max_attempts=2, backoff_base=1), sleep=fake.sleep) as client:
-        with pytest.raises(TemporarySendError, match="could not reach the hash bank") as err:
-            client.bank_exists("VICTIM")
+    policy = RetryPolicy(max_attempts=2, backoff_base=1)
+    with (HashBankClient(url, timeout=1, policy=policy, sleep=fake.sleep) as client,
+          pytest.raises(TemporarySendError, match="could not reach the hash bank") as err):
+        client.bank_exists("VICTIM")
     assert "after 2 attempts" in str(err.value) and fake.sleeps == [1]
 
 
 def test_unexpected_route_error_is_reported_in_plain_text(hma: FakeHMA) -> None:
-    with HashBankClient(hma.url + "/wrong-prefix", sleep=lambda s: None) as client:
-        with pytest.raises(SendError) as err:
-            client.create_bank("VICTIM")
+    with HashBankClient(hma.url + "/wrong-prefix", sleep=lambda s: None) as client, pytest.raises(SendError) as err:
+        client.create_bank("VICTIM")
     assert "HTTP 404" in str(err.value) and "Not Found" in str(err.value)
     assert "<" not in str(err.value)
 

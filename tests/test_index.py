@@ -27,7 +27,7 @@ def brute_force(
     for q in queries:
         value = int.from_bytes(q.tobytes(), "big")
         best: dict[int, int] = {}
-        for i, h in zip(ids, bank):
+        for i, h in zip(ids, bank, strict=True):
             d = (value ^ h).bit_count()
             if d <= threshold and d < best.get(i, d + 1):
                 best[i] = d

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from stopncii_tools.store import Store
 from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.workflow.takedown import save_requester
-from stopncii_tools.store import Store
 from tests._casework import (
     PICS_HOST,
     REQUESTER,

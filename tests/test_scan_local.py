@@ -91,7 +91,7 @@ def test_hash_list_lines_are_matched_and_bad_lines_named(tmp_path: Path) -> None
     assert result.exit_code == 1  # two bad lines
     assert "platform-hashes.txt, line 3: a pdq hash is 64 hexadecimal characters" in result.stderr
     assert "line 4: unknown signal type 'sha1'" in result.stderr
-    matches = [json.loads(l) for l in result.stdout.splitlines() if "match" in json.loads(l)]
+    matches = [json.loads(line) for line in result.stdout.splitlines() if "match" in json.loads(line)]
     assert len(matches) == 1 and matches[0]["distance"] == 3 and matches[0]["label"] == "photo107.jpg"
 
 
@@ -104,18 +104,18 @@ def test_csv_hash_list(tmp_path: Path) -> None:
     listing = tmp_path / "hashes.csv"
     listing.write_text(f"signal,hash,note\nsha256,{sha},seen on a forum\n")
     result = run("scan", "--db", str(db), "--json", str(listing))
-    [match] = [json.loads(l) for l in result.stdout.splitlines()]
+    [match] = [json.loads(line) for line in result.stdout.splitlines()]
     assert match["kind"] == "exact" and match["confidence"] == "certain"
 
 
 def test_confirm_and_reject(tmp_path: Path) -> None:
     db = _scanned_edits(tmp_path, 109)
-    listed = [json.loads(l) for l in run("matches", "--db", str(db), "--json").stdout.splitlines()]
+    listed = [json.loads(line) for line in run("matches", "--db", str(db), "--json").stdout.splitlines()]
     assert len(listed) == 6 and {m["status"] for m in listed} == {"pending"}
     assert run("matches", "confirm", "--db", str(db), str(listed[0]["match"])).exit_code == 0
     assert run("matches", "reject", "--db", str(db), str(listed[1]["match"])).exit_code == 0
     confirmed = run("matches", "--db", str(db), "--status", "confirmed", "--json").stdout.splitlines()
-    assert [json.loads(l)["match"] for l in confirmed] == [listed[0]["match"]]
+    assert [json.loads(line)["match"] for line in confirmed] == [listed[0]["match"]]
 
 
 def test_unknown_source_and_missing_list_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
@@ -138,7 +138,8 @@ def test_a_killed_scan_leaves_a_consistent_database_and_a_rerun_completes_it(tmp
     write_edits(tmp_path / "reported", photos)
     write_photos(tmp_path / "reported", list(range(300, 330)), size=(640, 480))
     total = len(list((tmp_path / "reported").iterdir()))
-    command = [sys.executable, "-m", "stopncii_tools", "scan", "--db", str(db), "--jobs", "1", str(tmp_path / "reported")]
+    command = [sys.executable, "-m", "stopncii_tools", "scan", "--db", str(db), "--jobs", "1",
+               str(tmp_path / "reported")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:  # kill once some, not all, sightings are in
@@ -177,9 +178,9 @@ def test_two_hash_lists_with_the_same_name_keep_their_own_hashes(tmp_path: Path)
     _case(db)
     write_photos(tmp_path / "mine", [113, 114])
     run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
-    hashes = {json.loads(l)["path"]: json.loads(l)["pdq"]
-              for l in run("hash", "--json", "--jobs", "1", str(tmp_path / "mine")).stdout.splitlines()}
-    for week, path in zip(("one", "two"), sorted(hashes)):
+    hashes = {json.loads(line)["path"]: json.loads(line)["pdq"]
+              for line in run("hash", "--json", "--jobs", "1", str(tmp_path / "mine")).stdout.splitlines()}
+    for week, path in zip(("one", "two"), sorted(hashes), strict=True):
         (tmp_path / week).mkdir()
         (tmp_path / week / "list.txt").write_text(f"pdq {hashes[path]}\n")
         run("scan", "--db", str(db), str(tmp_path / week / "list.txt"))

@@ -25,7 +25,8 @@ def test_url_list_of_copies_and_unrelated_photos(tmp_path: Path, served: tuple[P
     run("protect", "--db", str(db), "--jobs", "1", str(tmp_path / "mine"))
     truth = write_edits(site, photos)
     write_photos(site, [601, 602, 603])
-    (site / "page.html").write_text('<html><body><img src="photo501-mirrored.jpg"><img src="photo601.jpg"></body></html>')
+    (site / "page.html").write_text(
+        '<html><body><img src="photo501-mirrored.jpg"><img src="photo601.jpg"></body></html>')
     listing = tmp_path / "links.txt"
     urls = [f"http://127.0.0.1:{port}/{name}" for name in [*truth, "photo601.jpg", "photo602.jpg", "photo603.jpg"]]
     listing.write_text("# reported links\n\n" + "\n".join(urls) + f"\nhttp://127.0.0.1:{port}/gone.jpg\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import sqlite3
 import stat
@@ -14,11 +13,10 @@ import pytest
 
 from stopncii_tools import hash_bytes
 from stopncii_tools._errors import CaseChoiceNeeded, NotFound, StoreError
-from stopncii_tools.store.migrations import MIGRATIONS
 from stopncii_tools.paths import default_db_path
 from stopncii_tools.signals._examples import encode, scene
-from stopncii_tools import store as store_package
 from stopncii_tools.store import NewNotice, Store, StoredNotice
+from stopncii_tools.store.migrations import MIGRATIONS
 from stopncii_tools.store.notice_states import MOVES, STATES, Move, pairs
 from stopncii_tools.workflow.records import media_record, signal_rows
 
@@ -254,10 +252,3 @@ def test_the_database_learns_the_moves_of_a_newer_version_when_opened(tmp_path: 
     with Store(path) as store:
         assert set(store.conn.execute("SELECT source, target FROM notice_moves")) == pairs()
 
-
-def test_the_store_imports_no_layer_above_it() -> None:
-    above = {"notices", "workflow", "submit", "cli", "web", "matching", "media"}
-    for module in Path(store_package.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
-                assert node.module.split(".")[0] not in above, f"{module.name} imports {node.module}"

@@ -126,7 +126,8 @@ def _make_cert_with_cryptography(cert: Path, key: Path) -> None:
         .sign(private, hashes.SHA256())
     )
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
 def _server_tls(certificate: tuple[Path, Path]) -> ssl.SSLContext:
@@ -206,11 +207,15 @@ def test_an_existing_message_id_is_kept_and_stale_keys_replaced(smtp_server: Any
     assert received.get_all("Idempotency-Key") == ["notice-7-attempt-key"]
 
 
-def test_starttls_with_login_from_the_environment(smtp_server: Any, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_starttls_with_login_from_the_environment(
+    smtp_server: Any, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("STOPNCII_SMTP_PASSWORD", PASSWORD)
-    recorder, port = smtp_server(tls_context=_server_tls(certificate), require_starttls=True, authenticator=_authenticate, auth_require_tls=True)
-    settings = SMTPSettings("127.0.0.1", port, security="starttls", username=USER, cafile=str(certificate[0]), timeout=5)
+    recorder, port = smtp_server(tls_context=_server_tls(certificate), require_starttls=True,
+                                 authenticator=_authenticate, auth_require_tls=True)
+    settings = SMTPSettings("127.0.0.1", port, security="starttls", username=USER, cafile=str(certificate[0]),
+                            timeout=5)
     delivery = SMTPChannel(settings).send(_notice())
 
     assert len(recorder.messages) == 1
@@ -220,28 +225,36 @@ def test_starttls_with_login_from_the_environment(smtp_server: Any, certificate:
     _assert_never_shown(PASSWORD, caplog, repr(settings), repr(delivery))
 
 
-def test_implicit_tls_with_password_from_the_keyring(smtp_server: Any, certificate: tuple[Path, Path], memory_keyring: MemoryKeyring) -> None:
+def test_implicit_tls_with_password_from_the_keyring(
+    smtp_server: Any, certificate: tuple[Path, Path], memory_keyring: MemoryKeyring
+) -> None:
     memory_keyring.set_password("stopncii-tools", USER, PASSWORD)
     # aiosmtpd counts only STARTTLS as "TLS" for auth_require_tls; implicit TLS is encrypted too.
-    recorder, port = smtp_server(ssl_context=_server_tls(certificate), authenticator=_authenticate, auth_require_tls=False)
+    recorder, port = smtp_server(ssl_context=_server_tls(certificate), authenticator=_authenticate,
+                                 auth_require_tls=False)
     settings = SMTPSettings("127.0.0.1", port, security="tls", username=USER, cafile=str(certificate[0]), timeout=5)
     SMTPChannel(settings).send(_notice())
     assert len(recorder.messages) == 1 and recorder.sessions[0].authenticated
 
 
-def test_wrong_password_is_final_and_never_echoed(smtp_server: Any, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_password_is_final_and_never_echoed(
+    smtp_server: Any, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "hunter2-wrong-password"
     monkeypatch.setenv("STOPNCII_SMTP_PASSWORD", wrong)
-    recorder, port = smtp_server(tls_context=_server_tls(certificate), require_starttls=True, authenticator=_authenticate, auth_require_tls=True)
+    recorder, port = smtp_server(tls_context=_server_tls(certificate), require_starttls=True,
+                                 authenticator=_authenticate, auth_require_tls=True)
     channel = SMTPChannel(SMTPSettings("127.0.0.1", port, username=USER, cafile=str(certificate[0]), timeout=5))
     with pytest.raises(SendError) as err:
         channel.send(_notice())
     assert not err.value.retryable
     assert str(err.value).startswith("7: the mail server 127.0.0.1:")
-    assert "did not accept the user name 'caseworker@ngo.example' with the password from STOPNCII_SMTP_PASSWORD" in str(err.value)
+    assert ("did not accept the user name 'caseworker@ngo.example' with the password from STOPNCII_SMTP_PASSWORD"
+            in str(err.value))
     assert recorder.messages == []
-    _assert_never_shown(wrong, caplog, str(err.value), repr(err.value), repr(channel), repr(err.value.__cause__), repr(err.value.__context__))
+    _assert_never_shown(wrong, caplog, str(err.value), repr(err.value), repr(channel), repr(err.value.__cause__),
+                        repr(err.value.__context__))
 
 
 def test_self_signed_certificate_is_refused_without_cafile(smtp_server: Any, certificate: tuple[Path, Path]) -> None:
@@ -251,7 +264,9 @@ def test_self_signed_certificate_is_refused_without_cafile(smtp_server: Any, cer
     assert not err.value.retryable and recorder.messages == []
 
 
-def test_skipping_certificate_checks_works_only_on_this_computer(smtp_server: Any, certificate: tuple[Path, Path]) -> None:
+def test_skipping_certificate_checks_works_only_on_this_computer(
+    smtp_server: Any, certificate: tuple[Path, Path]
+) -> None:
     recorder, port = smtp_server(tls_context=_server_tls(certificate), require_starttls=True)
     SMTPChannel(SMTPSettings("127.0.0.1", port, insecure_skip_verify=True, timeout=5)).send(_notice())
     assert len(recorder.messages) == 1
@@ -324,7 +339,9 @@ def test_notice_keys_cannot_inject_headers() -> None:
 # -- secrets ---------------------------------------------------------------------------------
 
 
-def test_secret_prefers_the_environment_then_the_keyring(monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring) -> None:
+def test_secret_prefers_the_environment_then_the_keyring(
+    monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
     memory_keyring.set_password("svc", "TOKEN_ENV", "from-keyring")
     assert get_secret("TOKEN_ENV", "svc").reveal() == "from-keyring"
     monkeypatch.setenv("TOKEN_ENV", "from-env")
@@ -346,7 +363,7 @@ def test_a_broken_keyring_still_gives_the_clear_message(monkeypatch: pytest.Monk
 def test_secret_never_prints_its_value(caplog: pytest.LogCaptureFixture) -> None:
     secret = Secret(PASSWORD)
     logging.getLogger("stopncii_tools.test").warning("token %s %r %s", secret, secret, {"t": secret})
-    shown = [str(secret), repr(secret), f"{secret}", f"{secret!r:>40}", "%s" % secret, str([secret])]
+    shown = [str(secret), repr(secret), f"{secret}", f"{secret!r:>40}", "%s" % secret, str([secret])]  # noqa: UP031 - %-formatting is one way to print it
     _assert_never_shown(PASSWORD, caplog, *shown)
     with pytest.raises(TypeError):
         pickle.dumps(secret)

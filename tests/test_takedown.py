@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from stopncii_tools.cli import cli
-from stopncii_tools.workflow.protect import protect_paths
 from stopncii_tools.media.samples import write_edits, write_photos
-from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -98,7 +98,7 @@ def test_one_address_without_a_site_name_does_not_block_the_others(case_with_mat
         store.decide_match(outcome.matches[0].id, "confirmed")
     result = run("notice", "draft", "--db", str(db), "--yes", "--json")
     assert result.exit_code == 0, result.output
-    assert {json.loads(l)["platform"] for l in result.stdout.splitlines()} == {"telegram", "vk"}
+    assert {json.loads(line)["platform"] for line in result.stdout.splitlines()} == {"telegram", "vk"}
     assert "no notice to" in result.stderr and "127.0.0.1" in result.stderr
 
 
@@ -126,7 +126,8 @@ def test_notices_are_drafted_per_platform_and_rendered_in_every_format(case_with
     email = run("notice", "show", "--db", str(db), str(telegram["id"]), "--format", "email").stdout
     assert "To: abuse@telegram.org" in email and "Message-ID:" in email
     document = json.loads(run("notice", "show", "--db", str(db), str(telegram["id"]), "--format", "json").stdout)
-    assert {i["url"].rsplit("/", 1)[1] for i in document["items"]} == {"photo401-resized.jpg", "photo402-watermarked.jpg"}
+    assert {i["url"].rsplit("/", 1)[1] for i in document["items"]} == {
+        "photo401-resized.jpg", "photo402-watermarked.jpg"}
     form = run("notice", "show", "--db", str(db), str(drafted["vk"]["id"]), "--format", "form").stdout
     assert "photo402-mirrored.jpg" in form
     for output in (text, email, json.dumps(document), form):

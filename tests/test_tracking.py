@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from stopncii_tools.cli import cli
 from stopncii_tools._errors import NoticeError
+from stopncii_tools.cli import cli
+from stopncii_tools.media.samples import write_photos
 from stopncii_tools.notices import (
     Framework,
     NoticeItem,
@@ -24,10 +25,9 @@ from stopncii_tools.notices import (
     unregister,
 )
 from stopncii_tools.notices.platforms import load_directory
-from stopncii_tools.workflow.protect import protect_paths
-from stopncii_tools.media.samples import write_photos
-from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.store import Store
+from stopncii_tools.workflow.protect import protect_paths
+from stopncii_tools.workflow.scan import ScanOptions, scan_sources
 from stopncii_tools.workflow.takedown import plan_notices, save_plan, save_requester
 from tests._casework import (
     PICS_HOST,

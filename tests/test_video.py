@@ -27,8 +27,8 @@ from stopncii_tools import (
     MediaTooLarge,
     UnsupportedMedia,
 )
-from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals._examples import encode, scene
+from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals.pdq import PDQ
 from stopncii_tools.signals.vpdq import (
     distinct_frames,
@@ -375,7 +375,7 @@ def test_compact_storage_round_trip(frames: list[FrameHash]) -> None:
     assert len(blob) == 5 + 37 * len(frames)
     back = frames_from_blob(blob)
     assert [(f.pdq, f.quality) for f in back] == [(f.pdq, f.quality) for f in frames]
-    assert all(abs(a.seconds - b.seconds) <= 0.0005 for a, b in zip(back, frames))
+    assert all(abs(a.seconds - b.seconds) <= 0.0005 for a, b in zip(back, frames, strict=True))
     assert frames_to_blob(back) == blob
 
 

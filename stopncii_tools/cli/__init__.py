@@ -13,7 +13,6 @@ from .. import __version__
 from .._errors import StopNCIIError
 from . import _output as o
 
-
 # the order a person meets them in, not the alphabet
 FLOW = ("demo", "hash", "case", "protect", "scan", "matches", "requester", "notice", "status", "check",
         "batch", "export", "platforms")

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from ..workflow.batch import BatchOptions, BatchReport, run_batch
 from ..notices.platforms import load_directory
-from ..workflow.scan import ScanOptions
 from ..store import Store
+from ..workflow.batch import BatchOptions, BatchReport, run_batch
+from ..workflow.scan import ScanOptions
 from . import _output as o
 from ._common import with_store
 from .outbox import load_config, render_sends, sending_options, summarise_sends
@@ -35,7 +35,8 @@ def batch_group() -> None:
 @click.option("--refresh", is_flag=True, help="Fetch addresses again even if they were seen before.")
 @click.option("--jurisdiction", "-j", metavar="CODE", help="Country for new cases without a jurisdiction column.")
 @click.option("--requester-from", metavar="CASE", help="Copy requester details from this case to cases that have none.")
-@click.option("--allow-private", is_flag=True, help="Allow addresses on private networks and this computer (for testing).")
+@click.option("--allow-private", is_flag=True,
+              help="Allow addresses on private networks and this computer (for testing).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the full report as JSON to this file.")
 @resolve_option

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
+from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
 from ..workflow.scan import ScanOptions, scan_sources
-from ..store import Case, MatchRecord, Store
 from . import _output as o
 from ._common import case_option, db_option, file_options, open_store, with_store
 
@@ -28,11 +28,14 @@ def case_group() -> None:
 
 @case_group.command(name="new")
 @click.argument("title")
-@click.option("--jurisdiction", "-j", metavar="CODE", help="Country of the person, e.g. US, GB, DE, AU (chooses the law for notices).")
+@click.option("--jurisdiction", "-j", metavar="CODE",
+              help="Country of the person, e.g. US, GB, DE, AU (chooses the law for notices).")
 @click.option("--notes", help="Free notes for you or your caseworker.")
 @o.output_options
 @with_store
-def case_new(store: Store, title: str, jurisdiction: str | None, notes: str | None, as_json: bool, as_csv: bool) -> None:
+def case_new(
+    store: Store, title: str, jurisdiction: str | None, notes: str | None, as_json: bool, as_csv: bool
+) -> None:
     """Open a new case.
 
     \b
@@ -97,7 +100,9 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
 @click.option("--jurisdiction", "-j", metavar="CODE", help="Country of the person, e.g. US, GB, DE, AU.")
 @click.option("--notes", help="New notes (replace the old ones).")
 @with_store
-def case_edit(store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None) -> None:
+def case_edit(
+    store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None
+) -> None:
     """Change a case's title, country or notes.
 
     \b
@@ -168,7 +173,8 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
     case = store.resolve_case(case_id)
     fmt = o.choose_format(as_json, as_csv)
     columns = ("path", "status", "item", "label", "sha256", "error")
-    records, added, known, failed = [], 0, 0, 0
+    records: list[dict[str, Any]] = []
+    added, known, failed = 0, 0, 0
     notes: dict[str, None] = {}  # each note once, in order
     with o.progress("Protecting") as bar:
         task = bar.add_task("Protecting", total=None)
@@ -220,7 +226,8 @@ def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
 @click.command(name="scan")
 @click.argument("sources", nargs=-1, required=True)
 @case_option
-@click.option("--allow-private", is_flag=True, help="Allow addresses on private networks and this computer (for testing).")
+@click.option("--allow-private", is_flag=True,
+              help="Allow addresses on private networks and this computer (for testing).")
 @file_options
 @o.output_options
 @with_store
@@ -281,7 +288,8 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
 @click.group(name="matches", invoke_without_command=True)
 @db_option
 @case_option
-@click.option("--status", type=click.Choice(["pending", "confirmed", "rejected"]), help="Only matches with this status.")
+@click.option("--status", type=click.Choice(["pending", "confirmed", "rejected"]),
+              help="Only matches with this status.")
 @o.output_options
 @click.pass_context
 def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, status: str | None,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..workflow.demo import run_demo
 from ..store import Store
+from ..workflow.demo import run_demo
 from . import _output as o
 from ._common import with_store
 from .cases import match_record

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from ..store import Store
+from ..submit import HashBankClient
 from ..workflow.exports import (
     FORMATS,
     TABLE_COLUMNS,
@@ -13,8 +15,6 @@ from ..workflow.exports import (
     collect_hashes,
     push_to_hashbank,
 )
-from ..store import Store
-from ..submit import HashBankClient
 from . import _output as o
 from ._common import with_store
 

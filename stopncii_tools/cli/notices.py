@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from .._errors import NoticeError
-from ..notices import Requester, framework_ids, render_email, render_form_packet, render_json, render_statements, render_text
+from ..notices import (
+    Requester,
+    framework_ids,
+    render_email,
+    render_form_packet,
+    render_json,
+    render_statements,
+    render_text,
+)
 from ..notices.platforms import load_directory
 from ..store import Store, StoredNotice
 from ..workflow.takedown import case_requester, load_notice, plan_notices, save_plan, save_requester
@@ -111,7 +119,8 @@ def notice_record(notice: StoredNotice) -> dict[str, Any]:
 @click.option("--language", help="Language of the notice: en, or ru (for Telegram and VK).")
 @click.option("--context", help="A few words of your own added to the notice (optional).")
 @click.option("--original-work", help="DMCA only: the photo you took, in a few words.")
-@click.option("--hashes/--no-hashes", "attach_hashes", default=None, help="Attach hashes of the found content (default: when known).")
+@click.option("--hashes/--no-hashes", "attach_hashes", default=None,
+              help="Attach hashes of the found content (default: when known).")
 @click.option("--yes", is_flag=True, help="Confirm the statements without asking (you have read them).")
 @o.output_options
 @with_store
@@ -170,7 +179,9 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
 @click.option("--status", help="Only notices in this state (draft, sent, removed, ...).")
 @o.output_options
 @with_store
-def notice_list(store: Store, case_id: str | None, all_cases: bool, status: str | None, as_json: bool, as_csv: bool) -> None:
+def notice_list(
+    store: Store, case_id: str | None, all_cases: bool, status: str | None, as_json: bool, as_csv: bool
+) -> None:
     """List notices and where each stands.
 
     \b

@@ -8,6 +8,10 @@ from typing import Any
 import click
 
 from .. import clock as clocks
+from ..notices.platforms import load_directory
+from ..store import Store
+from ..store.notice_states import targets
+from ..submit.config import SendingConfig, load_sending_config
 from ..workflow.outbox import (
     Preview,
     SendResult,
@@ -16,10 +20,6 @@ from ..workflow.outbox import (
     preview_notices,
     send_notices,
 )
-from ..notices.platforms import load_directory
-from ..submit.config import SendingConfig, load_sending_config
-from ..store import Store
-from ..store.notice_states import targets
 from ..workflow.tracking import follow_up
 from . import _output as o
 from ._common import case_option, with_store

@@ -67,7 +67,8 @@ def board_record(row: BoardRow) -> dict[str, Any]:
 @o.output_options
 @with_store
 def status_command(store: Store, case_id: str | None, soon_hours: float, include_closed: bool,
-                   channel_config: Path | None, default_deadline_hours: int | None, as_json: bool, as_csv: bool) -> None:
+                   channel_config: Path | None, default_deadline_hours: int | None, as_json: bool,
+                   as_csv: bool) -> None:
     """The board: every open notice across your cases, most urgent first.
 
     Overdue notices come first (the platform's legal time is up: send the follow-up), then
@@ -99,7 +100,8 @@ def check_record(item: ItemCheck) -> dict[str, Any]:
 
 @click.command(name="check")
 @every_case_option
-@click.option("--allow-private", is_flag=True, help="Allow addresses on private networks and this computer (for testing).")
+@click.option("--allow-private", is_flag=True,
+              help="Allow addresses on private networks and this computer (for testing).")
 @resolve_option
 @o.output_options
 @with_store

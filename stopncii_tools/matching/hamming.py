@@ -239,12 +239,12 @@ def _probe_plan(nbytes: int, n_rows: int, threshold: int) -> _Probes | None:
     widths = _chunk_widths(nbytes)
     r, a = divmod(threshold, len(widths))
     radii = [min(r if c <= a else r - 1, w) for c, w in enumerate(widths)]
-    counts = [sum(math.comb(w, k) for k in range(radius + 1)) for w, radius in zip(widths, radii)]
-    expected_candidates = sum(count * n_rows / 2**w for count, w in zip(counts, widths))
+    counts = [sum(math.comb(w, k) for k in range(radius + 1)) for w, radius in zip(widths, radii, strict=True)]
+    expected_candidates = sum(count * n_rows / 2**w for count, w in zip(counts, widths, strict=True))
     probe_cost = sum(counts) * _COST_PROBE + expected_candidates * _COST_CANDIDATE
     if probe_cost >= n_rows * _COST_SCAN_ROW:
         return None
-    masks = [_masks(w, radius) for w, radius in zip(widths, radii) if radius >= 0]
+    masks = [_masks(w, radius) for w, radius in zip(widths, radii, strict=True) if radius >= 0]
     chunks = [c for c, radius in enumerate(radii) if radius >= 0]
     return _Probes(
         np.repeat(np.array(chunks, dtype=np.intp), [len(m) for m in masks]),
@@ -278,7 +278,7 @@ def _probe(
     ends = np.cumsum(per_query)
     step_of_query = (ends - per_query) // _CANDIDATES_PER_STEP
     bounds = np.flatnonzero(np.diff(step_of_query)) + 1
-    for first, stop in zip(np.r_[0, bounds], np.r_[bounds, len(queries)]):
+    for first, stop in zip(np.r_[0, bounds], np.r_[bounds, len(queries)], strict=True):
         step_lengths = lengths[first:stop].reshape(-1)
         total = int(step_lengths.sum())
         if total == 0:
@@ -322,7 +322,7 @@ def _group(hits: _Hits, ids: np.ndarray, n_queries: int) -> list[list[tuple[int,
     first[1:] = (query[1:] != query[:-1]) | (hit_ids[1:] != hit_ids[:-1])
     query, hit_ids, distance = query[first], hit_ids[first], distance[first]
     order = np.lexsort((hit_ids, distance, query))
-    pairs = list(zip(hit_ids[order].tolist(), distance[order].tolist()))
+    pairs = list(zip(hit_ids[order].tolist(), distance[order].tolist(), strict=True))
     out: list[list[tuple[int, int]]] = []
     start = 0
     for count in np.bincount(query, minlength=n_queries).tolist():

@@ -143,8 +143,7 @@ def open_picture(
             img.seek(0)  # first frame of an animation
             img.load()
             swaps_axes = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-            img = ImageOps.exif_transpose(img)
-            rgb = _to_rgb(img)
+            rgb = _to_rgb(ImageOps.exif_transpose(img))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             claimed = re.search(r"\((\d+) pixels\)", str(exc))
             pixels = width * height or (int(claimed.group(1)) if claimed else 0)
@@ -194,7 +193,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         to_rgb = ImageCms.buildTransform(
             ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
         )
-        return ImageCms.applyTransform(img, to_rgb)
+        return to_rgb.apply(img)
     return img.convert("RGB")  # 1, L, CMYK, YCbCr, HSV
 
 

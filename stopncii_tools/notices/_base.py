@@ -14,9 +14,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, ClassVar
 
-from ..web.urls import is_web_address
-
 from ..countries import country_name
+from ..web.urls import is_web_address
 
 if TYPE_CHECKING:
     from .model import Notice

@@ -116,7 +116,7 @@ class NoticeItem:
                 raise NoticeError(f"the time it was seen ({seen!r}) is not a date", item=where) from None
         elif not isinstance(seen, datetime):
             raise NoticeError(f"the time it was seen ({seen!r}) is not a date", item=where)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]  # a database row: values are untyped objects
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 
 from .._errors import NoticeError
 from ..web.urls import registrable_domain
-from .platforms import OTHER_ID
 from ._base import Framework
 from ._templates import environment, macros
 from .draft import validate
 from .frameworks import fallback_framework, get_framework
 from .model import Notice, NoticeItem, Requester
+from .platforms import OTHER_ID
 
 if TYPE_CHECKING:
     from .platforms import ReportingChannel

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from .._errors import MediaError, UnsupportedMedia
 from ..media.files import FoundFile
@@ -142,7 +143,16 @@ def _compute(wanted: list[Signal], media: Decoded) -> tuple[dict[str, SignalValu
     return values, tuple(notes)
 
 
-def hash_file(path: str | Path, **options: object) -> MediaHashes:
+class HashOptions(TypedDict, total=False):
+    """The keyword options of :func:`hash_bytes`, passed on by the file functions."""
+
+    dihedral: bool
+    on_request: Collection[str]
+    max_pixels: int
+    video_fps: float
+
+
+def hash_file(path: str | Path, **options: Unpack[HashOptions]) -> MediaHashes:
     """Read ``path`` and hash it; errors name the file."""
     name = str(path)
     try:
@@ -154,9 +164,9 @@ def hash_file(path: str | Path, **options: object) -> MediaHashes:
     except OSError as exc:
         raise MediaError(f"cannot read the file: {exc.strerror or exc}", name) from None
     try:
-        return hash_bytes(data, **options)  # type: ignore[arg-type]
+        return hash_bytes(data, **options)
     except MediaError as exc:
-        raise exc.for_item(name)
+        raise exc.for_item(name) from None
 
 
 @dataclass(frozen=True)
@@ -172,7 +182,7 @@ class HashOutcome:
     skipped: bool = False
 
 
-def _hash_one(found: FoundFile, options: dict[str, object]) -> HashOutcome:
+def _hash_one(found: FoundFile, options: HashOptions) -> HashOutcome:
     name = str(found.path)
     try:
         return HashOutcome(name, hashes=hash_file(found.path, **options))
@@ -194,7 +204,7 @@ def _ignore_interrupts() -> None:
 
 
 def hash_files(
-    files: Iterable[FoundFile], *, jobs: int | None = None, **options: object
+    files: Iterable[FoundFile], *, jobs: int | None = None, **options: Unpack[HashOptions]
 ) -> Iterator[HashOutcome]:
     """Hash many files on all cores, yielding each outcome as soon as it is ready.
 

@@ -92,7 +92,7 @@ def parse_hash_list(text: str) -> Iterator[HashEntry | HashListProblem]:
     lines = text.splitlines()
     if len(lines) > MAX_ENTRIES:
         raise InputFileError(f"the hash list has {len(lines)} lines; at most {MAX_ENTRIES} are read at once")
-    first = next((l for l in lines if l.strip() and not l.lstrip().startswith("#")), "")
+    first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
     if "," in first and canonical_signal(first.split(",")[0]) is None:
         yield from _parse_csv(lines)
         return

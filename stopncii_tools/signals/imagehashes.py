@@ -5,7 +5,8 @@ Thresholds were measured on edited copies versus unrelated photos; see docs/sign
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import imagehash
 from PIL import Image
@@ -29,7 +30,7 @@ def _colorhash(image: Image.Image) -> imagehash.ImageHash:
 
 class _ImageHashSignal(HashSignal):
     rule: ClassVar[MatchRule] = "vote"
-    function: ClassVar[Callable[[Image.Image], imagehash.ImageHash]]
+    function: ClassVar[Callable[..., imagehash.ImageHash]]  # imagehash's function for this hash
 
     def compute(self, media: Decoded) -> SignalValue | None:
         if media.picture is None:

@@ -176,7 +176,7 @@ def match_videos(
     found = index.search([f.pdq for f in mine], frame_threshold)
     matched = tuple(
         FrameMatch(frame.seconds, theirs[near[0][0]].seconds, near[0][1])
-        for frame, near in zip(mine, found)
+        for frame, near in zip(mine, found, strict=True)
         if near
     )
     target_hit = {j for near in found for j, _ in near}
@@ -209,7 +209,7 @@ def match_still_in_video(
     index = _pdq_index()
     index.add([0] * len(variants), variants)  # one id: a frame is reported once, at its nearest
     found = index.search([f.pdq for f in usable], threshold)
-    hits = [FrameHit(f.seconds, near[0][1]) for f, near in zip(usable, found) if near]
+    hits = [FrameHit(f.seconds, near[0][1]) for f, near in zip(usable, found, strict=True) if near]
     return sorted(hits)
 
 
@@ -251,7 +251,7 @@ def frames_from_blob(blob: bytes) -> list[FrameHash]:
         raise InvalidHash("the stored video hash is damaged (a frame quality above 100)")
     return [
         FrameHash(seconds=int(ms) / 1000, pdq=pdq.tobytes().hex(), quality=int(quality))
-        for ms, quality, pdq in zip(rows["ms"], rows["quality"], rows["pdq"])
+        for ms, quality, pdq in zip(rows["ms"], rows["quality"], rows["pdq"], strict=True)
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, fields
 
-from .._errors import CaseChoiceNeeded, NoticeError, NotFound, StoreError
+from .._errors import CaseChoiceNeeded, NotFound, NoticeError, StoreError
 from ..countries import normalise_jurisdiction
 from ._database import Database, _iso
 from .rows import Case, StoredRequester

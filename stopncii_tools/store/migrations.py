@@ -24,7 +24,7 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _cases_and_media(conn: sqlite3.Connection) -> None:
-    run_script(conn, 
+    run_script(conn,
         """
         CREATE TABLE cases (
             id TEXT PRIMARY KEY,

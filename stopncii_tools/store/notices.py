@@ -84,7 +84,8 @@ class NoticeRecords(Database):
         return [self._stored_notice(r) for r in self.db.query(f"SELECT * FROM notices {where} ORDER BY id", args)]
 
     def notice_match_ids(self, notice_id: int) -> list[int]:
-        rows = self.conn.execute("SELECT match_id FROM notice_matches WHERE notice_id = ? ORDER BY match_id", (notice_id,))
+        rows = self.conn.execute(
+            "SELECT match_id FROM notice_matches WHERE notice_id = ? ORDER BY match_id", (notice_id,))
         return [r[0] for r in rows]
 
     def matches_in_notices(self, case_id: str, statuses: Sequence[str]) -> set[int]:

@@ -34,7 +34,8 @@ class WatchRecords(Database):
 
     def watches(self, case_id: str | None = None, *, due_at: datetime | None = None) -> list[Watch]:
         """Watches of one case or of all, optionally only those due at ``due_at``."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[str] = []
         if case_id:
             clauses, args = clauses + ["case_id = ?"], args + [case_id]
         if due_at is not None:

@@ -47,7 +47,7 @@ def call_with_retries(
     policy: RetryPolicy,
     *,
     sleep: Callable[[float], None] = time.sleep,
-    limiter: "RateLimiter | None" = None,
+    limiter: RateLimiter | None = None,
 ) -> T:
     """Run ``attempt`` until it returns; retry only on :class:`TemporarySendError`."""
     number = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+from typing import NoReturn
 
 from .._errors import InvalidURL, SecretMissing, SendError
 from ..web.urls import parse_web_address
@@ -39,7 +40,7 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return _MASK
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         # Pickling would write the value to disk or a queue; nothing here needs it.
         raise TypeError("a Secret cannot be pickled")
 

@@ -111,6 +111,9 @@ def check_bank_hash(signal_type: str, value: str) -> str:
     )
 
 
+BANK_RETRIES = RetryPolicy(max_attempts=4, backoff_base=1.0, max_wait=30.0)
+
+
 class HashBankClient:
     """Talks to one HMA server. No credentials by default: HMA itself checks none.
 
@@ -127,7 +130,7 @@ class HashBankClient:
         *,
         token_env: str | None = None,
         keyring_service: str | None = "stopncii-tools",
-        policy: RetryPolicy = RetryPolicy(max_attempts=4, backoff_base=1.0, max_wait=30.0),
+        policy: RetryPolicy = BANK_RETRIES,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,

@@ -18,8 +18,8 @@ import httpx
 
 from .. import clock as clocks
 from .._errors import SendError, TemporarySendError
-from . import Delivery, Outgoing
 from ..retry import parse_retry_after
+from . import Delivery, Outgoing
 from ._retry import RateLimiter, RetryPolicy, call_with_retries
 from ._secrets import Secret, check_endpoint, get_secret
 

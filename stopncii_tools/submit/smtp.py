@@ -15,13 +15,16 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .. import clock as clocks
 from .._errors import SendError, TemporarySendError
 from . import Delivery, Outgoing
 from ._retry import RateLimiter
 from ._secrets import get_secret, is_loopback
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ class SMTPChannel:
             outgoing.notice_id, self.kind, self._clock(), evidence
         )
 
-    def _connect(self) -> "_Tracked":
+    def _connect(self) -> _Tracked:
         s = self.settings
         if s.security == "tls":
             return _TrackedSSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
@@ -141,15 +144,15 @@ class SMTPChannel:
         return context
 
 
-class _DataPhase:
+class _DataPhase(smtplib.SMTP):
     """Remembers whether the message body started to go out, and the server's final reply."""
 
     data_started = False
     data_reply: str | None = None
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         self.data_started = True
-        code, reply = super().data(msg)  # type: ignore[misc]
+        code, reply = super().data(msg)
         self.data_reply = f"{code} {_text(reply)}"
         return code, reply
 
@@ -202,7 +205,7 @@ def _domain(address: str) -> str | None:
     return None
 
 
-def _hang_up(connection: "_Tracked") -> None:
+def _hang_up(connection: _Tracked) -> None:
     # Once the server said 250 the e-mail is theirs: a failed QUIT must not turn into an error.
     try:
         connection.quit()

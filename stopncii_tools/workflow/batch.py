@@ -33,16 +33,16 @@ from typing import Any
 
 from .. import clock as clocks
 from .._errors import InputFileError, InvalidURL, NotFound, NoticeError, StopNCIIError
+from ..csvfile import read_csv
 from ..matching.case import CaseMatcher
 from ..notices import Requester, framework_ids, normalise_jurisdiction, render_statements
-from ..csvfile import read_csv
+from ..notices.platforms import PlatformDirectory
+from ..store import Case, MatchRecord, Sighting, Store
+from ..submit.config import SendingConfig
 from ..web.urls import parse_web_address
 from .outbox import SendResult, send_notices
-from ..notices.platforms import PlatformDirectory
 from .records import stored_suspect
 from .scan import ScanOptions, scan_sources
-from ..submit.config import SendingConfig
-from ..store import Case, MatchRecord, Sighting, Store
 from .takedown import case_requester, plan_notices, save_plan, save_requester
 
 COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note")
@@ -201,7 +201,8 @@ def run_batch(
                 sightings = _sightings(store, pending, result)
                 matches = _row_matches(store, pending.case, row, sightings, directory, options, frameworks,
                                        matchers, result)
-                batch_matches.setdefault(pending.case.id, set()).update(m.id for m in matches if m.status == "confirmed")
+                confirmed = (m.id for m in matches if m.status == "confirmed")
+                batch_matches.setdefault(pending.case.id, set()).update(confirmed)
                 if row.note:
                     store.log(pending.case.id, "batch.note", line=row.line, note=row.note)
             except StopNCIIError as exc:

@@ -10,22 +10,22 @@ import functools
 import http.server
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..media.samples import body_replaced, screenshot, write_edits, write_photos
 from ..notices import Requester, render_statements, render_text
 from ..notices.platforms import load_directory
-from .protect import protect_paths
-from ..media.samples import body_replaced, screenshot, write_edits, write_photos
 from ..signals._examples import encode
-from .scan import ScanOptions, ScanOutcome, scan_sources
-from .outbox import mark_sent
-from ..submit.config import SendingConfig
 from ..store import Case, MatchRecord, Store, StoredNotice
-from .tracking import CheckOptions, check_removals, status_board
+from ..submit.config import SendingConfig
+from .outbox import mark_sent
+from .protect import protect_paths
+from .scan import ScanOptions, ScanOutcome, scan_sources
 from .takedown import load_notice, plan_notices, save_plan, save_requester
+from .tracking import CheckOptions, check_removals, status_board
 
 DEMO_TITLE = "Demo: sample pictures"
 DEMO_HOST = "photos.example"  # a reserved name (RFC 2606): no real website is involved
@@ -56,7 +56,8 @@ def demo_case(store: Store) -> Case:
 def _local_web_page(folder: Path, pictures: list[str]) -> Iterator[str]:
     """Serve a page showing ``pictures`` on 127.0.0.1; yields the page URL."""
     body = "".join(f'<p><img src="{name}" alt="post"></p>' for name in pictures)
-    (folder / "post.html").write_text(f"<!doctype html><html><head><title>A post</title></head><body>{body}</body></html>")
+    (folder / "post.html").write_text(
+        f"<!doctype html><html><head><title>A post</title></head><body>{body}</body></html>")
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -129,13 +130,16 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
     ])
 
 
-def _draft_step(store: Store, case: Case, web_matches: list[MatchRecord]) -> Iterator[DemoStep]:
+def _draft_step(
+    store: Store, case: Case, web_matches: list[MatchRecord]
+) -> Generator[DemoStep, None, StoredNotice | None]:
     for match in web_matches:
         store.decide_match(match.id, "confirmed")
     save_requester(store, case.id, SAMPLE_REQUESTER)
     directory = load_directory()
     plan = plan_notices(store, case, directory, SAMPLE_REQUESTER)
-    plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids) for n, why, ids in plan.notices]
+    plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids)
+                    for n, why, ids in plan.notices]
     saved = save_plan(store, case, plan)
     if not saved:
         yield DemoStep("5. Draft the takedown notice", ["No notice could be drafted."])

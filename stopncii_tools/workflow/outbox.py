@@ -27,7 +27,6 @@ from .. import clock as clocks
 from .._errors import NoticeError, SecretMissing, SendError
 from ..notices import Notice, render_email, render_form_packet, render_json
 from ..notices.platforms import PlatformDirectory
-from ..submit.config import SendingConfig
 from ..store import NoticePayload, Store, StoredNotice
 from ..store.notice_states import allowed_move, sources, targets
 from ..submit import (
@@ -39,6 +38,7 @@ from ..submit import (
     SMTPChannel,
     get_secret,
 )
+from ..submit.config import SendingConfig
 from .takedown import load_notice
 
 MANUAL_KINDS = ("web_form", "in_app")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..media.files import iter_files
-from ..signals.hashing import ON_REQUEST, hash_files
+from ..signals.hashing import ON_REQUEST, MediaHashes, hash_files
 from ..store import Case, ProtectedItem, Store
 from .records import media_record, signal_rows
 
@@ -22,6 +22,13 @@ class ProtectOutcome:
     error: str | None = None
     skipped: bool = False
     notes: tuple[str, ...] = ()
+
+
+def protect_hashes(
+    store: Store, case: Case, hashes: MediaHashes, label: str | None = None,
+) -> tuple[ProtectedItem, bool]:
+    """Keep one item's hashes in the case (``created`` False when it was protected already)."""
+    return store.add_protected(case.id, media_record(hashes), signal_rows(hashes), label)
 
 
 def protect_paths(
@@ -46,5 +53,5 @@ def protect_paths(
             yield ProtectOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
         label = Path(outcome.path).name if store_names else None
-        item, created = store.add_protected(case.id, media_record(outcome.hashes), signal_rows(outcome.hashes), label)
+        item, created = protect_hashes(store, case, outcome.hashes, label)
         yield ProtectOutcome(outcome.path, item=item, created=created, notes=outcome.hashes.notes)

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 
 from .._errors import FetchError, InputFileError, MediaError, StopNCIIError
 from ..csvfile import read_csv, read_lines, read_text
-from ..media.files import iter_files
-from ..signals.hashing import MediaHashes, hash_bytes, hash_files
-from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
 from ..matching.case import CaseMatcher, MatchFound
+from ..media.files import iter_files
 from ..media.pictures import sniff
 from ..signals import SignalValue
+from ..signals.hashing import MediaHashes, hash_bytes, hash_files
+from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
 from ..store import Case, MatchRecord, Sighting, SightingSource, Store
 from ..store.rows import SignalRow
 from .records import media_record, signal_rows
 
 if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
-    from ..web.fetch import FetchedResource
     from ..notices.platforms import PlatformDirectory
+    from ..web.fetch import FetchedResource
 
 
 
@@ -208,7 +208,8 @@ def _scan_urls(
                 if isinstance(result, FetchError):
                     yield ScanOutcome(url, error=str(result.for_item(url)))
                 elif result.kind == "html":
-                    yield ScanOutcome(url, skipped=True, error=f"a web page linked from {page_url}; pages are not followed")
+                    yield ScanOutcome(url, skipped=True,
+                                      error=f"a web page linked from {page_url}; pages are not followed")
                 else:
                     yield _record_fetched(store, case, matcher, result, page_url, directory)
 

@@ -38,7 +38,7 @@ def notice_items(store: Store, matches: Iterable[MatchRecord]) -> dict[str, list
         url = sighting.final_url or sighting.url
         if not url:
             continue
-        pdq = next((s.value for s in store.sighting_signals(sighting.id) if s.signal == "pdq"), None)
+        pdq = next((str(s.value) for s in store.sighting_signals(sighting.id) if s.signal == "pdq"), None)
         item = NoticeItem(
             url=url, page_url=sighting.page_url, seen_at=datetime.fromisoformat(sighting.first_seen_at),
             match_kind=match.kind, sha256=sighting.sha256 or None, pdq=pdq,
@@ -55,7 +55,8 @@ def plan_notices(
     """Draft (in memory) one notice per platform, or per item where the platform asks for that."""
     if not case.jurisdiction:
         raise NoticeError("the case has no country set; it decides which law applies "
-                          "(set it with 'stopncii case edit --jurisdiction US', using the person's country code)", item=f"case {case.id}")
+                          "(set it with 'stopncii case edit --jurisdiction US', using the person's country code)",
+                          item=f"case {case.id}")
     confirmed_matches = store.matches(case.id, "confirmed")
     if not confirmed_matches:
         raise NoticeError("there are no confirmed matches yet: check them with 'stopncii matches' and "

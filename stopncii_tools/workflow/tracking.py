@@ -17,16 +17,17 @@ from datetime import datetime
 
 from .. import clock as clocks
 from .._errors import FetchError, HTTPStatusError, MediaError, NoticeError
-from ..web.fetch import Fetcher, FetchLimits, resolve_host
-from ..signals.hashing import hash_bytes
 from ..matching.case import CaseMatcher
 from ..notices import FollowUpFacts, ItemState, Reply, get_framework, render_follow_up
-from ..store.notice_states import OPEN_AFTER_SENDING, sources
-from .outbox import MANUAL_KINDS, route_for
-from ..web.pages import find_media
 from ..notices.platforms import PlatformDirectory
-from ..submit.config import SendingConfig
+from ..signals.hashing import hash_bytes
 from ..store import RemovalCheck, Sighting, Store, StoredNotice
+from ..store.notice_states import OPEN_AFTER_SENDING, sources
+from ..submit.config import SendingConfig
+from ..web.fetch import Fetcher, FetchLimits, resolve_host
+from ..web.pages import find_media
+from .outbox import MANUAL_KINDS, route_for
+from .takedown import case_requester
 
 SOON_HOURS = 12.0
 GONE = ("removed", "gone_from_page", "replaced")  # outcomes that count as taken down
@@ -174,7 +175,9 @@ def _check_one(store: Store, fetcher: Fetcher, matcher: CaseMatcher, sighting: S
                                       sha256=sha, detail=detail)
 
 
-def _look(fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str) -> tuple[str, int | None, str | None, str]:
+def _look(
+    fetcher: Fetcher, matcher: CaseMatcher, sighting: Sighting, url: str,
+) -> tuple[str, int | None, str | None, str]:
     """(outcome, HTTP status, SHA-256 of what is there now, words for the record).
 
     What the address serves now is hashed with every signal the case has, as a scan hashes it,
@@ -273,7 +276,7 @@ def follow_up(
         now=clock(),
         items=tuple(_item_state(store, s) for s in _notice_sightings(store, notice)),
         replies=tuple(Reply(r["at"], r["status"], r.get("note")) for r in notice.evidence.get("replies", [])),
-        requester=store.requester(notice.case_id),
+        requester=case_requester(store, notice.case_id),
     )
     words = render_follow_up(facts)
     return FollowUp(notice, facts.overdue, notice.channel_address, words.subject, words.reminder, words.route,
