@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .._errors import InvalidURL
 from .urls import join_web_address
@@ -149,6 +149,23 @@ def read_page(
             links.append(MediaLink(url, tag, post))
     older = _resolve(scan.older_href, base) if scan.older_href else None
     return PageReading(links[:max_links], older if older not in seen else None)
+
+
+_TELEGRAM_HOSTS: Final = frozenset({"t.me", "telegram.me", "www.t.me", "www.telegram.me"})
+_TELEGRAM_CHANNEL_PATH = re.compile(r"/([A-Za-z][A-Za-z0-9_]{3,31})/?")
+
+
+def public_view(url: str) -> str:
+    """The address of the page that shows a site's posts to a reader who is not logged in.
+
+    A Telegram channel link (``https://t.me/NAME``) only invites to open the app; its posts
+    are on ``https://t.me/s/NAME``. Any other address is returned as it is.
+    """
+    parts = urlsplit(url)
+    channel = _TELEGRAM_CHANNEL_PATH.fullmatch(parts.path)
+    if (parts.hostname or "").lower() in _TELEGRAM_HOSTS and channel and not parts.query:
+        return parts._replace(path=f"/s/{channel.group(1)}").geturl()
+    return url
 
 
 def find_media(
