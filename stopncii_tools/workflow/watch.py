@@ -69,10 +69,11 @@ class WatchRun:
 
 
 def run_watches(
-    store: Store, *, case_id: str | None = None, due_only: bool = True, options: ScanOptions = ScanOptions(),
+    store: Store, *, case_id: str | None = None, due_only: bool = True, options: ScanOptions | None = None,
     clock: clocks.Clock = clocks.now,
 ) -> Iterator[WatchRun]:
     """Run every watch that is due (or every watch), one page at a time."""
+    options = options or ScanOptions()
     watches = store.watches(case_id, due_at=clock() if due_only else None)
     for watch in watches:
         case = store.get_case(watch.case_id)
