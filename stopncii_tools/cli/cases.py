@@ -80,16 +80,21 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
     case = store.resolve_case(case_id)
     record = _case_record(store, case)
     items = store.protected_items(case.id)
+    watches = store.watches(case.id)
     fmt = o.choose_format(as_json, as_csv)
     if fmt != "table":
         record["items"] = [{"id": i.id, "label": i.label, "kind": i.kind, "sha256": i.sha256} for i in items]
         record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action} for e in store.events(case.id)]
+        record["watches"] = [{"id": w.id, "url": w.url, "every_seconds": w.every_seconds, "next_due_at": w.next_due_at}
+                             for w in watches]
         o.render([record], CASE_COLUMNS, fmt)
         return
     o.render([record], CASE_COLUMNS, fmt, title=f"Case {case.id}")
     o.table("Protected items (hashes only)", ("id", "label", "kind", "size", "sha256"),
             ((i.id, i.label or "(no name)", i.kind, f"{i.width}x{i.height}" if i.width else "", i.sha256[:16] + "...")
              for i in items))
+    if watches:
+        o.table("Watched pages", ("id", "url", "next check"), ((w.id, w.url, w.next_due_at) for w in watches))
     o.table("What happened", ("when", "who", "what"),
             ((e.at, e.actor, e.action) for e in store.events(case.id)))
 
