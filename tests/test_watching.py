@@ -19,7 +19,7 @@ from stopncii_tools.notices.render import render_text
 from stopncii_tools.signals._examples import encode, scene
 from stopncii_tools.store import Store
 from stopncii_tools.workflow.protect import protect_paths
-from stopncii_tools.workflow.takedown import plan_notices
+from stopncii_tools.workflow.takedown import plan_notices, save_plan, save_requester
 
 from ._casework import REQUESTER
 from .telegram_fake import CDN, Channel, Post, serve
@@ -72,8 +72,8 @@ def test_a_fake_posted_in_a_telegram_channel_is_found_with_its_post_link(tmp_pat
     found = [r for r in records(result) if "match" in r]
     # found from its face and background; whether the region matcher calls it "derived" or "partial"
     # depends on how much detail the replaced body had (issue 18 tunes that line)
-    assert [(r["kind"] in ("derived", "partial"), r["page"]) for r in found] == [
-        (True, f"https://t.me/fakes_chan/{FAKE_POST}")]
+    post_link = f"http://t.me:{channel.port}/fakes_chan/{FAKE_POST}"  # https://t.me/... on Telegram itself
+    assert [(r["kind"] in ("derived", "partial"), r["page"]) for r in found] == [(True, post_link)]
     [summary] = [r["page_summary"] for r in records(result) if "page_summary" in r]
     assert (summary["pages_read"], summary["found"], summary["checked"]) == (3, 45, 45)
     assert "45 pictures and videos found on 3 pages, 45 checked" in result.stderr
@@ -86,7 +86,7 @@ def test_a_fake_posted_in_a_telegram_channel_is_found_with_its_post_link(tmp_pat
     [(notice, _, _)] = plan.notices
     notice = notice.with_confirmed(s for s, _ in render_statements(notice))  # the person confirms them
     assert notice.platform.id == "telegram"
-    assert f"https://t.me/fakes_chan/{FAKE_POST}" in render_text(notice)  # what Telegram asks a report to cite
+    assert post_link in render_text(notice)  # what Telegram asks a report to cite
 
 
 def test_older_pages_are_read_only_as_far_as_asked(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_a_page_whose_pictures_are_all_css_backgrounds_is_read(tmp_path: Path) -
         result = run("scan", "--db", str(db), "--case", case_id, "--json", *RESOLVE,
                      f"http://{CDN}:{channel.port}/file/gallery.html")
     assert result.exit_code == 0, result.stderr
-    assert [r["found_at"].rsplit("/", 1)[1] for r in records(result) if "match" in r] == ["gallery-fake.jpg"]
+    assert [r["found_at"].rsplit("/", 1)[1] for r in records(result) if "match" in r] == ["gallery-fake.jpg?token=t1"]
     assert "2 pictures and videos found, 2 checked" in result.stderr
 
 
@@ -161,3 +161,32 @@ def test_a_page_that_shows_no_pictures_is_never_reported_as_nothing_found(tmp_pa
     text = result.stderr.replace("\n", " ")
     assert "only after logging in" in text and "0 scanned" in text
     assert "says nothing yet about where your pictures are" in text
+
+
+def test_a_post_whose_picture_moved_to_a_new_address_is_still_there_until_the_post_is_deleted(tmp_path: Path) -> None:
+    channel, mine = _channel(tmp_path)
+    db, case_id = _case(tmp_path, mine)
+    at = {"STOPNCII_NOW": "2026-06-01T09:00:00+00:00"}
+    with serve(channel):
+        found = run("scan", "--db", str(db), "--case", case_id, "--json", *RESOLVE, channel.url)
+        [match] = [r for r in records(found) if "match" in r]
+        with Store(db) as store:
+            case = store.get_case(case_id)
+            store.decide_match(match["match"], "confirmed")
+            save_requester(store, case.id, REQUESTER)
+            plan = plan_notices(store, case, load_directory(), REQUESTER)
+            plan.notices = [(n.with_confirmed(s for s, _ in render_statements(n)), w, i) for n, w, i in plan.notices]
+            save_plan(store, case, plan)
+        assert CliRunner().invoke(cli, ["notice", "mark-sent", "1", "--ticket", "T-1", "--db", str(db)],
+                                  env=at).exit_code == 0
+
+        channel.token = "t2"  # the post is still up; its picture now comes from a new signed address
+        still = records(CliRunner().invoke(cli, ["check", "--db", str(db), "--json", *RESOLVE],
+                                           env={"STOPNCII_NOW": "2026-06-01T10:00:00+00:00"}))
+        assert [(c["outcome"], c["notice_status"]) for c in still] == [("present", "sent")]
+        assert "now from another address" in still[0]["detail"]
+
+        channel.posts = [p for p in channel.posts if p.id != FAKE_POST]  # the channel deletes the post
+        gone = records(CliRunner().invoke(cli, ["check", "--db", str(db), "--json", *RESOLVE],
+                                          env={"STOPNCII_NOW": "2026-06-01T11:00:00+00:00"}))
+    assert [(c["outcome"], c["notice_status"]) for c in gone] == [("gone_from_page", "removed")]
