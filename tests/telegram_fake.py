@@ -42,6 +42,7 @@ class Channel:
     requests: Counter[str] = field(default_factory=Counter)
     bytes_sent: int = 0
     port: int = 0
+    token: str = "t1"  # the CDN signs its addresses; a new token gives the same file a new address
 
     def add(self, post: Post) -> Post:
         self.posts.append(post)
@@ -50,7 +51,7 @@ class Channel:
 
     def media_url(self, key: str, data: bytes) -> str:
         self.files[key] = data
-        return f"http://{CDN}:{self.port}/file/{key}"
+        return f"http://{CDN}:{self.port}/file/{key}?token={self.token}"
 
     @property
     def url(self) -> str:
@@ -70,6 +71,16 @@ class Channel:
         parts += [self._post(post) for post in shown]
         parts.append("</section></main></body></html>")
         return "".join(parts)
+
+    def permalink_page(self, post_id: int) -> str | None:
+        """The single-post page ``t.me/NAME/ID``: its picture as ``og:image``, as Telegram shows it."""
+        post = next((p for p in self.posts if p.id == post_id), None)
+        if post is None:
+            return None
+        image = self.media_url(f"{post.id}-0.jpg", post.photos[0]) if post.photos else ""
+        return (f'<!DOCTYPE html><html><head><meta property="og:title" content="{self.name}">'
+                + (f'<meta property="og:image" content="{image}">' if image else "")
+                + f'</head><body><div class="tgme_page_widget">{html.escape(post.text)}</div></body></html>')
 
     def _post(self, post: Post) -> str:
         ref = f"{self.name}/{post.id}"
@@ -113,6 +124,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             before = parse_qs(parts.query).get("before", [None])[0]
             page = self.channel.page(int(before) if before and before.isdigit() else None)
             self._send(page.encode(), "text/html; charset=utf-8")
+        elif host == "t.me" and parts.path.startswith(f"/{self.channel.name}/") and parts.path[1:].count("/") == 1:
+            number = parts.path.rsplit("/", 1)[1]
+            single = self.channel.permalink_page(int(number)) if number.isdigit() else None
+            self._send(single.encode() if single else None, "text/html; charset=utf-8")
         else:
             self._send(None, "")
 

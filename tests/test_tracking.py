@@ -130,7 +130,8 @@ def test_media_gone_from_its_page_counts_as_removed(tmp_path: Path) -> None:
             list(protect_paths(store, case, [mine], jobs=1))
             save_requester(store, case.id, REQUESTER)
             page = f"http://{PICS_HOST}:{port}/post.html"
-            [outcome] = scan_sources(store, case, [page], ScanOptions(allow_private=True, hosts={PICS_HOST: "127.0.0.1"}))
+            outcome, summary = scan_sources(store, case, [page], ScanOptions(allow_private=True, hosts={PICS_HOST: "127.0.0.1"}))
+            assert summary.page is not None and (summary.page.found, summary.page.checked) == (1, 1)
             store.decide_match(outcome.matches[0].id, "confirmed")
             plan = plan_notices(store, case, load_directory(), REQUESTER)
             plan.notices = [(n.with_confirmed(s for s, _ in render_statements(n)), w, i) for n, w, i in plan.notices]

@@ -44,3 +44,18 @@ def file_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="In folders, leave out files whose name matches (e.g. '*.gif'); repeatable.")(func)
     return click.option("--include", multiple=True, metavar="PATTERN",
                         help="In folders, only files whose name matches (e.g. '*.jpg'); repeatable.")(func)
+
+
+def resolve_option(func: Any) -> Any:
+    """Hidden ``--resolve HOST=ADDRESS`` (like curl's): serve example names from a test server."""
+    return click.option("--resolve", "resolve", multiple=True, hidden=True, metavar="HOST=ADDRESS")(func)
+
+
+def host_map(entries: tuple[str, ...]) -> dict[str, str]:
+    hosts = {}
+    for entry in entries:
+        host, sep, address = entry.partition("=")
+        if not sep or not host or not address:
+            raise click.BadParameter(f"{entry!r} should be HOST=ADDRESS", param_hint="--resolve")
+        hosts[host.strip().lower()] = address.strip()
+    return hosts

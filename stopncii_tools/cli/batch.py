@@ -13,9 +13,8 @@ from ..store import Store
 from ..workflow.batch import BatchOptions, BatchReport, run_batch
 from ..workflow.scan import ScanOptions
 from . import _output as o
-from ._common import with_store
+from ._common import host_map, resolve_option, with_store
 from .outbox import load_config, render_sends, sending_options, summarise_sends
-from .tracking import host_map, resolve_option
 
 SUMMARY_COLUMNS = ("case", "title", "new", "rows", "matches", "confirmed", "pending", "notices", "sent", "problems")
 

@@ -8,9 +8,9 @@ import click
 
 from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
-from ..workflow.scan import ScanOptions, scan_sources
+from ..workflow.scan import DEFAULT_MAX_PAGES, PageReport, ScanOptions, scan_sources
 from . import _output as o
-from ._common import case_option, db_option, file_options, open_store, with_store
+from ._common import case_option, db_option, file_options, host_map, open_store, resolve_option, with_store
 
 CASE_COLUMNS = ("id", "title", "jurisdiction", "status", "protected", "sightings", "matches", "created_at")
 
@@ -80,16 +80,21 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
     case = store.resolve_case(case_id)
     record = _case_record(store, case)
     items = store.protected_items(case.id)
+    watches = store.watches(case.id)
     fmt = o.choose_format(as_json, as_csv)
     if fmt != "table":
         record["items"] = [{"id": i.id, "label": i.label, "kind": i.kind, "sha256": i.sha256} for i in items]
         record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action} for e in store.events(case.id)]
+        record["watches"] = [{"id": w.id, "url": w.url, "every_seconds": w.every_seconds, "next_due_at": w.next_due_at}
+                             for w in watches]
         o.render([record], CASE_COLUMNS, fmt)
         return
     o.render([record], CASE_COLUMNS, fmt, title=f"Case {case.id}")
     o.table("Protected items (hashes only)", ("id", "label", "kind", "size", "sha256"),
             ((i.id, i.label or "(no name)", i.kind, f"{i.width}x{i.height}" if i.width else "", i.sha256[:16] + "...")
              for i in items))
+    if watches:
+        o.table("Watched pages", ("id", "url", "next check"), ((w.id, w.url, w.next_due_at) for w in watches))
     o.table("What happened", ("when", "who", "what"),
             ((e.at, e.actor, e.action) for e in store.events(case.id)))
 
@@ -223,16 +228,36 @@ def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
     }
 
 
+def page_record(report: PageReport) -> dict[str, Any]:
+    return {"url": report.url, "pages_read": report.pages, "found": report.found, "checked": report.checked,
+            "failed": report.failed, "seen_before": report.known, "newest_post": report.newest_post,
+            "stopped": report.stopped}
+
+
+def page_line(report: PageReport) -> str:
+    """One line for a page: what it showed and what was checked, in plain words."""
+    pages = f" on {report.pages} pages" if report.pages > 1 else ""
+    parts = [f"{report.found} pictures and videos found{pages}", f"{report.checked} checked"]
+    if report.failed:
+        parts.append(f"{report.failed} could not be read")
+    if report.known:
+        parts.append(f"{report.known} seen before")
+    return f"{report.url}: " + ", ".join(parts) + (f" ({report.stopped})" if report.stopped else "") + "."
+
+
 @click.command(name="scan")
 @click.argument("sources", nargs=-1, required=True)
 @case_option
 @click.option("--allow-private", is_flag=True,
               help="Allow addresses on private networks and this computer (for testing).")
+@click.option("--pages", "max_pages", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PAGES, show_default=True,
+              help="For a page of posts (a Telegram channel, a gallery): how many pages of older posts to read.")
+@resolve_option
 @file_options
 @o.output_options
 @with_store
-def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, allow_private: bool,
-                 include: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None,
+def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, allow_private: bool, max_pages: int,
+                 resolve: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None,
                  as_json: bool, as_csv: bool) -> None:
     """Look for copies of your protected pictures in files, web pages and hash lists.
 
@@ -253,7 +278,8 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
     """
     case = store.resolve_case(case_id)
     fmt = o.choose_format(as_json, as_csv)
-    options = ScanOptions(allow_private=allow_private, jobs=jobs, include=include, exclude=exclude)
+    options = ScanOptions(allow_private=allow_private, jobs=jobs, include=include, exclude=exclude,
+                          max_pages=max_pages, hosts=host_map(resolve))
     scanned = failed = 0
     found: list[dict[str, Any]] = []
     with o.progress("Scanning") as bar:
@@ -263,10 +289,17 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
             if outcome.skipped:
                 o.status(f"skipped {outcome.source}: {outcome.error}")
                 continue
+            if outcome.page is not None:
+                if fmt == "json":
+                    problem = {"error": outcome.error} if outcome.error else {}
+                    o.json_line({"source": outcome.source, "page_summary": page_record(outcome.page), **problem})
+                if not outcome.error:
+                    o.status(page_line(outcome.page))
+                    continue
             if outcome.error:
                 failed += 1
                 o.error_line(outcome.error)
-                if fmt == "json":
+                if fmt == "json" and outcome.page is None:
                     o.json_line({"source": outcome.source, "error": outcome.error})
                 continue
             scanned += 1
@@ -279,6 +312,8 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
         o.render(found, MATCH_COLUMNS, fmt, title="Matches")
     o.status(f"{scanned} scanned, {failed} failed, {len(found)} matched your protected items. "
              "Nothing downloaded was saved.")
+    if not scanned:
+        o.status("Nothing could be checked, so this says nothing yet about where your pictures are.")
     if found:
         o.status("Check each match with 'stopncii matches', then 'stopncii matches confirm ID'.")
     if failed:

@@ -17,7 +17,7 @@ from ..workflow.tracking import (
     status_board,
 )
 from . import _output as o
-from ._common import with_store
+from ._common import host_map, resolve_option, with_store
 from .outbox import load_config, sending_options
 
 every_case_option = click.option("--case", "case_id", metavar="ID", default=None,
@@ -25,21 +25,6 @@ every_case_option = click.option("--case", "case_id", metavar="ID", default=None
 
 BOARD_COLUMNS = ("state", "notice", "case", "platform", "status", "due_at", "time_left", "next_step")
 CHECK_COLUMNS = ("notice", "case", "url", "outcome", "http_status", "checked_at", "detail", "notice_status")
-
-
-def resolve_option(func: Any) -> Any:
-    """Hidden ``--resolve HOST=ADDRESS`` (like curl's): serve example names from a test server."""
-    return click.option("--resolve", "resolve", multiple=True, hidden=True, metavar="HOST=ADDRESS")(func)
-
-
-def host_map(entries: tuple[str, ...]) -> dict[str, str]:
-    hosts = {}
-    for entry in entries:
-        host, sep, address = entry.partition("=")
-        if not sep or not host or not address:
-            raise click.BadParameter(f"{entry!r} should be HOST=ADDRESS", param_hint="--resolve")
-        hosts[host.strip().lower()] = address.strip()
-    return hosts
 
 
 def _time_left(hours: float | None) -> str:

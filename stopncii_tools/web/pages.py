@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .._errors import InvalidURL
 from .urls import join_web_address
@@ -137,7 +137,7 @@ def read_page(
     addresses are left out. At most ``max_links`` links and ``max_chars`` characters are read.
     """
     text = _decode(html_text[:max_chars]) if isinstance(html_text, bytes) else html_text[:max_chars]
-    scan = _Scan(max_links)
+    scan = _Scan(max_links, _telegram_origin(base_url))
     scan.run(text)
     base = (_resolve(scan.base_href, base_url) if scan.base_href else None) or base_url
     links: list[MediaLink] = []
@@ -149,6 +149,31 @@ def read_page(
             links.append(MediaLink(url, tag, post))
     older = _resolve(scan.older_href, base) if scan.older_href else None
     return PageReading(links[:max_links], older if older not in seen else None)
+
+
+_TELEGRAM_HOSTS: Final = frozenset({"t.me", "telegram.me", "www.t.me", "www.telegram.me"})
+_TELEGRAM_CHANNEL_PATH = re.compile(r"/([A-Za-z][A-Za-z0-9_]{3,31})/?")
+
+
+def _telegram_origin(page_url: str) -> str:
+    """Post links point at the Telegram site the page came from (``https://t.me`` elsewhere)."""
+    parts = urlsplit(page_url)
+    if (parts.hostname or "").lower() in _TELEGRAM_HOSTS:
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https://t.me"
+
+
+def public_view(url: str) -> str:
+    """The address of the page that shows a site's posts to a reader who is not logged in.
+
+    A Telegram channel link (``https://t.me/NAME``) only invites to open the app; its posts
+    are on ``https://t.me/s/NAME``. Any other address is returned as it is.
+    """
+    parts = urlsplit(url)
+    channel = _TELEGRAM_CHANNEL_PATH.fullmatch(parts.path)
+    if (parts.hostname or "").lower() in _TELEGRAM_HOSTS and channel and not parts.query:
+        return parts._replace(path=f"/s/{channel.group(1)}").geturl()
+    return url
 
 
 def find_media(
@@ -166,8 +191,9 @@ class _Scan:
     """One pass over the page, collecting raw addresses (first tag wins), the first base and
     the first link to older posts."""
 
-    def __init__(self, max_links: int) -> None:
+    def __init__(self, max_links: int, telegram: str) -> None:
         self.max_links = max_links
+        self.telegram = telegram  # where post links point: https://t.me, or the page's own Telegram origin
         self.found: dict[str, tuple[str, str | None]] = {}
         self.base_href: str | None = None
         self.older_href: str | None = None
@@ -214,7 +240,7 @@ class _Scan:
         classes = attrs.get("class", "").split()
         if name == "div" and "tgme_widget_message" in classes:
             post = _TELEGRAM_POST.fullmatch(attrs.get("data-post", "").strip())
-            self._post = f"https://t.me/{post.group(1)}/{post.group(2)}" if post else None
+            self._post = f"{self.telegram}/{post.group(1)}/{post.group(2)}" if post else None
             self._post_divs = 0
         if name == "div" and self._post is not None:
             self._post_divs += 1

@@ -177,8 +177,9 @@ def _check_step(store: Store, case: Case) -> DemoStep:
 
 
 def _scan_step(title: str, outcomes: list[ScanOutcome], extra: list[str] | None = None) -> DemoStep:
-    matched = [m for o in outcomes for m in o.matches]
+    items = [o for o in outcomes if o.page is None]  # a page's summary is not an item
+    matched = [m for o in items for m in o.matches]
     failed = [o.error for o in outcomes if o.error and not o.skipped]
-    lines = [f"{len(outcomes)} items scanned, {len({m.sighting_id for m in matched})} matched a protected photo"]
+    lines = [f"{len(items)} items scanned, {len({m.sighting_id for m in matched})} matched a protected photo"]
     lines += [f"could not scan: {e}" for e in failed]
     return DemoStep(title, lines + (extra or []), matched)

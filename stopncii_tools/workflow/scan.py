@@ -4,6 +4,11 @@ A source is a file or folder, an http(s) URL of a picture, video or web page, ``
 list of sources, one per line), or a hash list. Downloaded bytes are hashed in memory and
 dropped; nothing fetched is written to disk. Each sighting and its matches are committed
 together, so a scan stopped at any point can simply be run again.
+
+A web page is read for every picture it shows (CSS backgrounds and Telegram posts included),
+and pages of older posts are followed up to ``ScanOptions.max_pages``. Each page source ends
+with a :class:`PageReport` saying how many pictures it showed and how many were checked: a
+page where nothing could be checked is reported as such, never as "0 matched".
 """
 
 from __future__ import annotations
@@ -27,8 +32,14 @@ from .records import media_record, signal_rows
 
 if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
     from ..notices.platforms import PlatformDirectory
-    from ..web.fetch import FetchedResource
+    from ..web.fetch import FetchedResource, Fetcher
+    from ..web.pages import MediaLink, PageReading
 
+DEFAULT_MAX_PAGES = 5
+NO_PICTURES_REASON = (
+    "it shows no pictures or videos we could find. Some sites show them only after logging in: "
+    "open the page in your browser and save the picture, or copy the links of the posts"
+)
 
 
 @dataclass
@@ -41,6 +52,30 @@ class ScanOutcome:
     matches: list[MatchRecord] = field(default_factory=list)
     error: str | None = None
     skipped: bool = False
+    page: PageReport | None = None  # set on the one outcome that sums up a page source
+
+
+@dataclass
+class PageReport:
+    """What a web page (and the pages of older posts followed from it) gave.
+
+    ``found`` counts the pictures and videos it showed, ``checked`` those hashed and compared,
+    ``failed`` those that could not be read, ``known`` those left alone because an earlier run
+    had them already (``only_new``). ``newest_post`` is the highest post number seen.
+    """
+
+    url: str
+    pages: int = 0
+    found: int = 0
+    checked: int = 0
+    failed: int = 0
+    known: int = 0
+    newest_post: int | None = None
+    stopped: str | None = None  # why older pages were not read further
+
+    @property
+    def nothing_checked(self) -> bool:
+        return self.checked == 0 and self.known == 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +88,9 @@ class ScanOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     hosts: Mapping[str, str] = field(default_factory=dict)
+    max_pages: int = DEFAULT_MAX_PAGES  # a page and the pages of older posts followed from it
+    only_new: bool = False  # leave alone what this case has seen before (watch runs)
+    after_post: int | None = None  # with only_new: posts up to this number were seen before
 
 
 @dataclass
@@ -185,33 +223,99 @@ def _scan_urls(
     directory: PlatformDirectory,
 ) -> Iterator[ScanOutcome]:
     from ..web.fetch import Fetcher, FetchLimits, resolve_host
-    from ..web.pages import find_media
+    from ..web.pages import public_view, read_page
 
     def resolve(host: str, port: int) -> list[str]:
         return [options.hosts[host]] if host in options.hosts else resolve_host(host, port)
 
     with Fetcher(FetchLimits(), allow_private=options.allow_private, resolver=resolve) as fetcher:
-        pages: list[tuple[str, list[str]]] = []
-        for url, result in fetcher.get_many(urls):
+        pages: list[tuple[str, FetchedResource]] = []
+        for url, result in fetcher.get_many(public_view(u) for u in urls):
             if isinstance(result, FetchError):
                 yield ScanOutcome(url, error=str(result.for_item(url)))
-                continue
-            if result.kind == "html":
-                links = [link.url for link in find_media(result.body, result.final_url)]
-                if not links:
-                    yield ScanOutcome(url, error=f"{url}: the page shows no pictures or videos we could find")
-                pages.append((result.final_url, links))
-                continue
-            yield _record_fetched(store, case, matcher, result, None, directory)
-        for page_url, links in pages:
-            for url, result in fetcher.get_many(links):
-                if isinstance(result, FetchError):
-                    yield ScanOutcome(url, error=str(result.for_item(url)))
-                elif result.kind == "html":
-                    yield ScanOutcome(url, skipped=True,
-                                      error=f"a web page linked from {page_url}; pages are not followed")
+            elif result.kind == "html":
+                pages.append((url, result))  # read after the direct links, one page at a time
+            else:
+                yield _record_fetched(store, case, matcher, result, None, directory)
+        for url, first in pages:
+            report = PageReport(url)
+            yield from _scan_page(store, case, matcher, fetcher, read_page(first.body, first.final_url),
+                                  first.final_url, report, options, directory)
+            yield _page_outcome(report)
+
+
+def _scan_page(
+    store: Store, case: Case, matcher: CaseMatcher, fetcher: Fetcher, reading: PageReading, page_url: str,
+    report: PageReport, options: ScanOptions, directory: PlatformDirectory,
+) -> Iterator[ScanOutcome]:
+    """Check what the page shows, then each page of older posts, up to ``options.max_pages``."""
+    from ..web.pages import read_page
+
+    seen: set[str] = set()
+    while True:
+        report.pages += 1
+        links = [link for link in reading.media if link.url not in seen]
+        seen.update(link.url for link in links)
+        report.found += len(links)
+        posts = [n for n in map(_post_number, links) if n is not None]
+        if posts:
+            report.newest_post = max(posts + ([report.newest_post] if report.newest_post else []))
+        wanted = [link for link in links if not (options.only_new and _seen_before(store, case, link, options))]
+        report.known += len(links) - len(wanted)
+        by_url = {link.url: link for link in wanted}
+        for url, result in fetcher.get_many(by_url):
+            if isinstance(result, FetchError):
+                report.failed += 1
+                yield ScanOutcome(url, error=str(result.for_item(url)))
+            elif result.kind == "html":
+                yield ScanOutcome(url, skipped=True, error=f"a web page linked from {page_url}; pages are not followed")
+            else:
+                outcome = _record_fetched(store, case, matcher, result, by_url[url].post or page_url, directory)
+                if outcome.error:
+                    report.failed += 1
                 else:
-                    yield _record_fetched(store, case, matcher, result, page_url, directory)
+                    report.checked += 1
+                yield outcome
+        older = reading.older_page
+        if older is None:
+            return
+        if len(wanted) < len(links):
+            report.stopped = "the rest was checked before"
+            return
+        if report.pages >= options.max_pages:
+            report.stopped = f"older pages were not read (at most {options.max_pages}; see --pages)"
+            return
+        try:
+            next_page = fetcher.get(older)
+        except FetchError as exc:
+            report.stopped = f"the page of older posts could not be read: {exc.reason}"
+            return
+        if next_page.kind != "html":
+            report.stopped = "the link to older posts does not lead to a page"
+            return
+        page_url, reading = next_page.final_url, read_page(next_page.body, next_page.final_url)
+
+
+def _post_number(link: MediaLink) -> int | None:
+    """The number of the post a picture belongs to (``https://t.me/NAME/1202`` gives 1202)."""
+    tail = (link.post or "").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _seen_before(store: Store, case: Case, link: MediaLink, options: ScanOptions) -> bool:
+    post = _post_number(link)
+    if post is not None and options.after_post is not None and post <= options.after_post:
+        return True
+    return bool(store.sightings_at(case.id, link.url))
+
+
+def _page_outcome(report: PageReport) -> ScanOutcome:
+    """The line that sums up a page: what was checked there, or why nothing could be."""
+    if not report.nothing_checked:
+        return ScanOutcome(report.url, page=report)
+    reason = (NO_PICTURES_REASON if report.found == 0 else
+              f"none of the {report.found} pictures and videos it shows could be read")
+    return ScanOutcome(report.url, page=report, error=f"{report.url}: nothing could be checked on this page: {reason}")
 
 
 def _record_fetched(

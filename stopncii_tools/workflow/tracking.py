@@ -30,6 +30,7 @@ from .outbox import MANUAL_KINDS, route_for
 from .takedown import case_requester
 
 SOON_HOURS = 12.0
+MAX_PAGE_RECHECK = 60  # pictures of a page looked at when the found address is no longer on it
 GONE = ("removed", "gone_from_page", "replaced")  # outcomes that count as taken down
 CHECKED_STATES = sources("check")  # a refused notice too: a later removal still counts
 _RANKS = ("overdue", "due soon", "refused", "interrupted", "held", "by hand", "to send", "retrying",
@@ -193,9 +194,10 @@ def _look(
             pass  # the page cannot be read now; the item's own address still tells
         else:
             if page.kind == "html":
-                links = {link.url for link in find_media(page.body, page.final_url)}
-                if not links & {url, sighting.url}:
-                    return "gone_from_page", page.status, None, f"the page {sighting.page_url} no longer shows it"
+                links = [link.url for link in find_media(page.body, page.final_url)]
+                if not {url, sighting.url} & set(links):
+                    # sites re-serve the same picture at new addresses (CDN tokens, sizes): look
+                    return _on_page_elsewhere(fetcher, matcher, sighting.page_url, links, page.status)
     try:
         found = fetcher.get(url)
     except HTTPStatusError as exc:
@@ -213,6 +215,33 @@ def _look(
     if matcher.match(hashes.signals):
         return "present", found.status, found.sha256, "still online: a different file that still shows the picture"
     return "replaced", found.status, found.sha256, "the address now serves a different picture that does not match"
+
+
+def _on_page_elsewhere(
+    fetcher: Fetcher, matcher: CaseMatcher, page_url: str, links: list[str], status: int,
+) -> tuple[str, int | None, str | None, str]:
+    """The page no longer links the address that was found: is the picture shown there still?
+
+    Gone only when every picture the page shows was looked at and none is a protected one.
+    """
+    unread = max(0, len(links) - MAX_PAGE_RECHECK)
+    for link, result in fetcher.get_many(links[:MAX_PAGE_RECHECK]):
+        if isinstance(result, FetchError):
+            unread += 1
+            continue
+        if result.kind == "html":
+            continue
+        try:  # in memory only, as in a scan
+            hashes = hash_bytes(result.body, on_request=matcher.on_request)
+        except MediaError:
+            continue
+        if matcher.match(hashes.signals):
+            return ("present", result.status, result.sha256,
+                    f"still shown on {page_url}, now from another address: {link}")
+    if unread:
+        return ("unreachable", status, None, f"the page {page_url} no longer links the address found, and "
+                f"{unread} of its pictures could not be looked at, so it is not known whether it is gone")
+    return "gone_from_page", status, None, f"the page {page_url} no longer shows it"
 
 
 def _mark_removed(store: Store, notice: StoredNotice, checks: list[RemovalCheck], at: datetime) -> StoredNotice:
