@@ -100,7 +100,7 @@ def test_exports_hold_hashes_and_case_numbers_only(two_cases: tuple[Path, str, s
         assert secret not in result.stdout
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
-        assert set(rows[0]) == {"case", "signal", "hash", "quality"} and len(rows) == 4
+        assert set(rows[0]) == {"case", "signal", "variant", "hash", "quality"} and len(rows) == 4
 
 
 def test_push_to_a_hash_bank_keeps_the_ids_and_a_second_push_adds_nothing(two_cases: tuple[Path, str, str]) -> None:
