@@ -5,8 +5,8 @@ signal's ``rule`` (documented for people in docs/matching.md):
 
 - ``exact`` (SHA-256, MD5): the same file, certain;
 - ``primary`` (PDQ): within its threshold of any of a protected photo's 8 rotations/mirror
-  images, or of the photo as its file stores it, is a copy (a weak, low-detail hash on either side counts only with ``vote`` or
-  ``support`` signals agreeing);
+  images, or of the photo as its file stores it, is a copy (a weak, low-detail hash on either
+  side counts only with ``vote`` or ``support`` signals agreeing);
 - ``vote`` (pHash, dHash, wHash): two or more agreeing is a copy, lower confidence;
 - ``support`` (the colour hash): only ever backs up another signal;
 - ``own`` (vPDQ, the region signature): the signal's hit gives its own kind and confidence,

@@ -30,10 +30,9 @@ except ImportError:  # pragma: no cover - it is a core dependency
 
 DEFAULT_MAX_PIXELS: Final = int(os.environ.get("STOPNCII_MAX_PIXELS", 200_000_000))
 HASH_SIDE: Final = 512  # PDQ's reference implementations downscale to at most 512 px
-# the view as stored: a JPEG decoded at 1024 px or more, other formats at most 2048 px (measured
-# in benchmarks/stored_view.py: 2 bits from a platform's full-size hash instead of 6-12 at 512)
-STORED_MIN_SIDE: Final = 1024
-STORED_MAX_SIDE: Final = 2048
+# the view as stored is the smallest whole-factor reduction at least this long (measured in
+# benchmarks/stored_view.py: 0-2 bits from a platform's full-size hash; 4-12 at 512 px)
+STORED_SIDE: Final = 1024
 BACKGROUND: Final = (255, 255, 255)  # fixed backdrop for transparent pixels
 
 IMAGE_FORMATS: Final = ("jpeg", "png", "gif", "webp", "bmp", "tiff", "heif", "avif")
@@ -147,7 +146,7 @@ def open_picture(
             if fmt == "jpeg":
                 # DCT scaling: decode at 1/2, 1/4 or 1/8 size, never below what the hashes use
                 rotated = as_stored and img.getexif().get(0x0112, 1) != 1
-                needed = max(side, detail_side or 0, STORED_MIN_SIDE if rotated else 0)
+                needed = max(side, detail_side or 0, STORED_SIDE if rotated else 0)
                 img.draft("RGB" if img.mode == "RGB" else None, _draft_box(width, height, needed))
             img.seek(0)  # first frame of an animation
             img.load()
@@ -168,7 +167,7 @@ def open_picture(
     upright_w, upright_h = (height, width) if swaps_axes else (width, height)
     detail = _fit(rgb, detail_side) if detail_side else None  # from the same decode
     return Picture(image=_fit(rgb, side), format=fmt, width=upright_w, height=upright_h, detail=detail,
-                   stored=stored)
+                   stored=_reduce(stored, STORED_SIDE) if stored else None)
 
 
 def as_platforms_read(img: Image.Image) -> Image.Image | None:
@@ -177,20 +176,23 @@ def as_platforms_read(img: Image.Image) -> Image.Image | None:
 
     Its reading: no EXIF rotation; LA and I;16 converted to RGB; a palette picture's indices
     (not its colours) and grey as grey on all three channels; otherwise the first three
-    channels as they are, so transparent pixels keep whatever colour the file holds. A large
-    picture is reduced by a whole factor to at most ``STORED_MAX_SIDE`` pixels.
+    channels as they are, so transparent pixels keep whatever colour the file holds.
     """
     if img.mode in ("LA", "I;16"):
         img = img.convert("RGB")
     if img.mode in ("L", "P"):
         grey = Image.frombytes("L", img.size, img.tobytes())  # the raw values: palette indices as grey
-        view = grey.convert("RGB")
-    elif len(img.getbands()) in (3, 4):
-        view = Image.fromarray(np.ascontiguousarray(np.asarray(img)[..., :3]), "RGB")
-    else:
-        return None  # 1-bit, 32-bit and float pictures, and PA: python-threatexchange fails on them too
-    factor = -(-max(view.size) // STORED_MAX_SIDE)
-    return view.reduce(factor) if factor > 1 else view
+        return grey.convert("RGB")
+    if len(img.getbands()) in (3, 4):
+        return Image.fromarray(np.ascontiguousarray(np.asarray(img)[..., :3]), "RGB")
+    return None  # 1-bit, 32-bit and float pictures, and PA: python-threatexchange fails on them too
+
+
+def _reduce(img: Image.Image, side: int) -> Image.Image:
+    """Shrink by the largest whole factor that keeps the longest side at least ``side`` (an
+    average of whole pixels: as close to the full-size hash as the JPEG decoder's own scaling)."""
+    factor = max(img.size) // side
+    return img.reduce(factor) if factor > 1 else img
 
 
 def _flattening_changes(img: Image.Image) -> bool:
@@ -199,7 +201,7 @@ def _flattening_changes(img: Image.Image) -> bool:
         return True
     if "A" in img.getbands():
         low, _ = img.getchannel("A").getextrema()
-        return bool(low < 255)
+        return low != 255  # an 8-bit band: its extrema are two ints
     return False
 
 

@@ -20,7 +20,8 @@ class ProtectedRecords(Database):
         The same file again (same SHA-256) keeps its item and adds only the signals it lacks:
         an item protected by an earlier version gains the values this version computes.
         """
-        insert = "INSERT OR IGNORE INTO protected_signals (item_id, signal, variant, value, quality) VALUES (?, ?, ?, ?, ?)"
+        insert = ("INSERT OR IGNORE INTO protected_signals (item_id, signal, variant, value, quality)"
+                  " VALUES (?, ?, ?, ?, ?)")
         with self.transaction():  # the check and the insert together: two runs at once cannot collide
             existing = self.conn.execute(
                 "SELECT id FROM protected_items WHERE case_id = ? AND sha256 = ?", (case_id, media.sha256)

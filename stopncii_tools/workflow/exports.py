@@ -24,8 +24,8 @@ from typing import Any
 
 from .. import clock as clocks
 from ..signals import is_weak
-from ..signals.pdq import STORED_VARIANT, VARIANT_NAMES
 from ..signals.hashlists import HMA_SIGNAL_TYPES, STOPNCII_SIGNAL_TYPES
+from ..signals.pdq import STORED_VARIANT, VARIANT_NAMES
 from ..store import Store
 from ..submit import HashBankClient, PushReport
 

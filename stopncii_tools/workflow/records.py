@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..signals import SignalValue
-from ..signals.pdq import STORED_VARIANT
 from ..signals.hashing import MediaHashes
+from ..signals.pdq import STORED_VARIANT
 from ..store import StoredSignal
 from ..store.rows import MediaRecord, SignalRow
 
