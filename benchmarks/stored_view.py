@@ -77,8 +77,9 @@ def readings(data: bytes) -> list[tuple[str, int, float]]:
             img.draft(img.mode, (step, step * 3 // 4))
             step = 1
         img.load()
-        view = as_platforms_read(img.reduce(step) if step > 1 else img)
+        view = as_platforms_read(img)
         assert view is not None
+        view = view.reduce(step) if step > 1 else view
         value, seconds = cpu(lambda v=view: PDQ().of_pixels(np.asarray(v)).text())
         rows.append((f"{max(view.size)} px", bits_apart(platform, str(value)), seconds * 1000))
     return rows
