@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from PIL import Image
 from stopncii_tools.cli import cli
 from stopncii_tools.media.samples import write_photos
 from stopncii_tools.signals import SignalValue
+from stopncii_tools.signals._examples import scene
 from stopncii_tools.signals.hashing import MediaHashes
 from stopncii_tools.signals.hashlists import HashEntry, parse_hash_list
 from stopncii_tools.store import Store
@@ -100,7 +102,7 @@ def test_exports_hold_hashes_and_case_numbers_only(two_cases: tuple[Path, str, s
         assert secret not in result.stdout
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
-        assert set(rows[0]) == {"case", "signal", "hash", "quality"} and len(rows) == 4
+        assert set(rows[0]) == {"case", "signal", "variant", "hash", "quality"} and len(rows) == 4
 
 
 def test_push_to_a_hash_bank_keeps_the_ids_and_a_second_push_adds_nothing(two_cases: tuple[Path, str, str]) -> None:
@@ -129,3 +131,71 @@ def test_a_push_to_a_missing_bank_says_so_and_sends_no_hash(two_cases: tuple[Pat
         result = run("export", "--db", str(db), "--case", a, "--to-hashbank", hma.url, "--bank", "NO_SUCH_BANK")
         assert result.exit_code == 1 and "no bank called NO_SUCH_BANK; create it first" in result.stderr
         assert hma.state.sent("POST") == []
+
+
+@pytest.fixture()
+def turned_photo(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A case holding one phone photo that its EXIF tag turns (8: 270 degrees) and one plain photo."""
+    folder = tmp_path / "photos"
+    write_photos(folder, [433])
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    scene(434, (1200, 900)).save(folder / "turned.jpg", quality=90, exif=exif)
+    db = tmp_path / "cases.db"
+    with Store(db) as store:
+        case = store.create_case("Turned", "US")
+        list(protect_paths(store, case, [folder], jobs=1))
+    return db, folder, case.id
+
+
+def csv_rows(db: Path, *options: str) -> tuple[list[dict[str, str]], str]:
+    result = run("export", "--db", str(db), "--format", "csv", *options)
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout))), result.stderr
+
+
+def test_variants_choose_which_pdq_values_leave_and_the_count_says_so(turned_photo: tuple[Path, Path, str]) -> None:
+    db, _, _ = turned_photo
+    rows, status = csv_rows(db)  # --variants stored is the default
+    assert sorted(r["variant"] for r in rows) == ["as stored in the file", "original", "original"]
+    assert "2 pictures, 0 videos as 3 hashes, 1 as stored in the file exported" in status
+    rows, status = csv_rows(db, "--variants", "none")
+    assert [r["variant"] for r in rows] == ["original", "original"]
+    assert "2 pictures, 0 videos as 2 hashes exported" in status
+    rows, status = csv_rows(db, "--variants", "dihedral")
+    assert len(rows) == len({r["hash"] for r in rows}) == 17  # 8 each, and the turned photo as stored
+    assert {r["variant"] for r in rows} >= {"rotated 90", "mirrored left-right", "as stored in the file"}
+    assert "2 pictures, 0 videos as 17 hashes, 1 as stored in the file exported" in status
+
+
+def test_protecting_the_same_file_again_adds_the_value_an_older_version_did_not_keep(
+    turned_photo: tuple[Path, Path, str],
+) -> None:
+    db, folder, case_id = turned_photo
+    with sqlite3.connect(db) as conn:  # as an item protected before the stored variant existed
+        conn.execute("DELETE FROM protected_signals WHERE variant = 8")
+    assert len(csv_rows(db)[0]) == 2
+
+    with Store(db) as store:
+        again = list(protect_paths(store, store.get_case(case_id), [folder / "turned.jpg"], jobs=1))
+        assert [o.created for o in again] == [False]  # the same item, not a second one
+        assert len(store.protected_items(case_id)) == 2
+    rows, _ = csv_rows(db)
+    assert sorted(r["variant"] for r in rows) == ["as stored in the file", "original", "original"]
+
+
+def test_each_variant_is_its_own_hash_bank_item_with_a_note_naming_case_item_and_variant(
+    turned_photo: tuple[Path, Path, str],
+) -> None:
+    db, _, case_id = turned_photo
+    with Store(db) as store:
+        turned = next(i for i in store.protected_items(case_id) if i.label == "turned.jpg")
+    with FakeHMA() as hma:
+        result = run("export", "--db", str(db), "--to-hashbank", hma.url, "--bank", "NGO_CASES", "--create-bank")
+        assert result.exit_code == 0, result.output
+        pushed = [json.loads(p.body) for p in hma.state.sent("POST", "/c/bank/NGO_CASES/signal")]
+    assert len(pushed) == 3 and len({p["pdq"] for p in pushed}) == 3
+    notes = sorted(p["note"] for p in pushed)
+    assert f"stopncii-tools case {case_id} item {turned.id}; variant: as stored in the file" in notes
+    assert f"stopncii-tools case {case_id} item {turned.id}; variant: original" in notes
+    assert "3 hashes added to NGO_CASES" in result.stderr

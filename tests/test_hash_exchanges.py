@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from PIL import Image
+from PIL import Image, ImageDraw
 from threatexchange.exchanges.clients.stopncii.api import StopNCIIAPI, StopNCIICaseStatus
 from threatexchange.exchanges.collab_config import CollaborationConfigBase
 from threatexchange.exchanges.impl.file_api import FileCollaborationConfig, LocalFileSignalExchangeAPI
@@ -241,3 +242,91 @@ def test_scan_reads_hma_bank_content_as_its_api_answers(fresh_case: tuple[Path, 
     result, matches = scan(db, listing)
     assert result.exit_code == 0, result.output
     assert sorted(m["label"] for m in matches) == ["clip.mp4", "photo453.jpg"]
+
+
+# -- pictures a platform's hasher reads differently from the picture a person sees -------------
+
+
+def write_platform_readings(folder: Path) -> list[Path]:
+    """A phone photo turned by its EXIF tag (6: 90 degrees), decoded at reduced size by us; a
+    cut-out PNG whose transparent area holds black pixels, large enough to be reduced; and a
+    palette PNG, whose indices pytx reads as grey."""
+    folder.mkdir()
+    phone, cutout, palette = folder / "phone.jpg", folder / "cutout.png", folder / "palette.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    scene(461, (2400, 1800)).save(phone, quality=90, exif=exif)
+    rgba = np.array(scene(462, (2600, 1700)).convert("RGBA"))
+    mask = Image.new("L", (2600, 1700), 0)
+    ImageDraw.Draw(mask).ellipse((450, 100, 2150, 1650), fill=255)
+    rgba[..., 3] = np.asarray(mask)
+    rgba[np.asarray(mask) == 0, :3] = 0
+    Image.fromarray(rgba, "RGBA").save(cutout)
+    scene(463, (800, 600)).quantize(64).save(palette)
+    return [phone, cutout, palette]
+
+
+def bits_apart(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+@pytest.fixture(scope="module")
+def platform_readings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """One case protecting the three pictures, as a person would."""
+    root = tmp_path_factory.mktemp("readings")
+    pictures = write_platform_readings(root / "mine")
+    db = root / "cases.db"
+    with Store(db) as store:
+        case = store.create_case("R", "US")
+        assert all(o.created for o in protect_paths(store, case, pictures, jobs=1))
+    return db, pictures
+
+
+def exported_pdqs(db: Path, variants: str, tmp_path: Path) -> dict[str, Any]:
+    """The hashlist export with ``--variants``, loaded by pytx's local-file exchange."""
+    exported = run("export", "--db", str(db), "--variants", variants)
+    assert exported.exit_code == 0, exported.output
+    listing = tmp_path / f"{variants}.txt"
+    listing.write_text(exported.stdout)
+    collab = FileCollaborationConfig(name="ngo", filename=str(listing))
+    loaded = loaded_signals(LocalFileSignalExchangeAPI(collab), collab)[PdqSignal]
+    assert len(loaded) == len(exported.stdout.splitlines())
+    return loaded
+
+
+def test_pytx_hash_of_each_file_matches_the_exported_as_stored_value(
+    platform_readings: tuple[Path, list[Path]], tmp_path: Path,
+) -> None:
+    db, pictures = platform_readings
+    loaded = exported_pdqs(db, "stored", tmp_path)
+    assert len(loaded) == 6  # each picture upright and as its file stores it
+    index = PDQIndex(list(loaded.items()))
+    for picture in pictures:
+        platform_hash = PdqSignal.hash_from_file(picture)  # what HMA computes from the uploaded file
+        assert min(bits_apart(platform_hash, value) for value in loaded) <= 8, picture.name
+        assert index.query(platform_hash), picture.name
+
+
+def test_without_the_stored_variant_the_platform_hash_finds_nothing(
+    platform_readings: tuple[Path, list[Path]], tmp_path: Path,
+) -> None:
+    db, pictures = platform_readings
+    loaded = exported_pdqs(db, "none", tmp_path)
+    assert len(loaded) == 3
+    for picture in pictures:
+        platform_hash = PdqSignal.hash_from_file(picture)
+        assert min(bits_apart(platform_hash, value) for value in loaded) > 31, picture.name
+
+
+def test_scan_of_a_platform_hash_list_finds_the_picture_as_stored_in_the_file(
+    platform_readings: tuple[Path, list[Path]], tmp_path: Path,
+) -> None:
+    db, pictures = platform_readings
+    listing = tmp_path / "platform.txt"
+    listing.write_text("".join(f"pdq {PdqSignal.hash_from_file(p)}\n" for p in pictures))
+
+    result, matches = scan(db, listing)
+    assert result.exit_code == 0, result.output
+    assert sorted(m["label"] for m in matches) == ["cutout.png", "palette.png", "phone.jpg"]
+    for match in matches:
+        assert match["evidence"][0]["variant"] == "as stored in the file"

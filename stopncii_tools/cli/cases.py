@@ -199,7 +199,8 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
             added += outcome.created
             known += not outcome.created
             if not outcome.created:
-                o.status(f"{outcome.path}: already protected in this case (item {outcome.item.id}); nothing changed")
+                o.status(f"{outcome.path}: already protected in this case (item {outcome.item.id}); "
+                         "its hashes are up to date")
             records.append({"path": outcome.path, "status": status, "item": outcome.item.id,
                             "label": outcome.item.label, "sha256": outcome.item.sha256})
     o.render(records, columns, fmt, title=f"Protected in case {case.id}")

@@ -5,8 +5,8 @@ signal's ``rule`` (documented for people in docs/matching.md):
 
 - ``exact`` (SHA-256, MD5): the same file, certain;
 - ``primary`` (PDQ): within its threshold of any of a protected photo's 8 rotations/mirror
-  images is a copy (a weak, low-detail hash on either side counts only with ``vote`` or
-  ``support`` signals agreeing);
+  images, or of the photo as its file stores it, is a copy (a weak, low-detail hash on either
+  side counts only with ``vote`` or ``support`` signals agreeing);
 - ``vote`` (pHash, dHash, wHash): two or more agreeing is a copy, lower confidence;
 - ``support`` (the colour hash): only ever backs up another signal;
 - ``own`` (vPDQ, the region signature): the signal's hit gives its own kind and confidence,
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ..signals import DIHEDRAL_NAMES, SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
+from ..signals import SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
+from ..signals.pdq import VARIANT_NAMES
 from ..store import StoredSignal
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class CaseMatcher:
                 support = self._support(suspect, hit.owner) if (weak or hit.variant == 0) else []
                 if weak and not support:
                     continue  # a low-detail hash alone is not evidence
-                evidence = {**hit.evidence, "variant": DIHEDRAL_NAMES[hit.variant]}
+                evidence = {**hit.evidence, "variant": VARIANT_NAMES[hit.variant]}
                 if weak:
                     evidence["note"] = "low-detail picture: confirmed by other signals"
                 strong = isinstance(signal, HashSignal) and hit.distance <= signal.strong

@@ -30,6 +30,9 @@ except ImportError:  # pragma: no cover - it is a core dependency
 
 DEFAULT_MAX_PIXELS: Final = int(os.environ.get("STOPNCII_MAX_PIXELS", 200_000_000))
 HASH_SIDE: Final = 512  # PDQ's reference implementations downscale to at most 512 px
+# the view as stored is the smallest whole-factor reduction at least this long (measured in
+# benchmarks/stored_view.py: 0-2 bits from a platform's full-size hash; 4-12 at 512 px)
+STORED_SIDE: Final = 1024
 BACKGROUND: Final = (255, 255, 255)  # fixed backdrop for transparent pixels
 
 IMAGE_FORMATS: Final = ("jpeg", "png", "gif", "webp", "bmp", "tiff", "heif", "avif")
@@ -107,15 +110,19 @@ class Picture:
     width: int
     height: int
     detail: Image.Image | None = None  # a larger copy, when asked for (local-feature signals)
+    stored: Image.Image | None = None  # the pixels as a platform's hasher reads them, when asked for
 
 
 def open_picture(
     data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, side: int = HASH_SIDE,
-    detail_side: int | None = None,
+    detail_side: int | None = None, as_stored: bool = False,
 ) -> Picture:
     """Decode ``data`` into a :class:`Picture`.
 
     ``detail_side`` also keeps a copy up to that size in ``detail``, from the same decode.
+    ``as_stored`` also keeps ``stored``, the pixels as python-threatexchange and HMA read the
+    file (see :func:`as_platforms_read`), when they differ from the upright picture: EXIF
+    rotates it, it has transparency or a palette.
     Raises :class:`UnsupportedMedia` for bytes that are not a picture format we read,
     :class:`MediaTooLarge` above ``max_pixels`` and :class:`CorruptMedia` for damaged files.
     """
@@ -138,11 +145,14 @@ def open_picture(
                 raise MediaTooLarge(_too_large(width * height, max_pixels))
             if fmt == "jpeg":
                 # DCT scaling: decode at 1/2, 1/4 or 1/8 size, never below what the hashes use
-                box = _draft_box(width, height, max(side, detail_side or 0))
-                img.draft("RGB" if img.mode == "RGB" else None, box)
+                rotated = as_stored and img.getexif().get(0x0112, 1) != 1
+                needed = max(side, detail_side or 0, STORED_SIDE if rotated else 0)
+                img.draft("RGB" if img.mode == "RGB" else None, _draft_box(width, height, needed))
             img.seek(0)  # first frame of an animation
             img.load()
-            swaps_axes = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+            orientation = img.getexif().get(0x0112, 1)
+            swaps_axes = orientation in (5, 6, 7, 8)
+            stored = as_platforms_read(img) if as_stored and (orientation != 1 or _flattening_changes(img)) else None
             rgb = _to_rgb(ImageOps.exif_transpose(img))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             claimed = re.search(r"\((\d+) pixels\)", str(exc))
@@ -156,7 +166,43 @@ def open_picture(
         raise CorruptMedia("the picture has no pixels")
     upright_w, upright_h = (height, width) if swaps_axes else (width, height)
     detail = _fit(rgb, detail_side) if detail_side else None  # from the same decode
-    return Picture(image=_fit(rgb, side), format=fmt, width=upright_w, height=upright_h, detail=detail)
+    return Picture(image=_fit(rgb, side), format=fmt, width=upright_w, height=upright_h, detail=detail,
+                   stored=_reduce(stored, STORED_SIDE) if stored else None)
+
+
+def as_platforms_read(img: Image.Image) -> Image.Image | None:
+    """The RGB pixels python-threatexchange's ``PdqSignal`` (HMA's hasher) hashes from this
+    decode, or None where it cannot hash the mode at all.
+
+    Its reading: no EXIF rotation; LA and I;16 converted to RGB; a palette picture's indices
+    (not its colours) and grey as grey on all three channels; otherwise the first three
+    channels as they are, so transparent pixels keep whatever colour the file holds.
+    """
+    if img.mode in ("LA", "I;16"):
+        img = img.convert("RGB")
+    if img.mode in ("L", "P"):
+        grey = Image.frombytes("L", img.size, img.tobytes())  # the raw values: palette indices as grey
+        return grey.convert("RGB")
+    if len(img.getbands()) in (3, 4):
+        return Image.fromarray(np.ascontiguousarray(np.asarray(img)[..., :3]), "RGB")
+    return None  # 1-bit, 32-bit and float pictures, and PA: python-threatexchange fails on them too
+
+
+def _reduce(img: Image.Image, side: int) -> Image.Image:
+    """Shrink by the largest whole factor that keeps the longest side at least ``side`` (an
+    average of whole pixels: as close to the full-size hash as the JPEG decoder's own scaling)."""
+    factor = max(img.size) // side
+    return img.reduce(factor) if factor > 1 else img
+
+
+def _flattening_changes(img: Image.Image) -> bool:
+    """A palette, or a pixel that is not fully opaque: the upright RGB picture differs from the file's pixels."""
+    if img.mode in ("P", "PA") or "transparency" in img.info:
+        return True
+    if "A" in img.getbands():
+        low, _ = img.getchannel("A").getextrema()
+        return low != 255  # an 8-bit band: its extrema are two ints
+    return False
 
 
 def _too_large(pixels: int, max_pixels: int) -> str:

@@ -29,7 +29,9 @@ class MediaHashes:
     """What was computed for one picture or video. Holds hashes only, never pixels.
 
     ``signals`` has every signal computed, by name, in its stored form (hex text for hashes,
-    bytes for the video frames and the region signature).
+    bytes for the video frames and the region signature). ``pdq_variants`` are the PDQ of the
+    8 rotations and mirror images, and ``pdq_stored`` the PDQ of the picture as the file stores
+    it, when a platform's hasher reads it differently (both only when asked for).
     """
 
     kind: str
@@ -39,6 +41,7 @@ class MediaHashes:
     height: int | None
     signals: dict[str, SignalValue]
     pdq_variants: tuple[SignalValue, ...] = ()
+    pdq_stored: SignalValue | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -70,6 +73,8 @@ class MediaHashes:
         }
         if self.pdq_variants:
             out["pdq_variants"] = [v.value for v in self.pdq_variants]
+        if self.pdq_stored:
+            out["pdq_stored"] = self.pdq_stored.value
         if self.frames:
             out["frames"] = [f.to_dict() for f in self.frames]
         if self.notes:
@@ -93,7 +98,9 @@ def hash_bytes(
     """Compute every applicable signal for ``data`` (a picture or video held in memory).
 
     ``dihedral`` adds PDQ of the 8 rotations and mirror images (for protected media, so a
-    rotated or mirrored re-upload still matches). ``on_request`` names costly signals to add
+    rotated or mirrored re-upload still matches) and of the picture as the file stores it
+    (``pdq_stored``: what HMA and python-threatexchange compute when EXIF rotates the picture
+    or it has transparency or a palette). ``on_request`` names costly signals to add
     (``"regions"``: the region signature that finds crops, screenshots and derivatives; it
     needs the ``derivatives`` extra, and without it a note says so). Raises a
     :class:`MediaError` subclass.
@@ -106,8 +113,10 @@ def hash_bytes(
         return MediaHashes("video", fmt or "video", len(data), video.width if "vpdq" in values else None,
                            video.height if "vpdq" in values else None, values, notes=notes)
     sides = [s.picture_side for s in wanted if s.picture_side and "image" in s.kinds]
-    picture = open_picture(data, max_pixels=max_pixels, detail_side=max(sides) if sides else None)
+    picture = open_picture(data, max_pixels=max_pixels, detail_side=max(sides) if sides else None,
+                           as_stored=dihedral)
     values, notes = _compute(wanted, Decoded(data, "image", picture=picture))
+    upright = values.get("pdq")
     return MediaHashes(
         kind="image",
         format=picture.format,
@@ -116,6 +125,7 @@ def hash_bytes(
         height=picture.height,
         signals=values,
         pdq_variants=tuple(PDQ().dihedral(picture)) if dihedral else (),
+        pdq_stored=PDQ().as_stored(picture, upright) if dihedral and upright else None,
         notes=notes,
     )
 

@@ -22,6 +22,10 @@ DIHEDRAL_NAMES = (
     "mirrored on the diagonal",
     "mirrored on the other diagonal",
 )
+# the picture as the file stores it (no EXIF rotation, transparency and palette as a platform
+# reads them): what HMA and python-threatexchange compute from the same file
+STORED_VARIANT = 8
+VARIANT_NAMES = (*DIHEDRAL_NAMES, "as stored in the file")
 
 
 class PDQ(HashSignal):
@@ -51,6 +55,14 @@ class PDQ(HashSignal):
         """The 8 rotations and mirror images, in :data:`DIHEDRAL_NAMES` order."""
         hashes, quality = pdqhash.compute_dihedral(np.asarray(picture.image))
         return [SignalValue(self.name, bits_to_hex(h), int(quality)) for h in hashes]
+
+    def as_stored(self, picture: Picture, upright: SignalValue) -> SignalValue | None:
+        """PDQ of the picture as a platform's hasher reads the file (:data:`STORED_VARIANT`);
+        None when there is no such view, it hashes like the upright picture, or it is weak."""
+        if picture.stored is None:
+            return None
+        stored = self.of_pixels(np.asarray(picture.stored))
+        return None if stored.value == upright.value or stored.weak else stored
 
     def examples(self) -> list[Example]:
         base = scene(1)

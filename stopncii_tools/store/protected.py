@@ -15,12 +15,21 @@ class ProtectedRecords(Database):
     def add_protected(
         self, case_id: str, media: MediaRecord, signals: Sequence[SignalRow], label: str | None,
     ) -> tuple[ProtectedItem, bool]:
-        """Store one protected item and its signals. Returns (item, created); the same file twice is a no-op."""
+        """Store one protected item and its signals. Returns (item, created).
+
+        The same file again (same SHA-256) keeps its item and adds only the signals it lacks:
+        an item protected by an earlier version gains the values this version computes.
+        """
+        insert = "INSERT {} INTO protected_signals (item_id, signal, variant, value, quality) VALUES (?, ?, ?, ?, ?)"
         with self.transaction():  # the check and the insert together: two runs at once cannot collide
             existing = self.conn.execute(
                 "SELECT id FROM protected_items WHERE case_id = ? AND sha256 = ?", (case_id, media.sha256)
             ).fetchone()
             if existing:
+                missing = self.conn.executemany(insert.format("OR IGNORE"), [(existing[0], *row) for row in signals])
+                added = missing.rowcount
+                if added > 0:
+                    self.log(case_id, "media.signals_added", item=existing[0], signals=added)
                 return self.protected_item(existing[0]), False
             cursor = self.conn.execute(
                 "INSERT INTO protected_items (case_id, label, kind, format, size, width, height, sha256,"
@@ -29,10 +38,7 @@ class ProtectedRecords(Database):
                  media.sha256, _iso()),
             )
             item_id = int(cursor.lastrowid or 0)
-            self.conn.executemany(
-                "INSERT INTO protected_signals (item_id, signal, variant, value, quality) VALUES (?, ?, ?, ?, ?)",
-                [(item_id, *row) for row in signals],
-            )
+            self.conn.executemany(insert.format(""), [(item_id, *row) for row in signals])
             self.log(case_id, "media.protected", item=item_id, kind=media.kind, signals=len(signals))
         return self.protected_item(item_id), True
 

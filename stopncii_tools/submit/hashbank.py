@@ -233,8 +233,11 @@ class HashBankClient:
         bank: str,
         hashes: Iterable[tuple[str, str]],
         known: Mapping[tuple[str, str], int] | None = None,
+        notes: Mapping[tuple[str, str], str] | None = None,
     ) -> PushReport:
         """Put every ``(signal_type, hex)`` into ``bank`` once, and report on each.
+
+        ``notes`` gives the note stored beside a newly added hash (HMA keeps it with the content).
 
         A hash is skipped as ``already_present`` when ``known`` (content ids recorded from
         earlier pushes) points at it, or when the index already holds the identical hash in
@@ -244,12 +247,13 @@ class HashBankClient:
         if not self.bank_exists(bank):
             raise SendError(f"the hash bank has no bank called {bank}; create it first")
         known = known or {}
+        notes = notes or {}
         results: list[PushResult] = []
         seen: set[tuple[str, str]] = set()
         for pair in hashes:
             if pair not in seen:  # the same hash twice in the list is pushed once
                 seen.add(pair)
-                results.append(self._push_one(bank, *pair, known_id=known.get(pair)))
+                results.append(self._push_one(bank, *pair, known_id=known.get(pair), note=notes.get(pair)))
         return PushReport(bank, tuple(results))
 
     def wait_until_matchable(
@@ -285,7 +289,7 @@ class HashBankClient:
     # -- plumbing -----------------------------------------------------------------------
 
     def _push_one(
-        self, bank: str, signal_type: str, value: str, *, known_id: int | None
+        self, bank: str, signal_type: str, value: str, *, known_id: int | None, note: str | None = None
     ) -> PushResult:
         try:
             check_bank_hash(signal_type, value)
@@ -295,7 +299,7 @@ class HashBankClient:
             present = self._already_in(bank, signal_type, value, known_id)
             if present is not None:
                 return PushResult(signal_type, value, "already_present", present)
-            return PushResult(signal_type, value, "added", self.add_signal(bank, signal_type, value))
+            return PushResult(signal_type, value, "added", self.add_signal(bank, signal_type, value, note))
         except SendError as exc:
             return PushResult(signal_type, value, "failed", reason=exc.reason, retryable=exc.retryable)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from ..signals import SignalValue
 from ..signals.hashing import MediaHashes
+from ..signals.pdq import STORED_VARIANT
 from ..store import StoredSignal
 from ..store.rows import MediaRecord, SignalRow
 
@@ -15,9 +16,12 @@ def media_record(hashes: MediaHashes) -> MediaRecord:
 
 
 def signal_rows(hashes: MediaHashes) -> list[SignalRow]:
-    """Every computed signal, and the PDQ of each rotation and mirror image after the first."""
+    """Every computed signal, the PDQ of each rotation and mirror image after the first, and of
+    the picture as the file stores it."""
     rows = [SignalRow(v.signal, 0, v.value, v.quality) for v in hashes.signals.values()]
     rows += [SignalRow(v.signal, i, v.value, v.quality) for i, v in enumerate(hashes.pdq_variants) if i]
+    if hashes.pdq_stored:
+        rows.append(SignalRow("pdq", STORED_VARIANT, hashes.pdq_stored.value, hashes.pdq_stored.quality))
     return rows
 
 
