@@ -28,6 +28,15 @@ def _iso(moment: datetime | None = None) -> str:
 
 
 
+_WAIT_MS = 30_000  # how long a change waits for another writer
+_SCRUB_WAIT_MS = 2_000
+_LEFT_BEHIND = (
+    "it is gone from every list, but {reason}, so traces of it can still be read in the file "
+    "until that finishes. Close other stopncii windows and programs that have this file open, "
+    "then run 'stopncii case delete --finish'"
+)
+
+
 def _actor() -> str:
     try:
         return os.environ.get("STOPNCII_ACTOR") or getpass.getuser()
@@ -41,10 +50,11 @@ class Database:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_db_path()
         self._open_private_file()
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=_WAIT_MS / 1000)
         self.conn = conn
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not just unlinked
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")  # a committed change survives a power cut
             self._migrate()
@@ -92,6 +102,27 @@ class Database:
         with self.transaction():
             self.conn.execute("DELETE FROM notice_moves")
             self.conn.executemany("INSERT INTO notice_moves (source, target) VALUES (?, ?)", sorted(allowed))
+
+    def scrub(self) -> str | None:
+        """Rewrite the file so deleted rows leave no trace in it or in its write-ahead log: a
+        checkpoint, a VACUUM and a checkpoint, each of which must succeed. Returns None when
+        they did, else a plain sentence saying what is left and how to finish."""
+        self.conn.execute(f"PRAGMA busy_timeout = {_SCRUB_WAIT_MS}")  # a reader may let go soon
+        try:
+            done = self._checkpoint()
+            self.conn.execute("VACUUM")
+            done = self._checkpoint() and done
+        except sqlite3.OperationalError as exc:
+            return _LEFT_BEHIND.format(reason=f"the file could not be rewritten ({exc})")
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {_WAIT_MS}")
+        if not done:
+            return _LEFT_BEHIND.format(reason="another program is reading the case database")
+        return None
+
+    def _checkpoint(self) -> bool:
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
 
     def applied_migrations(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM _migrations ORDER BY name")]
