@@ -43,6 +43,8 @@ _PR_SET_PDEATHSIG: Final = 1
 _M_ARENA_MAX: Final = -8
 # a worker whose own size grew by this much (memory the allocator keeps) is replaced after its item
 _RETIRE_GROWTH: Final = 256 * MB
+_START_SECONDS: Final = 120.0
+_READY: Final = "ready"
 
 
 @dataclass
@@ -62,6 +64,10 @@ class _Worker(Generic[Item]):
         self.process.start()
         child_end.close()
         self.busy: _Busy[Item] | None = None
+        # wait until its decoders are loaded, so that time does not count against an item
+        if not self.conn.poll(_START_SECONDS) or self.conn.recv() != _READY:
+            self.stop()
+            raise OSError("a worker process for decoding could not start")
 
     def start(self, item: Item, budget: Budget) -> None:
         self.conn.send((item, budget.memory))
@@ -165,6 +171,7 @@ def _serve(conn: Connection, run: Callable[[Any], Any], prepare: Callable[[], No
         prepare()
     _few_malloc_arenas()
     own_size = _address_space()
+    conn.send(_READY)
     while True:
         try:
             item, memory = conn.recv()

@@ -198,11 +198,18 @@ def _over_budget(found: FoundFile, reason: str) -> HashOutcome:
     return HashOutcome(str(found.path), error=f"{found.path}: {reason}")
 
 
-def _load_decoders(on_request: Collection[str]) -> None:
-    """Import the decoders a worker may need before its own size is measured for its limit."""
-    for module in ("av", *(("cv2",) if on_request else ())):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
+def _load_decoders(options: HashOptions) -> None:
+    """Load what hashing needs (modules imported on first use) before a worker's own size is
+    measured and its clock starts: hashing a tiny picture does it."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("av")
+    with contextlib.suppress(MediaError):
+        hash_bytes(_TINY_PNG, **options)
+
+
+_TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000008000000080800000000e164e157"
+    "0000000d49444154789c636060a01d0000004000011e33c4a40000000049454e44ae426082")
 
 
 def _budgeted(files: Iterable[FoundFile]) -> Iterator[tuple[FoundFile, Budget]]:
@@ -224,7 +231,7 @@ def hash_files(
     decoded at once, and fewer when their memory budgets would pass the total limit.
     """
     run = functools.partial(_hash_one, options=options)
-    prepare = functools.partial(_load_decoders, tuple(options.get("on_request", ())))
+    prepare = functools.partial(_load_decoders, options)
     yield from run_within_budgets(
         run, _budgeted(files), workers=jobs or os.cpu_count() or 1, total_memory=total_memory_bytes(),
         over_budget=_over_budget, prepare=prepare)
