@@ -50,8 +50,8 @@ def explain_database_error(exc: sqlite3.Error) -> str:
     if "locked" in lowered or "busy" in lowered:
         return "another stopncii command is changing the case database; try again when it has finished"
     if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
-        return (f"the case database is damaged ({text}); nothing was changed. Restore it from a backup, or "
-                "ask for help to rescue what can be read")
+        return (f"this is not a case database, or it is damaged ({text}); nothing was changed. "
+                "Restore it from a backup, or ask for help to rescue what can be read")
     return f"the case database could not be used ({text})"
 
 

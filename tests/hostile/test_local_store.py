@@ -95,7 +95,7 @@ def test_a_damaged_database_is_one_line(tmp_path: Path) -> None:
         damaged[offset] ^= 0x5A
     db.write_bytes(bytes(damaged))
     for command in (("case", "list"), ("case", "new", "x"), ("status",)):
-        assert "the case database is damaged" in one_error_line(stopncii(*command, db=db))
+        assert "not a case database, or it is damaged" in one_error_line(stopncii(*command, db=db))
 
 
 def test_a_full_disk_is_one_line_and_loses_nothing_saved(tmp_path: Path) -> None:
