@@ -59,6 +59,8 @@ def parse_toml(text: str, label: str, *, error: type[StopNCIIError] = InputFileE
         detail = message[: found.start()].strip() if found else message
         where = f"line {found.group(1)}, column {found.group(2)}: " if found else ""
         raise error(f"{where}not valid TOML ({detail})", item=label) from None
+    except RecursionError:  # the reader recurses once per level of [[ or {
+        raise error("not valid settings: its values are nested too deeply", item=label) from None
 
 
 def table(value: object, where: str, *, error: type[StopNCIIError] = InputFileError) -> dict[str, Any]:

@@ -81,6 +81,10 @@ def read_csv(
                                  item=label)
         rows = [_row(reader.line_num, columns, raw) for raw in reader if _has_content(raw, comments)]
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise InputFileError(
+                f"line {reader.line_num}: a value is longer than {csv.field_size_limit() // 1024} KB, more than any "
+                "link, name or note needs (is a quote mark missing its closing quote?)", item=label) from None
         raise InputFileError(f"line {reader.line_num}: this line is not valid CSV ({exc})", item=label) from None
     return CsvTable(columns, rows)
 

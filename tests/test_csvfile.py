@@ -44,7 +44,8 @@ def test_comment_rows_only_when_asked(tmp_path: Path) -> None:
 # Files both callers refuse, with the one message each gets.
 BAD_FILES = [
     (b"case,url\nA,caf\xe9\n", "is not a text file (save it as UTF-8)"),
-    (b"case,url\nA,\"" + b"x" * 200_000 + b"\"\n", "line 2: this line is not valid CSV (field larger than field limit (131072))"),
+    (b"case,url\nA,\"" + b"x" * 200_000 + b"\"\n", "line 2: a value is longer than 128 KB, more than any link, name or note needs "
+     "(is a quote mark missing its closing quote?)"),
 ]
 
 

@@ -5,12 +5,15 @@ Errors from the library become one red line and an exit code here, in one place.
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 from typing import Any
 
 import click
 
 from .. import __version__
 from .._errors import StopNCIIError
+from ..store import explain_database_error
 from . import _output as o
 
 # the order a person meets them in, not the alphabet
@@ -28,6 +31,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except StopNCIIError as exc:
             o.error_line(f"Error: {exc}")
+            raise SystemExit(1) from None
+        except sqlite3.Error as exc:  # a full disk, a damaged file: found while working, not on open
+            o.error_line(f"Error: {explain_database_error(exc)}")
             raise SystemExit(1) from None
         except KeyboardInterrupt:
             o.error_line("Stopped. Work already saved is kept.")
@@ -67,4 +73,6 @@ _register()
 
 
 def main() -> None:
+    if hasattr(signal, "SIGXFSZ"):  # past a file size limit, a write fails with a reason instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     cli()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -21,6 +22,35 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 
 FORMAT_OPTIONS = ("table", "json", "csv")
 
+# what outside data (file names, link texts, server messages) must never send to a terminal:
+# control characters (escape sequences start with ESC or the 8-bit CSI), and the invisible
+# characters that reorder or hide text
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # json escapes C0
+# a spreadsheet runs a cell starting with one of these as a formula (OWASP's list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def printable(text: object) -> str:
+    """``text`` on one line with every control or invisible character shown escaped
+    (``\\x1b``, ``\\n``, ``\\u202e``), so outside data cannot move the cursor, clear the screen,
+    set the window title or fake a line of output."""
+    return _UNSAFE.sub(_escaped, str(text))
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula gets a leading ``'``, which
+    spreadsheets show as text; numbers and other cells are unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
 
 def output_options(func: Any) -> Any:
     """Add ``--json`` and ``--csv`` to a command that prints data."""
@@ -36,7 +66,8 @@ def choose_format(as_json: bool, as_csv: bool) -> str:
 
 
 def json_line(record: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    sys.stdout.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
     sys.stdout.flush()
 
 
@@ -51,7 +82,7 @@ class CSVStream:
         if not self.started:
             self.writer.writeheader()
             self.started = True
-        self.writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+        self.writer.writerow({k: ("" if v is None else spreadsheet_safe(v)) for k, v in record.items()})
         sys.stdout.flush()
 
 
@@ -60,7 +91,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
-        grid.add_row(*("" if v is None else str(v) for v in row))
+        grid.add_row(*("" if v is None else printable(v) for v in row))
     out.print(grid)
 
 
@@ -96,16 +127,22 @@ def escape(text: object) -> str:
     """Make a file name or URL safe to print inside rich markup."""
     from rich.markup import escape as _escape
 
-    return _escape(str(text))
+    return _escape(printable(text))
+
+
+def _line(message: str) -> str:
+    """A status line: our leading blank line is kept, everything else is made printable."""
+    body = message.lstrip("\n")
+    return message[: len(message) - len(body)] + printable(body)
 
 
 def status(message: str) -> None:
-    err.print(Text(message))  # Text: file names and URLs are never read as markup
+    err.print(Text(_line(message)))  # Text: file names and URLs are never read as markup
 
 
 def warn(message: str) -> None:
-    err.print(Text(message, style="yellow"))
+    err.print(Text(_line(message), style="yellow"))
 
 
 def error_line(message: str) -> None:
-    err.print(Text(message, style="red"))
+    err.print(Text(_line(message), style="red"))

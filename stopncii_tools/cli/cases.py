@@ -133,23 +133,39 @@ def case_close(store: Store, case_id: str | None) -> None:
 
 
 @case_group.command(name="delete")
-@click.option("--case", "case_id", metavar="ID", required=True, help="Case id to delete.")
+@click.option("--case", "case_id", metavar="ID", default=None, help="Case id to delete.")
+@click.option("--finish", is_flag=True,
+              help="Finish rewriting the file after a delete that could not (another program was reading it).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_store
-def case_delete(store: Store, case_id: str, yes: bool) -> None:
+def case_delete(store: Store, case_id: str | None, finish: bool, yes: bool) -> None:
     """Delete a case and everything stored for it, for good.
 
     The rows are deleted and the database file is rewritten, so nothing of the case stays
-    in it. This cannot be undone.
+    in it. This cannot be undone. While another program is reading the file the rewrite
+    cannot finish: the command says so, and --finish completes it later.
 
     \b
-    Example:
+    Examples:
       stopncii case delete --case k7m3qx
+      stopncii case delete --finish
     """
+    if finish:
+        left = store.scrub()
+        if left:
+            o.warn(f"The database file could not be rewritten yet: {left}.")
+            raise SystemExit(1)
+        o.status(f"Done: the database file {store.path} was rewritten; nothing of deleted cases remains in it.")
+        return
+    if not case_id:
+        raise click.UsageError("name the case with --case ID (or use --finish)")
     case = store.get_case(case_id)
     if not yes and not click.confirm(f"Delete case {case.id} ({case.title}) and all its hashes for good?", err=True):
         raise SystemExit(1)
-    store.delete_case(case.id)
+    left = store.delete_case(case.id)
+    if left:
+        o.warn(f"Case {case.id} deleted, not yet wiped: {left}.")
+        raise SystemExit(1)
     o.status(f"Case {case.id} deleted. Nothing of it remains in {store.path}.")
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._errors import MediaError, MediaTooLarge, UnsupportedMedia
+from .budgets import MB, max_file_bytes
+
+# a FIFO opens at once instead of waiting for a writer; no effect on a regular file
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,39 @@ def _walk(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> Ite
             if any(fnmatch.fnmatch(name, p) for p in exclude):
                 continue
             yield FoundFile(Path(folder) / name, explicit=False)
+
+
+def read_regular_file(path: str | Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (default:
+    :func:`~.budgets.max_file_bytes`). Devices, pipes and sockets (also behind a symbolic
+    link) are refused before a byte is read, so ``/dev/zero`` or a FIFO cannot hang a run."""
+    limit = max_file_bytes() if limit is None else limit
+    name = str(path)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except IsADirectoryError:
+        raise UnsupportedMedia("this is a folder, not a file", name) from None
+    except PermissionError:
+        raise MediaError("permission denied: this account cannot read the file", name) from None
+    except OSError as exc:
+        raise MediaError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UnsupportedMedia("this is a folder, not a file", name)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsupportedMedia("this is a device, pipe or socket, not a file: only regular files are read", name)
+        if info.st_size > limit:
+            raise MediaTooLarge(_too_big(info.st_size, limit), name)
+        try:
+            data = file.read(info.st_size + 1)  # one byte more shows a file still being written
+        except OSError as exc:
+            raise MediaError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    if len(data) != info.st_size:
+        raise MediaError("the file changed while it was read (is it still being copied?); try again later", name)
+    return data
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (f"the file is {size / MB:,.0f} MB, above the limit of {limit / MB:,.0f} MB for one file "
+            "(set STOPNCII_MAX_FILE_MB to change it)")

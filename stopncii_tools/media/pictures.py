@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
 from .._errors import CorruptMedia, MediaTooLarge, UnsupportedMedia
+from .budgets import item_memory_bytes
+from .headers import check_before_opening, check_decode_memory, declared_size
 
 try:  # HEIC/HEIF photos from phones
     import pillow_heif
@@ -135,7 +137,13 @@ def open_picture(
         raise UnsupportedMedia(f"this is a video ({fmt}), not a picture")
     if fmt == "heif" and not HEIF_SUPPORTED:
         raise UnsupportedMedia("HEIC/HEIF pictures need the pillow-heif package")
-    width = height = 0
+    declared = declared_size(data, fmt)
+    width, height = declared or (0, 0)
+    if width * height > max_pixels:  # refused before Pillow allocates anything for it
+        raise MediaTooLarge(_too_large(width * height, max_pixels))
+    check_before_opening(data, fmt, declared, item_memory_bytes())
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check follows ours, not its 89.5 MP
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -148,6 +156,7 @@ def open_picture(
                 rotated = as_stored and img.getexif().get(0x0112, 1) != 1
                 needed = max(side, detail_side or 0, STORED_SIDE if rotated else 0)
                 img.draft("RGB" if img.mode == "RGB" else None, _draft_box(width, height, needed))
+            check_decode_memory(img, fmt, (width, height), item_memory_bytes())
             img.seek(0)  # first frame of an animation
             img.load()
             orientation = img.getexif().get(0x0112, 1)
@@ -162,6 +171,8 @@ def open_picture(
             raise
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
             raise CorruptMedia(_corrupt_reason(fmt, exc)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow_limit
     if rgb.width == 0 or rgb.height == 0:
         raise CorruptMedia("the picture has no pixels")
     upright_w, upright_h = (height, width) if swaps_axes else (width, height)

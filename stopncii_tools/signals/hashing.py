@@ -6,18 +6,21 @@ enforces it. Suspect content fetched from the web is hashed here from memory too
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import os
-import signal
 from collections.abc import Collection, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict, Unpack
 
 from .._errors import MediaError, UnsupportedMedia
-from ..media.files import FoundFile
+from ..media.budgets import Budget, total_memory_bytes
+from ..media.files import FoundFile, read_regular_file
 from ..media.pictures import DEFAULT_MAX_PIXELS, kind_of, open_picture, sniff
 from ..media.video import DEFAULT_FPS, DecodedVideo
+from ..media.workers import run_within_budgets
 from . import HASHES, SIGNALS, SignalValue
 from ._base import Decoded, Signal
 from .pdq import PDQ
@@ -163,16 +166,9 @@ class HashOptions(TypedDict, total=False):
 
 
 def hash_file(path: str | Path, **options: Unpack[HashOptions]) -> MediaHashes:
-    """Read ``path`` and hash it; errors name the file."""
+    """Read ``path`` (a regular file within the size limit) and hash it; errors name the file."""
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise UnsupportedMedia("this is a folder, not a file", name) from None
-    except PermissionError:
-        raise MediaError("permission denied: this account cannot read the file", name) from None
-    except OSError as exc:
-        raise MediaError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    data = read_regular_file(path)
     try:
         return hash_bytes(data, **options)
     except MediaError as exc:
@@ -208,37 +204,44 @@ def _hash_one(found: FoundFile, options: HashOptions) -> HashOutcome:
         return HashOutcome(name, error=f"{name}: could not be hashed ({type(exc).__name__}: {str(exc)[:120]})")
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process, which stops the pool cleanly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _over_budget(found: FoundFile, reason: str) -> HashOutcome:
+    return HashOutcome(str(found.path), error=f"{found.path}: {reason}")
+
+
+def _load_decoders(options: HashOptions) -> None:
+    """Load what hashing needs (modules imported on first use) before a worker's own size is
+    measured and its clock starts: hashing a tiny picture does it."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("av")
+    with contextlib.suppress(Exception):  # a warm-up only: a real file reports its own errors
+        hash_bytes(_TINY_PNG, **options)
+
+
+_TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000008000000080800000000e164e157"
+    "0000000d49444154789c636060a01d0000004000011e33c4a40000000049454e44ae426082")
+
+
+def _budgeted(files: Iterable[FoundFile]) -> Iterator[tuple[FoundFile, Budget]]:
+    for found in files:
+        try:
+            size = os.stat(found.path).st_size  # a device or pipe is refused when it is read
+        except OSError:
+            size = 0  # the read names the problem
+        yield found, Budget.for_file(size)
 
 
 def hash_files(
     files: Iterable[FoundFile], *, jobs: int | None = None, **options: Unpack[HashOptions]
 ) -> Iterator[HashOutcome]:
-    """Hash many files on all cores, yielding each outcome as soon as it is ready.
+    """Hash many files in worker processes, yielding each outcome as soon as it is ready.
 
-    At most ``4 * jobs`` files are in flight, so memory stays flat however many files there
-    are. ``jobs=1`` hashes in this process (no pool).
+    Each file gets a time and memory budget (``media.budgets``); a file over it gets a
+    one-line error and the run goes on. At most ``jobs`` files (default: one per core) are
+    decoded at once, and fewer when their memory budgets would pass the total limit.
     """
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1:
-        for found in files:
-            yield _hash_one(found, options)
-        return
-    pending: set[Future[HashOutcome]] = set()
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_interrupts) as pool:
-        try:
-            for found in files:
-                pending.add(pool.submit(_hash_one, found, options))
-                if len(pending) >= 4 * jobs:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (f.result() for f in done)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (f.result() for f in done)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    run = functools.partial(_hash_one, options=options)
+    prepare = functools.partial(_load_decoders, options)
+    yield from run_within_budgets(
+        run, _budgeted(files), workers=jobs or os.cpu_count() or 1, total_memory=total_memory_bytes(),
+        over_budget=_over_budget, prepare=prepare)

@@ -8,6 +8,7 @@ own row types; :mod:`.notice_states` is the one table of how a notice may move.
 
 from __future__ import annotations
 
+from ._database import explain_database_error
 from .cases import CaseRecords
 from .notices import NoticeRecords
 from .protected import ProtectedRecords
@@ -51,4 +52,5 @@ __all__ = [
     "StoredRequester",
     "StoredSignal",
     "Watch",
+    "explain_database_error",
 ]

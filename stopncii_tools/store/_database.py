@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import json
 import os
@@ -16,7 +17,7 @@ import sqlite_utils
 
 from .. import clock as clocks
 from .._errors import StoreError
-from ..paths import default_db_path
+from ..paths import default_db_path, private_dir
 from .migrations import MIGRATIONS
 from .notice_states import pairs
 from .rows import Event
@@ -26,6 +27,32 @@ def _iso(moment: datetime | None = None) -> str:
     """``moment`` (default: now, by the one clock that honours ``STOPNCII_NOW``) as stored."""
     return clocks.iso(moment or clocks.now())
 
+
+
+_WAIT_MS = 30_000  # how long a change waits for another writer
+_SCRUB_WAIT_MS = 2_000
+_LEFT_BEHIND = (
+    "it is gone from every list, but {reason}, so traces of it can still be read in the file "
+    "until that finishes. Close other stopncii windows and programs that have this file open, "
+    "then run 'stopncii case delete --finish'"
+)
+
+
+def explain_database_error(exc: sqlite3.Error) -> str:
+    """One plain line for an error from SQLite, saying what happened to the person's data."""
+    text = str(exc)
+    lowered = text.lower()
+    if "disk is full" in lowered or "disk i/o error" in lowered:
+        return ("the case database could not be written: the disk is full or a file size limit was reached. "
+                "The last change was not saved; everything saved before is kept. Free some space and try again")
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the case database is read-only, so this change was not saved; reading still works"
+    if "locked" in lowered or "busy" in lowered:
+        return "another stopncii command is changing the case database; try again when it has finished"
+    if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+        return (f"this is not a case database, or it is damaged ({text}); nothing was changed. "
+                "Restore it from a backup, or ask for help to rescue what can be read")
+    return f"the case database could not be used ({text})"
 
 
 def _actor() -> str:
@@ -40,31 +67,50 @@ class Database:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_db_path()
-        self._open_private_file()
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        # why this file cannot be changed (read-only, or made by a newer version); None: it can
+        self.write_refusal: str | None = None
+        if self._open_private_file():
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=_WAIT_MS / 1000)
+        else:
+            self.write_refusal = ("the case database is read-only (its file or folder cannot be written), "
+                                  "so nothing can be changed in it; reading still works")
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                   timeout=_WAIT_MS / 1000)
         self.conn = conn
         try:
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")  # a committed change survives a power cut
+            conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not just unlinked
+            if self.write_refusal is None:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")  # a committed change survives a power cut
             self._migrate()
-            self._sync_notice_moves()
+            if self.write_refusal is None:
+                self._sync_notice_moves()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"this is not a case database, or it is damaged ({exc})", str(self.path)) from None
+            raise StoreError(explain_database_error(exc), str(self.path)) from None
+        except StoreError:
+            conn.close()
+            raise
         self.db = sqlite_utils.Database(conn)
         self._private_sidecars()
 
     # -- housekeeping ---------------------------------------------------------------------
 
-    def _open_private_file(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def _open_private_file(self) -> bool:
+        """Create the file (private) if it is missing; False when it exists but is read-only."""
+        private_dir(self.path.parent)
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return False
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
             self.path.chmod(0o600)
         except OSError as exc:
+            if exc.errno == errno.EROFS and self.path.exists():  # a read-only disk or mount
+                return False
             raise StoreError(f"cannot open the case database: {exc.strerror or exc}", str(self.path)) from None
+        return True
 
     def _private_sidecars(self) -> None:
         for suffix in ("-wal", "-shm"):
@@ -73,10 +119,23 @@ class Database:
                 sidecar.chmod(0o600)
 
     def _migrate(self) -> None:
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        if self.write_refusal is None:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
         done = {row[0] for row in self.conn.execute("SELECT name FROM _migrations")}
+        unknown = sorted(done - {name for name, _ in MIGRATIONS})
+        if unknown:
+            self.write_refusal = (
+                f"this case database was updated by a newer version of stopncii-tools (it has "
+                f"{len(unknown)} change{'s' if len(unknown) > 1 else ''} this version does not know, "
+                f"such as {unknown[-1]!r}); update stopncii-tools to change it. Reading still works"
+            )
+            self.conn.execute("PRAGMA query_only = ON")  # a write that slips past transaction() fails too
+            return
+        pending = [name for name, _ in MIGRATIONS if name not in done]
+        if pending and self.write_refusal is not None:
+            raise StoreError(f"this case database needs an update to be read by this version, and {self.write_refusal}")
         for name, apply in MIGRATIONS:
             if name in done:
                 continue
@@ -93,12 +152,37 @@ class Database:
             self.conn.execute("DELETE FROM notice_moves")
             self.conn.executemany("INSERT INTO notice_moves (source, target) VALUES (?, ?)", sorted(allowed))
 
+    def scrub(self) -> str | None:
+        """Rewrite the file so deleted rows leave no trace in it or in its write-ahead log: a
+        checkpoint, a VACUUM and a checkpoint, each of which must succeed. Returns None when
+        they did, else a plain sentence saying what is left and how to finish."""
+        if self.write_refusal is not None:
+            raise StoreError(self.write_refusal, str(self.path))
+        self.conn.execute(f"PRAGMA busy_timeout = {_SCRUB_WAIT_MS}")  # a reader may let go soon
+        try:
+            done = self._checkpoint()
+            self.conn.execute("VACUUM")
+            done = self._checkpoint() and done
+        except sqlite3.OperationalError as exc:
+            return _LEFT_BEHIND.format(reason=f"the file could not be rewritten ({exc})")
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {_WAIT_MS}")
+        if not done:
+            return _LEFT_BEHIND.format(reason="another program is reading the case database")
+        return None
+
+    def _checkpoint(self) -> bool:
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+
     def applied_migrations(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM _migrations ORDER BY name")]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic change: all of it is committed, or none of it."""
+        if self.write_refusal is not None:
+            raise StoreError(self.write_refusal, str(self.path))
         if self.conn.in_transaction:  # already inside one: join it
             yield self.conn
             return

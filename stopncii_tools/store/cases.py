@@ -100,15 +100,16 @@ class CaseRecords(Database):
             self.log(case.id, "case.closed")
         return self.get_case(case.id)
 
-    def delete_case(self, case_id: str) -> None:
-        """Delete the case and everything stored for it, then rewrite the file so no trace stays."""
+    def delete_case(self, case_id: str) -> str | None:
+        """Delete the case and everything stored for it, then rewrite the file so no trace stays.
+
+        Returns None when the rewrite finished, else what is left and how to finish (another
+        program reading the database keeps old pages in place until it lets go)."""
         case = self.get_case(case_id)
         with self.transaction():
             self.conn.execute("DELETE FROM cases WHERE id = ?", (case.id,))
             self.log(None, "case.deleted")  # no id, no title: deleting means forgetting
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.execute("VACUUM")
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return self.scrub()
 
     def case_counts(self, case_id: str) -> dict[str, int]:
         counts = {}

@@ -1,0 +1,238 @@
+"""Worker processes that decode one item at a time within a time and memory budget.
+
+A file that takes longer than its wall-clock budget gets its worker killed and replaced; a
+worker that dies (out of memory, a crash in a decoder) is replaced too. Either way that item
+gets a one-line reason and the run goes on. The budgets:
+
+- **Memory** is bounded in total, not per worker: an item starts only while the budgets of
+  the items in flight fit within :func:`~.budgets.total_memory_bytes`, so more cores mean
+  more parallel files only while memory allows. On Linux each worker's address space is also
+  capped (``RLIMIT_AS``) at its own size plus the item's budget, so a decoder that tries to
+  allocate more fails inside the worker. Elsewhere (macOS does not enforce ``RLIMIT_AS``,
+  Windows has no such limit) the estimate from the header and the total bound still hold.
+- **Time**: the parent kills a worker whose item is past its deadline.
+- **Orphans**: workers die with their parent. On Linux the kernel sends them SIGKILL when
+  the parent dies (``PR_SET_PDEATHSIG``); elsewhere a thread in each worker watches the pipe
+  to the parent and ends the worker when it closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Final, Generic, TypeVar
+
+from .budgets import MB, Budget
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+_PR_SET_PDEATHSIG: Final = 1
+_M_ARENA_MAX: Final = -8
+# a worker whose own size grew by this much (memory the allocator keeps) is replaced after its item
+_RETIRE_GROWTH: Final = 256 * MB
+_START_SECONDS: Final = 120.0
+_READY: Final = "ready"
+
+
+@dataclass
+class _Busy(Generic[Item]):
+    item: Item
+    budget: Budget
+    deadline: float
+
+
+class _Worker(Generic[Item]):
+    """One worker process and the pipe to it."""
+
+    def __init__(self, context: Any, run: Callable[[Any], Any], prepare: Callable[[], None] | None) -> None:
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(child_end, run, prepare, os.getpid()), daemon=True)
+        self.process.start()
+        child_end.close()
+        self.busy: _Busy[Item] | None = None
+        # wait until its decoders are loaded, so that time does not count against an item
+        if not self.conn.poll(_START_SECONDS) or self.conn.recv() != _READY:
+            self.stop()
+            raise OSError("a worker process for decoding could not start")
+
+    def start(self, item: Item, budget: Budget) -> None:
+        self.conn.send((item, budget.memory))
+        self.busy = _Busy(item, budget, time.monotonic() + budget.seconds)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+
+def run_within_budgets(
+    run: Callable[[Item], Result],
+    items: Iterable[tuple[Item, Budget]],
+    *,
+    workers: int,
+    total_memory: int,
+    over_budget: Callable[[Item, str], Result],
+    prepare: Callable[[], None] | None = None,
+) -> Iterator[Result]:
+    """``run(item)`` for every item in at most ``workers`` processes, yielding results as they
+    are ready. An item past its time budget or whose worker dies yields ``over_budget(item,
+    reason)``. ``run`` and ``prepare`` (called once in each worker, e.g. to import decoders
+    before the worker's size is measured) must be importable top-level functions."""
+    context = multiprocessing.get_context()
+    pool: list[_Worker[Item]] = []
+    waiting: deque[tuple[Item, Budget]] = deque()
+    source = iter(items)
+    exhausted = False
+    try:
+        while True:
+            committed = sum(w.busy.budget.memory for w in pool if w.busy)
+            in_flight = sum(1 for w in pool if w.busy)
+            # take the next item when a worker is free and the memory budget allows it
+            while in_flight < workers:
+                if not waiting and not exhausted:
+                    try:
+                        waiting.append(next(source))
+                    except StopIteration:
+                        exhausted = True
+                if not waiting or (in_flight and committed + waiting[0][1].memory > total_memory):
+                    break
+                item, budget = waiting.popleft()
+                worker = next((w for w in pool if not w.busy), None)
+                if worker is None:
+                    worker = _Worker[Item](context, run, prepare)
+                    pool.append(worker)
+                worker.start(item, budget)
+                committed += budget.memory
+                in_flight += 1
+            if not in_flight:
+                return
+            busy = [w for w in pool if w.busy]
+            timeout = max(0.0, min(w.busy.deadline for w in busy if w.busy) - time.monotonic())
+            ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=timeout)
+            for worker in busy:
+                task = worker.busy
+                assert task is not None
+                if worker.conn in ready:
+                    try:
+                        result, retire = worker.conn.recv()
+                    except (EOFError, OSError):
+                        yield over_budget(task.item, _death_reason(worker, task.budget))
+                        pool.remove(worker)
+                        worker.stop()
+                        continue
+                    worker.busy = None
+                    yield result
+                    if retire:
+                        pool.remove(worker)
+                        worker.stop()
+                elif time.monotonic() >= task.deadline:
+                    pool.remove(worker)
+                    worker.stop()
+                    yield over_budget(task.item, (
+                        f"decoding took longer than {task.budget.seconds:.0f} seconds, the time limit for "
+                        "this file, and was stopped (set STOPNCII_ITEM_SECONDS to change it)"))
+    finally:
+        for worker in pool:
+            worker.stop()
+
+
+def _death_reason(worker: _Worker[Any], budget: Budget) -> str:
+    worker.process.join(timeout=5)
+    code = worker.process.exitcode
+    if code == -signal.SIGKILL:  # the kernel's out-of-memory killer, or another program
+        return "the process decoding this file was killed (the computer may be out of memory)"
+    return (f"the process decoding this file stopped (exit code {code}); it may have needed more than "
+            f"its memory limit of {budget.memory / MB:,.0f} MB (set STOPNCII_ITEM_MEMORY_MB to change it)")
+
+
+# -- inside a worker ---------------------------------------------------------------------
+
+
+def _serve(conn: Connection, run: Callable[[Any], Any], prepare: Callable[[], None] | None, parent: int) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us
+    if prepare is not None:
+        prepare()
+    _few_malloc_arenas()
+    own_size = _address_space()
+    conn.send(_READY)
+    while True:
+        try:
+            item, memory = conn.recv()
+        except (EOFError, OSError):
+            return
+        _limit_address_space(own_size, memory)
+        result = run(item)
+        grown = own_size is not None and (_address_space() or 0) > own_size + _RETIRE_GROWTH
+        conn.send((result, grown))
+        if grown:
+            return
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # it died before the request took effect
+                os._exit(1)
+            return
+    watched = multiprocessing.parent_process()
+    if watched is None or watched.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([watched.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _few_malloc_arenas() -> None:
+    """glibc reserves 64 MB of address space for each thread's arena; decoders start threads."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(ctypes.util.find_library("c")).mallopt(_M_ARENA_MAX, 2)
+
+
+def _address_space() -> int | None:
+    """This process's address space in bytes (Linux only)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _limit_address_space(own_size: int | None, memory: int) -> None:
+    if own_size is None:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = own_size + memory
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
