@@ -60,13 +60,13 @@ def default_language(platform: Platform, jurisdiction: str) -> str:
 
 def notice_languages(platform: Platform, jurisdiction: str, framework: str) -> tuple[str, ...]:
     """The languages to draft in when the person names none: every language the platform reads
-    that the law has words in (English first, so it is read first), else the default one."""
+    that the law has words in (the person's default first, so it is read first), else the default."""
     default = default_language(platform, jurisdiction)
     spoken = [lang for lang in platform.languages
               if lang in available_languages() and lang in get_framework(framework).languages()]
     if len(spoken) < 2:
         return (default,)
-    return tuple(sorted(spoken, key=lambda lang: lang != "en"))
+    return tuple(sorted(spoken, key=lambda lang: lang != default))
 
 
 def recipient_channel(address: str, framework: str) -> ReportingChannel:
