@@ -80,7 +80,7 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
     o.render(_summary(report), SUMMARY_COLUMNS, fmt, title=f"Batch {csv_file.name}")
     if report.sends:
         if fmt == "table":
-            render_sends(report.sends, fmt)
+            _render_new_sends(report)
         summarise_sends(report.sends)
     if report_path is not None:
         report_path.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False, default=str) + "\n",
@@ -93,6 +93,17 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
              + ("." if confirm_statements else " (give --yes to draft notices)."))
     if report.failed_rows:
         raise SystemExit(1)
+
+
+def _render_new_sends(report: BatchReport) -> None:
+    """What was sent, with the by-hand packets of this run's new notices only: packets an earlier
+    run printed are named, not printed again."""
+    printed_before = [s for s in report.sends if s.outcome == "by_hand" and s.notice.id not in report.first_sent]
+    render_sends([s for s in report.sends if s not in printed_before], "table")
+    if printed_before:
+        ids = ", ".join(str(s.notice.id) for s in printed_before)
+        o.status(f"Still to submit by hand: notices {ids} (their packets were printed by an earlier run; "
+                 "'stopncii notice show ID --format form' prints one again).")
 
 
 def _summary(report: BatchReport) -> list[dict[str, Any]]:
