@@ -18,6 +18,7 @@ from .outbox import load_config, render_sends, sending_options, summarise_sends
 from .tracking import host_map, resolve_option
 
 SUMMARY_COLUMNS = ("case", "title", "new", "rows", "matches", "confirmed", "pending", "notices", "sent", "problems")
+SUMMARY_TABLE = ("case", "title", "rows", "matches", "pending", "notices", "sent", "problems")  # fits 80 columns
 
 
 @click.group(name="batch")
@@ -77,7 +78,8 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
     for row in report.failed_rows:
         o.error_line(row.error or f"line {row.line}: skipped")
     fmt = o.choose_format(as_json, as_csv)
-    o.render(_summary(report), SUMMARY_COLUMNS, fmt, title=f"Batch {csv_file.name}")
+    columns = SUMMARY_TABLE if fmt == "table" else SUMMARY_COLUMNS
+    o.render(_summary(report), columns, fmt, title=f"Batch {csv_file.name}")
     if report.sends:
         if fmt == "table":
             _render_new_sends(report)

@@ -101,7 +101,13 @@ def notice_group() -> None:
     """Draft, read and export takedown notices for confirmed matches."""
 
 
-NOTICE_COLUMNS = ("id", "status", "platform", "framework", "language", "channel", "address", "items", "due_at")
+NOTICE_COLUMNS = ("id", "case", "status", "platform", "framework", "language", "channel", "address", "items",
+                  "created_at", "sent_at", "due_at", "notice_key", "why")
+NOTICE_TABLE = ("id", "platform", "language", "status", "address", "items")  # fits 80 columns
+
+
+def render_notices(records: list[dict[str, Any]], fmt: str, title: str) -> None:
+    o.render(records, NOTICE_TABLE if fmt == "table" else NOTICE_COLUMNS, fmt, title=title, cut=("address",))
 
 
 def notice_record(notice: StoredNotice) -> dict[str, Any]:
@@ -187,7 +193,7 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
     plan.notices = confirmed_plan
     saved = save_plan(store, case, plan)
     records = [notice_record(n) for n, _ in saved]
-    o.render(records, NOTICE_COLUMNS, o.choose_format(as_json, as_csv), title=f"Notices drafted in case {case.id}")
+    render_notices(records, o.choose_format(as_json, as_csv), f"Notices drafted in case {case.title}")
     o.status(f"{len(saved)} notices drafted. Nothing was sent. Read one with 'stopncii notice show ID'.")
     if plan.problems:
         raise SystemExit(1)
@@ -210,7 +216,7 @@ def notice_list(
     """
     case = None if all_cases else store.resolve_case(case_id)
     notices = store.notices(case.id if case else None, status)
-    o.render([notice_record(n) for n in notices], NOTICE_COLUMNS, o.choose_format(as_json, as_csv), title="Notices")
+    render_notices([notice_record(n) for n in notices], o.choose_format(as_json, as_csv), "Notices")
 
 
 RENDERINGS = ("text", "email", "json", "form")
