@@ -143,3 +143,13 @@ def test_the_board_names_cases_by_title_in_80_columns(two_cases: tuple[Path, lis
     assert_fits(notices.stdout, ["telegram", "vk", "draft", "en", "ru", "abuse@telegram.org"])
     cases = run("case", "list", "--db", str(db))
     assert_fits(cases.stdout, ["Maria", "Lopez,", "Second", "person", "open"])
+
+
+def test_a_space_in_a_host_name_gets_a_plain_message(tmp_path: Path) -> None:
+    db = str(tmp_path / "cases.db")
+    run("case", "new", "Spaces", "--db", db)
+    for address, words in (("http://my site.example/x.jpg", "has a space or an invisible character in it"),
+                           ("http://my%20site.example/x.jpg", "'my%20site.example' is not a valid server name")):
+        result = run("scan", "--db", db, address)
+        assert result.exit_code == 1 and words in result.stderr, result.stderr
+        assert "network interface" not in result.stderr
