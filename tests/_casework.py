@@ -235,9 +235,10 @@ def copies_on_site(tmp: Path, site: Path, seeds: list[int]) -> tuple[Path, list[
 
 def make_case(
     tmp: Path, site: Path, port: int, *, count: int, host: str = PICS_HOST, jurisdiction: str = "US",
-    draft: bool = True, seeds: tuple[int, ...] = (401, 402, 403),
+    draft: bool = True, seeds: tuple[int, ...] = (401, 402, 403), language: str | None = "en",
 ) -> MadeCase:
-    """A case whose ``count`` copies on ``host`` are found, confirmed and (by default) drafted."""
+    """A case whose ``count`` copies on ``host`` are found, confirmed and (by default) drafted,
+    in English only (``language=None``: every language the platform reads, as ``notice draft``)."""
     mine, names = copies_on_site(tmp, site, list(seeds[: -(-count // 6)]))  # six copies per photo
     names = names[:count]
     db = tmp / "cases.db"
@@ -253,7 +254,7 @@ def make_case(
                 store.decide_match(match.id, "confirmed")
         save_requester(store, case.id, REQUESTER)
         if draft:
-            plan = plan_notices(store, case, load_directory(), REQUESTER)
+            plan = plan_notices(store, case, load_directory(), REQUESTER, language=language)
             plan.notices = [(n.with_confirmed(s for s, _ in render_statements(n)), why, ids)
                             for n, why, ids in plan.notices]
             save_plan(store, case, plan)

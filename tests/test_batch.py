@@ -77,6 +77,9 @@ def test_a_batch_reports_bad_lines_confirms_only_what_it_is_told_and_repeats_not
         {"case": "zz2zzz", "url": urls[3]},  # line 9: looks like a case id, names none
         {"case": case_id, "url": f"http://{PICS_HOST}:{urls[0].split(':')[2].split('/')[0]}/gone.jpg"},  # line 10
         {"case": "Person B", "url": urls[3]},  # line 11: the same new case again
+        {"case": "ahuryx", "url": urls[3]},  # line 12: a mistyped id made only of letters
+        {"case": "ahuryx", "url": urls[4], "new_case": "yes"},  # line 13: the row says to open it
+        {"case": case_id, "url": urls[3], "jurisdiction": "XX"},  # line 14: no such country
     ]
     batch = write_csv(tmp_path / "reports.csv", rows)
     report_path = tmp_path / "report.json"
@@ -84,17 +87,19 @@ def test_a_batch_reports_bad_lines_confirms_only_what_it_is_told_and_repeats_not
     assert result.exit_code == 1
     for line, words in ((5, "the url column is empty"), (6, "is not a web address"), (7, "'gdpr' is not one we know"),
                         (8, "confirmed should be yes or no"), (9, "there is no case with id 'zz2zzz'"),
-                        (10, "not found (HTTP 404)")):
+                        (10, "not found (HTTP 404)"), (12, "there is no case with id 'ahuryx'; check the id"),
+                        (14, "'XX' is not the code of a country")):
         assert f"line {line}: " in result.stderr and words in result.stderr, (line, result.stderr)
     report = json.loads(report_path.read_text())
     by_line = {r["line"]: r for r in report["rows"]}
     assert by_line[2]["status"] == "scanned" and by_line[2]["confirmed"] == 1
     assert by_line[3]["matches"] == 1 and by_line[3]["pending"] == 1 and by_line[3]["confirmed"] == 0
     assert by_line[4]["case"] == by_line[11]["case"] != case_id and by_line[4]["matches"] == 0
-    assert report["summary"]["cases_created"] == 1 and report["summary"]["failed_rows"] == 6
+    assert "new_case=yes" in result.stderr and by_line[13]["status"] == "scanned"
+    assert report["summary"]["cases_created"] == 2 and report["summary"]["failed_rows"] == 8
     assert report["summary"]["notices"] == 0  # no --yes: scanned and matched only
     with Store(db) as store:
-        assert len(store.cases_titled("Person B")) == 1
+        assert len(store.cases_titled("Person B")) == 1 and len(store.cases_titled("ahuryx")) == 1
         assert sorted(m.status for m in store.matches(case_id)) == ["confirmed", "pending"]
         assert any(e.action == "batch.note" and e.detail["note"] == "reported by the person" for e in store.events(case_id))
         sightings = len(store.sightings(case_id))
@@ -129,6 +134,29 @@ def test_a_batch_drafts_and_sends_and_a_rerun_sends_nothing_more(world, tmp_path
     assert len(intake.received) == 3  # nothing drafted or sent twice
     with Store(db) as store:
         assert len(store.notices(case_id)) == 3
+
+
+def test_a_rerun_with_send_prints_web_form_packets_only_for_new_notices(tmp_path: Path) -> None:
+    write_intake_platform(kind="web_form", address="https://pics.example/report")
+    site = tmp_path / "site"
+    with site_server(site) as port:
+        mine, names = copies_on_site(tmp_path, site, [421])
+        db = tmp_path / "cases.db"
+        with Store(db) as store:
+            case = store.create_case("Person A", "US")
+            list(protect_paths(store, case, [mine], jobs=1))
+            save_requester(store, case.id, REQUESTER)
+        urls = [f"http://{PICS_HOST}:{port}/{name}" for name in names]
+        args = ("batch", "run", "--db", str(db), *RESOLVE, "--yes", "--confirm-matches", "--send")
+        first = run(*args, str(write_csv(tmp_path / "a.csv", [{"case": case.id, "url": urls[0]}], ("case", "url"))))
+        assert first.exit_code == 0, first.output
+        assert first.stdout.count("Notice key:") == 1  # the packet, to paste into the form
+        second = run(*args, str(write_csv(tmp_path / "b.csv", [{"case": case.id, "url": u} for u in urls[:2]],
+                                          ("case", "url"))))
+    assert second.exit_code == 0, second.output
+    assert second.stdout.count("Notice key:") == 1  # only the new notice's packet
+    assert urls[1] in second.stdout and urls[0] not in second.stdout.split("Sending")[-1]
+    assert "Still to submit by hand: notices 1 (their packets were printed by an earlier run" in second.stderr
 
 
 def test_one_notice_cannot_use_two_laws(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -622,9 +622,11 @@ def test_nothing_to_report_is_refused() -> None:
 def test_notice_key_names_the_request_not_its_wording() -> None:
     items = [_item("https://exampleshare.test/p/1", "exact"), _item("https://exampleshare.test/p/2", "copy")]
     first = draft_notices("c1", "US", JANE, items, SHARE, created_at=CREATED)[0]
-    again = draft_notices("c1", "US", ADVOCATE, items[::-1], SHARE, language="ru",
+    again = draft_notices("c1", "US", ADVOCATE, items[::-1], SHARE,
                           created_at=CREATED + dt.timedelta(days=3))[0]  # fmt: skip
     assert first.notice_key == again.notice_key
+    in_russian = draft_notices("c1", "US", JANE, items, SHARE, language="ru", created_at=CREATED)[0]
+    assert in_russian.notice_key != first.notice_key  # drafted beside the English one, sent on its own
     assert len(first.notice_key) == 32 and int(first.notice_key, 16) >= 0
     other_case = draft_notices("c2", "US", JANE, items, SHARE, created_at=CREATED)[0]
     fewer = draft_notices("c1", "US", JANE, items[:1], SHARE, created_at=CREATED)[0]

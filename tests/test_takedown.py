@@ -81,9 +81,11 @@ def test_declining_one_notice_keeps_the_other_drafts(case_with_matches: tuple[Pa
     _requester(db)
     run("notice", "draft", "--db", str(db), "--yes")
     again = run("notice", "draft", "--db", str(db), "--platform", "Telegram", input="n\n")
-    assert "Left out: the notice to Telegram" in again.stderr
+    assert "Left out: the notice to Telegram (en)" in again.stderr
+    assert "Left out: the notice to Telegram (ru)" in again.stderr
     with Store(db) as store:
-        assert sorted(n.platform for n in store.notices()) == ["telegram", "vk"]
+        assert sorted((n.platform, n.language) for n in store.notices()) == [
+            ("telegram", "en"), ("telegram", "ru"), ("vk", "en"), ("vk", "ru")]
 
 
 def test_one_address_without_a_site_name_does_not_block_the_others(case_with_matches: tuple[Path, str],
@@ -99,7 +101,18 @@ def test_one_address_without_a_site_name_does_not_block_the_others(case_with_mat
     result = run("notice", "draft", "--db", str(db), "--yes", "--json")
     assert result.exit_code == 0, result.output
     assert {json.loads(line)["platform"] for line in result.stdout.splitlines()} == {"telegram", "vk"}
-    assert "no notice to" in result.stderr and "127.0.0.1" in result.stderr
+    assert f"Waiting: http://127.0.0.1:{port}/photo401-cropped.jpg: this address has no site name" in result.stderr
+    assert "--to ADDRESS" in result.stderr and "no notice to" not in result.stderr
+    # the person gives the hosting provider's abuse desk: the waiting address becomes a notice to it
+    given = run("notice", "draft", "--db", str(db), "--yes", "--json", "--to", "abuse@hosting.example")
+    assert given.exit_code == 0, given.output
+    [other] = [r for r in map(json.loads, given.stdout.splitlines()) if r["platform"] == "other"]
+    assert other["address"] == "abuse@hosting.example" and other["channel"] == "email"
+    email = run("notice", "show", "--db", str(db), str(other["id"]), "--format", "email").stdout
+    assert "To: abuse@hosting.example" in email and f"127.0.0.1:{port}/photo401-cropped.jpg" in email
+    assert "Waiting" not in given.stderr
+    refused = run("notice", "draft", "--db", str(db), "--yes", "--to", "not an address")
+    assert refused.exit_code == 1 and "'not an address' is not an e-mail address" in refused.stderr
 
 
 def test_unconfirmed_statements_refuse_the_notice(case_with_matches: tuple[Path, str]) -> None:
@@ -116,8 +129,9 @@ def test_notices_are_drafted_per_platform_and_rendered_in_every_format(case_with
     _requester(db)
     result = run("notice", "draft", "--db", str(db), "--yes", "--json")
     assert result.exit_code == 0, result.output
-    drafted = {r["platform"]: r for r in map(json.loads, result.stdout.splitlines())}
-    assert set(drafted) == {"telegram", "vk"}
+    by_language = {(r["platform"], r["language"]): r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(by_language) == {("telegram", "en"), ("telegram", "ru"), ("vk", "en"), ("vk", "ru")}
+    drafted = {platform: r for (platform, language), r in by_language.items() if language == "en"}
     telegram = drafted["telegram"]
     assert telegram["framework"] == "take_it_down" and telegram["address"] == "abuse@telegram.org"
     assert telegram["items"] == 2 and "TAKE IT DOWN" in telegram["why"]
@@ -141,7 +155,41 @@ def test_drafting_again_does_not_duplicate(case_with_matches: tuple[Path, str]) 
     run("notice", "draft", "--db", str(db), "--yes")
     with Store(db) as store:
         notices = store.notices()
-        assert len(notices) == 2 and len({n.notice_key for n in notices}) == 2
+        assert len(notices) == 4 and len({n.notice_key for n in notices}) == 4  # 2 platforms, 2 languages
+
+
+def test_telegram_gets_russian_and_english_side_by_side(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    result = run("notice", "draft", "--db", str(db), "--yes", "--platform", "telegram", "--json")
+    assert result.exit_code == 0, result.output
+    drafted = {r["language"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(drafted) == {"en", "ru"} and drafted["en"]["items"] == drafted["ru"]["items"] == 2
+    russian = run("notice", "show", "--db", str(db), str(drafted["ru"]["id"])).stdout
+    english = run("notice", "show", "--db", str(db), str(drafted["en"]["id"])).stdout
+    assert any("\u0400" <= ch <= "\u04ff" for ch in russian) and "TAKE IT DOWN" in english
+    # each is its own notice: sending one by hand leaves the other a draft the person may send or not
+    run("notice", "mark-sent", "--db", str(db), str(drafted["ru"]["id"]))
+    with Store(db) as store:
+        assert store.notice(drafted["en"]["id"]).status == "draft"
+        assert store.notice(drafted["ru"]["id"]).status == "sent"
+
+
+def test_a_language_we_do_not_write_exits_non_zero(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    _requester(db)
+    result = run("notice", "draft", "--db", str(db), "--yes", "--language", "de")
+    assert result.exit_code == 2 and "'de' is not one of 'en', 'ru'" in result.stderr
+
+
+def test_an_email_address_that_is_not_one_is_refused(case_with_matches: tuple[Path, str]) -> None:
+    db, _ = case_with_matches
+    for wrong in ("not-an-email", "jane@example", "jane doe@example.org", "a@b@example.org", "jane@example..org"):
+        result = run("requester", "set", "--db", str(db), "--email", wrong)
+        assert result.exit_code == 1 and f"{wrong!r} is not an e-mail address" in result.stderr, wrong
+    assert run("requester", "set", "--db", str(db), "--email", "jane.reports@example.org").exit_code == 0
+    with Store(db) as store:
+        assert store.requester(store.resolve_case(None).id).email == "jane.reports@example.org"
 
 
 def test_russian_notice_for_telegram(case_with_matches: tuple[Path, str]) -> None:
@@ -160,4 +208,4 @@ def test_export_writes_every_format(case_with_matches: tuple[Path, str], tmp_pat
     run("notice", "draft", "--db", str(db), "--yes")
     result = run("notice", "export", "--db", str(db), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0
-    assert len(list((tmp_path / "out").iterdir())) == 8
+    assert len(list((tmp_path / "out").iterdir())) == 16  # 4 notices (2 platforms, 2 languages), 4 files each

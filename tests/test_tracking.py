@@ -204,7 +204,7 @@ def test_a_russian_notice_gets_its_follow_up_in_russian(
 ) -> None:
     with site_server(tmp_path / "site") as port:
         made = make_case(tmp_path, tmp_path / "site", port, count=1, host="t.me", jurisdiction=jurisdiction,
-                         draft=not draft_args)
+                         draft=not draft_args, language=None)
         _sent_by_hand(made.db, *draft_args)
         with Store(made.db) as store:
             assert store.notice(1).language == "ru"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+import textwrap
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -86,16 +89,62 @@ class CSVStream:
         sys.stdout.flush()
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    grid = Table(title=title, show_lines=False, header_style="bold")
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*("" if v is None else printable(v) for v in row))
-    out.print(grid)
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], cut: Collection[str] = ()) -> None:
+    """Words wrap at spaces and are never broken; a ``cut`` column (addresses, paths) loses its
+    middle to '…' when the screen is too narrow (its start and its end say the most)."""
+    cells = [["" if v is None else "\n".join(map(printable, str(v).splitlines())) for v in row] for row in rows]
+    headers = [column.replace("_", " ") for column in columns]
+    texts = [[h, *(r[i] for r in cells)] for i, h in enumerate(headers)]
+    natural = [max(len(line) for text in column for line in text.splitlines() or [""]) for column in texts]
+    shortest = [min(natural[i], 8) if c in cut else max(len(w) for t in texts[i] for w in t.split() or [""])
+                for i, c in enumerate(columns)]
+    widths = _fit(natural, shortest, [i for i, c in enumerate(columns) if c in cut],
+                  (screen_width() or out.width) - 3 * len(columns) - 1)  # padding, separators, edges
+    grid = Table(title=title, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD)
+    for i, header in enumerate(headers):
+        grid.add_column(header, width=widths[i], no_wrap=columns[i] in cut, overflow="fold")
+    for row in cells:
+        grid.add_row(*(_cut_middle(text, widths[i]) if columns[i] in cut else text for i, text in enumerate(row)))
+    out.print(grid, width=screen_width())
 
 
-def render(records: list[dict[str, Any]], columns: Sequence[str], fmt: str, title: str | None = None) -> None:
+def _fit(natural: list[int], shortest: list[int], cut: list[int], room: int) -> list[int]:
+    """Column widths within ``room``: cut columns give way first (down to 20), then wrapped text
+    (down to its longest word), then cut columns again (down to 8)."""
+    widths = list(natural)
+    wrap = [i for i in range(len(widths)) if i not in cut]
+    for columns, floor in ((cut, 20), (wrap, 0), (cut, 0)):
+        while sum(widths) > room:  # one character at a time from the widest, so all wrap alike
+            shrinkable = [i for i in columns if widths[i] > max(shortest[i], floor)]
+            if not shrinkable:
+                break
+            widths[max(shrinkable, key=widths.__getitem__)] -= 1
+    return widths
+
+
+def _cut_middle(text: str, most: int) -> str:
+    if len(text) <= most:
+        return text
+    head = (most - 1) // 3
+    return text[:head] + "…" + text[len(text) - (most - 1 - head):]
+
+
+def screen_width() -> int | None:
+    """COLUMNS when set (read at print time, as shells and tests set it), else the console's width."""
+    text = os.environ.get("COLUMNS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def wrapped(text: str, indent: str = "") -> str:
+    """``text`` wrapped to the screen at spaces only: addresses and words are never broken."""
+    width = min(screen_width() or out.width, 100)
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def render(
+    records: list[dict[str, Any]], columns: Sequence[str], fmt: str, title: str | None = None, cut: Collection[str] = ()
+) -> None:
     """Print a finished list of records in the chosen format."""
     if fmt == "json":
         for record in records:
@@ -107,7 +156,7 @@ def render(records: list[dict[str, Any]], columns: Sequence[str], fmt: str, titl
     elif not records:
         status(f"Nothing to show{f' ({title.lower()})' if title else ''}.")
     else:
-        table(title, columns, ([r.get(c) for c in columns] for r in records))
+        table(title, columns, ([r.get(c) for c in columns] for r in records), cut)
 
 
 def progress(label: str, total: int | None = None) -> Progress:

@@ -17,6 +17,7 @@ from ._common import host_map, resolve_option, with_store
 from .outbox import load_config, render_sends, sending_options, summarise_sends
 
 SUMMARY_COLUMNS = ("case", "title", "new", "rows", "matches", "confirmed", "pending", "notices", "sent", "problems")
+SUMMARY_TABLE = ("case", "title", "rows", "matches", "pending", "notices", "sent", "problems")  # fits 80 columns
 
 
 @click.group(name="batch")
@@ -76,10 +77,11 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
     for row in report.failed_rows:
         o.error_line(row.error or f"line {row.line}: skipped")
     fmt = o.choose_format(as_json, as_csv)
-    o.render(_summary(report), SUMMARY_COLUMNS, fmt, title=f"Batch {csv_file.name}")
+    columns = SUMMARY_TABLE if fmt == "table" else SUMMARY_COLUMNS
+    o.render(_summary(report), columns, fmt, title=f"Batch {csv_file.name}")
     if report.sends:
         if fmt == "table":
-            render_sends(report.sends, fmt)
+            _render_new_sends(report)
         summarise_sends(report.sends)
     if report_path is not None:
         report_path.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False, default=str) + "\n",
@@ -92,6 +94,17 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
              + ("." if confirm_statements else " (give --yes to draft notices)."))
     if report.failed_rows:
         raise SystemExit(1)
+
+
+def _render_new_sends(report: BatchReport) -> None:
+    """What was sent, with the by-hand packets of this run's new notices only: packets an earlier
+    run printed are named, not printed again."""
+    printed_before = [s for s in report.sends if s.outcome == "by_hand" and s.notice.id not in report.first_sent]
+    render_sends([s for s in report.sends if s not in printed_before], "table")
+    if printed_before:
+        ids = ", ".join(str(s.notice.id) for s in printed_before)
+        o.status(f"Still to submit by hand: notices {ids} (their packets were printed by an earlier run; "
+                 "'stopncii notice show ID --format form' prints one again).")
 
 
 def _summary(report: BatchReport) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..matching import explain
 from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
 from ..workflow.scan import DEFAULT_MAX_PAGES, PageReport, ScanOptions, scan_sources
@@ -13,6 +14,7 @@ from . import _output as o
 from ._common import case_option, db_option, file_options, host_map, open_store, resolve_option, with_store
 
 CASE_COLUMNS = ("id", "title", "jurisdiction", "status", "protected", "sightings", "matches", "created_at")
+CASE_TABLE = ("id", "title", "jurisdiction", "status", "protected", "matches")  # fits 80 columns
 
 
 def _case_record(store: Store, case: Case) -> dict[str, Any]:
@@ -63,7 +65,9 @@ def case_list(store: Store, show_all: bool, as_json: bool, as_csv: bool) -> None
       stopncii case list --all --json
     """
     cases = store.list_cases(None if show_all else "open")
-    o.render([_case_record(store, c) for c in cases], CASE_COLUMNS, o.choose_format(as_json, as_csv), title="Cases")
+    fmt = o.choose_format(as_json, as_csv)
+    o.render([_case_record(store, c) for c in cases], CASE_TABLE if fmt == "table" else CASE_COLUMNS, fmt,
+             title="Cases")
 
 
 @case_group.command(name="show")
@@ -219,7 +223,8 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
                          "its hashes are up to date")
             records.append({"path": outcome.path, "status": status, "item": outcome.item.id,
                             "label": outcome.item.label, "sha256": outcome.item.sha256})
-    o.render(records, columns, fmt, title=f"Protected in case {case.id}")
+    o.render(records, ("path", "status", "item") if fmt == "table" else columns, fmt,
+             title=f"Protected in case {case.title}", cut=("path",))
     for note in notes:
         o.warn(f"Note: {note}")
     o.status(f"{added} added, {known} already protected, {failed} could not be read. "
@@ -228,8 +233,11 @@ def protect_command(store: Store, paths: tuple[str, ...], case_id: str | None, n
         raise SystemExit(1)
 
 
-MATCH_COLUMNS = ("match", "status", "kind", "confidence", "found_at", "platform", "item", "label",
-                 "signal", "distance", "seen")
+# every field, for --csv (--json has these and the evidence itself)
+MATCH_COLUMNS = ("match", "case", "case_title", "status", "kind", "confidence", "found_at", "page", "platform",
+                 "item", "label", "item_sha256", "signal", "distance", "why", "seen")
+# what fits 80 columns; 'stopncii matches show N' has the rest
+MATCH_TABLE = ("match", "case", "found", "where", "your_photo", "status")
 
 
 def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
@@ -237,11 +245,12 @@ def match_record(store: Store, match: MatchRecord) -> dict[str, Any]:
     item = store.protected_item(match.item_id)
     best = match.evidence[0] if match.evidence else {}  # the signal that decided the match
     return {
-        "match": match.id, "status": match.status, "kind": match.kind, "confidence": match.confidence,
+        "match": match.id, "case": match.case_id, "case_title": store.get_case(match.case_id).title,
+        "status": match.status, "kind": match.kind, "confidence": match.confidence,
         "found_at": sighting.location, "page": sighting.page_url, "platform": sighting.platform,
         "item": item.id, "label": item.label, "item_sha256": item.sha256,
         "signal": best.get("signal"), "distance": best.get("distance"), "evidence": match.evidence,
-        "seen": sighting.last_seen_at,
+        "why": explain.summary(match.kind), "seen": sighting.last_seen_at,
     }
 
 
@@ -260,6 +269,37 @@ def page_line(report: PageReport) -> str:
     if report.known:
         parts.append(f"{report.known} seen before")
     return f"{report.url}: " + ", ".join(parts) + (f" ({report.stopped})" if report.stopped else "") + "."
+
+
+def _match_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A match as the short table shows it."""
+    return {**record, "case": _short(record["case_title"], 18),
+            "found": f"{explain.KIND_SHORT.get(record['kind'], record['kind'])} ({record['confidence']})",
+            "where": short_address(record["found_at"]), "your_photo": record["label"] or f"item {record['item']}"}
+
+
+def _short(text: str, most: int) -> str:
+    """``text`` cut at a space to at most ``most`` characters, ending in '…' when cut."""
+    if len(text) <= most:
+        return text
+    head = text[: most - 1].rsplit(" ", 1)[0] if " " in text[: most - 1] else text[: most - 1]
+    return head.rstrip(" ,;:") + "…"
+
+
+def short_address(location: str) -> str:
+    """An address shortened for a table: the site and the last part of the path."""
+    if "://" not in location:
+        return location
+    host, _, path = location.split("://", 1)[1].partition("/")
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    return host if not tail else f"{host}/{tail}" if tail == path.rstrip("/") else f"{host}/…/{tail}"
+
+
+def render_matches(records: list[dict[str, Any]], fmt: str, title: str) -> None:
+    if fmt == "table":
+        o.render([_match_row(r) for r in records], MATCH_TABLE, fmt, title=title, cut=("where", "your_photo"))
+    else:
+        o.render(records, MATCH_COLUMNS, fmt)
 
 
 @click.command(name="scan")
@@ -326,34 +366,37 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
                 if fmt == "json":
                     o.json_line({"source": outcome.source, **record})
     if fmt != "json":
-        o.render(found, MATCH_COLUMNS, fmt, title="Matches")
+        render_matches(found, fmt, "Matches")
     o.status(f"{scanned} scanned, {failed} failed, {len(found)} matched your protected items. "
              "Nothing downloaded was saved.")
     if not scanned:
         o.status("Nothing could be checked, so this says nothing yet about where your pictures are.")
     if found:
-        o.status("Check each match with 'stopncii matches', then 'stopncii matches confirm ID'.")
+        o.status("Check each match with 'stopncii matches show ID', then 'stopncii matches confirm ID'.")
     if failed:
         raise SystemExit(1)
 
 
 @click.group(name="matches", invoke_without_command=True)
 @db_option
-@case_option
+@click.option("--case", "case_id", metavar="ID", default=None, help="Only this case (default: every open case).")
+@click.option("--all-cases", is_flag=True, help="Every case, closed ones too.")
 @click.option("--status", type=click.Choice(["pending", "confirmed", "rejected"]),
               help="Only matches with this status.")
 @o.output_options
 @click.pass_context
-def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, status: str | None,
-                  as_json: bool, as_csv: bool) -> None:
-    """List what was found, and confirm or reject each match.
+def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, all_cases: bool,
+                  status: str | None, as_json: bool, as_csv: bool) -> None:
+    """List what was found in your open cases, and confirm or reject each match.
 
-    A match is only used in a takedown notice after you confirm it is you.
+    A match is only used in a takedown notice after you confirm it is you. The list is
+    short; 'stopncii matches show ID' explains one match and its evidence in plain words.
 
     \b
     Examples:
       stopncii matches
-      stopncii matches --json
+      stopncii matches --status pending --json
+      stopncii matches show 12
       stopncii matches confirm 12
       stopncii matches reject 13
     """
@@ -361,9 +404,51 @@ def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, 
         return
     store = open_store(db_path)
     ctx.call_on_close(store.close)
-    case = store.resolve_case(case_id)
-    records = [match_record(store, m) for m in store.matches(case.id, status)]
-    o.render(records, MATCH_COLUMNS, o.choose_format(as_json, as_csv), title=f"Matches in case {case.id}")
+    if case_id:
+        cases = [store.get_case(case_id)]
+    else:
+        cases = store.list_cases(None if all_cases else "open") or [store.resolve_case(None)]
+    records = [match_record(store, m) for case in cases for m in store.matches(case.id, status)]
+    title = f"Matches in case {cases[0].title}" if len(cases) == 1 else f"Matches in {len(cases)} cases"
+    render_matches(records, o.choose_format(as_json, as_csv), title)
+
+
+@matches_group.command(name="show")
+@click.argument("match_id", type=int)
+@db_option
+@o.output_options
+@click.pass_context
+def matches_show(ctx: click.Context, match_id: int, db_path: str | None, as_json: bool, as_csv: bool) -> None:
+    """Explain one match in plain words: what was found, where, and why it matched.
+
+    \b
+    Example:
+      stopncii matches show 12
+    """
+    store = open_store(db_path or (ctx.parent.params.get("db_path") if ctx.parent else None))
+    ctx.call_on_close(store.close)
+    match = store.match(match_id)
+    record = match_record(store, match)
+    fmt = o.choose_format(as_json, as_csv)
+    if fmt != "table":
+        o.render([record], MATCH_COLUMNS, fmt)
+        return
+    decision = {"pending": "waiting for your decision", "confirmed": "you confirmed it is you",
+                "rejected": "you said it is not you"}.get(match.status, match.status)
+    lines = [f"Match {match.id}, in case {record['case_title']} ({record['case']}): {decision}.",
+             f"What was found: {explain.summary(match.kind)}.",
+             f"How sure: {match.confidence}.",
+             f"Where: {record['found_at']}"]
+    if record["page"]:
+        lines.append(f"On the page: {record['page']}")
+    lines += [f"Last seen: {record['seen']}",
+              f"Your photo: {record['label'] or 'no name kept'} (item {record['item']})",
+              "Why it matched:"]
+    lines += [o.wrapped(f"- {words}", "  ") for words in explain.explain(match.kind, match.evidence)]
+    if match.status == "pending":
+        lines.append(f"Next: 'stopncii matches confirm {match.id}' if this is you, "
+                     f"'stopncii matches reject {match.id}' if it is not.")
+    click.echo("\n".join(o.wrapped(line) if not line.startswith("  ") else line for line in lines))
 
 
 def _decide(decision: str) -> click.Command:

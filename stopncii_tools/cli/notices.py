@@ -11,6 +11,7 @@ import click
 from .._errors import NoticeError
 from ..notices import (
     Requester,
+    available_languages,
     framework_ids,
     render_email,
     render_form_packet,
@@ -100,7 +101,13 @@ def notice_group() -> None:
     """Draft, read and export takedown notices for confirmed matches."""
 
 
-NOTICE_COLUMNS = ("id", "status", "platform", "framework", "language", "channel", "address", "items", "due_at")
+NOTICE_COLUMNS = ("id", "case", "status", "platform", "framework", "language", "channel", "address", "items",
+                  "created_at", "sent_at", "due_at", "notice_key", "why")
+NOTICE_TABLE = ("id", "platform", "language", "status", "address", "items")  # fits 80 columns
+
+
+def render_notices(records: list[dict[str, Any]], fmt: str, title: str) -> None:
+    o.render(records, NOTICE_TABLE if fmt == "table" else NOTICE_COLUMNS, fmt, title=title, cut=("address",))
 
 
 def notice_record(notice: StoredNotice) -> dict[str, Any]:
@@ -116,7 +123,12 @@ def notice_record(notice: StoredNotice) -> dict[str, Any]:
 @click.option("--platform", help="Only this platform (id or name, see 'stopncii platforms list').")
 @click.option("--framework", type=click.Choice(framework_ids()),
               help="Use this law instead of the one chosen from the case's country.")
-@click.option("--language", help="Language of the notice: en, or ru (for Telegram and VK).")
+@click.option("--language", type=click.Choice(available_languages()),
+              help="Only this language (default: each language the platform reads: Telegram and VK get "
+                   "a Russian and an English notice, side by side).")
+@click.option("--to", "to", metavar="ADDRESS",
+              help="E-mail address for addresses with no site name (an IP number): the hosting provider's "
+                   "abuse desk. Without it, those addresses wait and the other notices go ahead.")
 @click.option("--context", help="A few words of your own added to the notice (optional).")
 @click.option("--original-work", help="DMCA only: the photo you took, in a few words.")
 @click.option("--hashes/--no-hashes", "attach_hashes", default=None,
@@ -125,7 +137,7 @@ def notice_record(notice: StoredNotice) -> dict[str, Any]:
 @o.output_options
 @with_store
 def notice_draft(store: Store, case_id: str | None, platform: str | None, framework: str | None,
-                 language: str | None, context: str | None, original_work: str | None,
+                 language: str | None, to: str | None, context: str | None, original_work: str | None,
                  attach_hashes: bool | None, yes: bool, as_json: bool, as_csv: bool) -> None:
     """Draft takedown notices from the case's confirmed matches, one per platform.
 
@@ -133,12 +145,16 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
     overrides it. Each notice lists every address, the date it was seen and what is asked:
     removal, and removal of known identical copies. You confirm the statements the law needs.
     A notice missing something is refused with the list of what is missing.
+    Platforms that read Russian (Telegram, VK) get a Russian and an English notice side by
+    side: send either or both. An address with an IP number instead of a site name waits
+    for --to (the hosting provider's abuse address); the other notices go ahead.
     Nothing is sent: see 'stopncii notice show' and 'stopncii notice export'.
 
     \b
     Examples:
       stopncii notice draft
       stopncii notice draft --platform telegram --language ru
+      stopncii notice draft --to abuse@hosting.example
     """
     case = store.resolve_case(case_id)
     requester = case_requester(store, case.id)
@@ -148,29 +164,39 @@ def notice_draft(store: Store, case_id: str | None, platform: str | None, framew
     directory = load_directory()
     plan = plan_notices(store, case, directory, requester, platform=platform, framework=framework,
                         language=language, context=context, original_work=original_work,
-                        attach_hashes=attach_hashes)
+                        attach_hashes=attach_hashes, to=to)
     if plan.not_on_web:
         o.warn(f"{plan.not_on_web} confirmed matches were found in files, not at a web address; "
                "scan the address where each was seen to include it.")
     for problem in plan.problems:
-        o.warn(problem)
+        o.error_line(problem)
+    for waiting in plan.waiting:
+        o.warn(f"Waiting: {waiting}")
     if plan.already_requested:
         o.status(f"{plan.already_requested} confirmed matches are already in notices that went out; not repeated.")
     confirmed_plan = []
+    answers: dict[tuple[str, tuple[int, ...]], bool] = {}  # one answer per platform and matches, in any language
     for notice, reason, ids in plan.notices:
-        o.status(f"\nNotice to {notice.platform.name}: {reason}")
         statements = render_statements(notice)
-        for _, text in statements:
-            o.status(f"  - {text}")
-        if statements and not yes and not click.confirm("Are these statements true?", err=True):
-            o.status(f"Left out: the notice to {notice.platform.name}.")
+        key = (notice.platform.id, tuple(ids))
+        if key in answers:
+            o.status(f"The {notice.language} notice to {notice.platform.name} says the same in its language.")
+        else:
+            o.status(f"\nNotice to {notice.platform.name} ({notice.language}): {reason}")
+            for _, text in statements:
+                o.status(f"  - {text}")
+            answers[key] = not statements or yes or click.confirm("Are these statements true?", err=True)
+        if not answers[key]:
+            o.status(f"Left out: the notice to {notice.platform.name} ({notice.language}).")
             continue
         confirmed_plan.append((notice.with_confirmed(sid for sid, _ in statements), reason, ids))
     plan.notices = confirmed_plan
     saved = save_plan(store, case, plan)
     records = [notice_record(n) for n, _ in saved]
-    o.render(records, NOTICE_COLUMNS, o.choose_format(as_json, as_csv), title=f"Notices drafted in case {case.id}")
+    render_notices(records, o.choose_format(as_json, as_csv), f"Notices drafted in case {case.title}")
     o.status(f"{len(saved)} notices drafted. Nothing was sent. Read one with 'stopncii notice show ID'.")
+    if plan.problems:
+        raise SystemExit(1)
 
 
 @notice_group.command(name="list")
@@ -190,7 +216,7 @@ def notice_list(
     """
     case = None if all_cases else store.resolve_case(case_id)
     notices = store.notices(case.id if case else None, status)
-    o.render([notice_record(n) for n in notices], NOTICE_COLUMNS, o.choose_format(as_json, as_csv), title="Notices")
+    render_notices([notice_record(n) for n in notices], o.choose_format(as_json, as_csv), "Notices")
 
 
 RENDERINGS = ("text", "email", "json", "form")

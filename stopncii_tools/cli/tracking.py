@@ -23,8 +23,13 @@ from .outbox import load_config, sending_options
 every_case_option = click.option("--case", "case_id", metavar="ID", default=None,
                                  help="Only this case (default: every case).")
 
-BOARD_COLUMNS = ("state", "notice", "case", "platform", "status", "due_at", "time_left", "next_step")
-CHECK_COLUMNS = ("notice", "case", "url", "outcome", "http_status", "checked_at", "detail", "notice_status")
+# every field for --csv; the table keeps what fits 80 columns
+BOARD_COLUMNS = ("state", "notice", "case", "case_title", "platform", "language", "status", "framework", "due_at",
+                 "hours_left", "time_left", "sent_at", "next_step")
+BOARD_TABLE = ("notice", "case", "platform", "state", "time_left", "next_step")
+CHECK_COLUMNS = ("notice", "case", "url", "outcome", "http_status", "checked_at", "detail", "sha256_now", "fetched",
+                 "notice_status")
+CHECK_TABLE = ("notice", "url", "outcome", "detail")
 
 
 def _time_left(hours: float | None) -> str:
@@ -35,9 +40,10 @@ def _time_left(hours: float | None) -> str:
     return f"overdue by {amount}" if hours < 0 else f"{amount} left"
 
 
-def board_record(row: BoardRow) -> dict[str, Any]:
+def board_record(row: BoardRow, case_title: str) -> dict[str, Any]:
     n = row.notice
-    return {"state": row.state, "notice": n.id, "case": n.case_id, "platform": n.platform, "status": n.status,
+    return {"state": row.state, "notice": n.id, "case": n.case_id, "case_title": case_title,
+            "platform": n.platform, "language": n.language, "status": n.status,
             "framework": n.framework, "due_at": n.due_at, "hours_left": None if row.hours_left is None
             else round(row.hours_left, 2), "time_left": _time_left(row.hours_left), "sent_at": n.sent_at,
             "next_step": row.next_step}
@@ -69,7 +75,14 @@ def status_command(store: Store, case_id: str | None, soon_hours: float, include
     config = load_config(channel_config, default_deadline_hours)
     rows = status_board(store, config, case_id=case.id if case else None, soon_hours=soon_hours,
                         include_closed=include_closed)
-    o.render([board_record(r) for r in rows], BOARD_COLUMNS, o.choose_format(as_json, as_csv), title="Notices")
+    titles = {c.id: c.title for c in store.list_cases(None)}
+    records = [board_record(r, titles.get(r.notice.case_id, r.notice.case_id)) for r in rows]
+    fmt = o.choose_format(as_json, as_csv)
+    if fmt == "table":  # the case by its title: ids are for typing, titles for reading
+        o.render([{**r, "case": r["case_title"], "platform": f"{r['platform']} ({r['language']})"} for r in records],
+                 BOARD_TABLE, fmt, title="Notices")
+    else:
+        o.render(records, BOARD_COLUMNS, fmt)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
@@ -113,7 +126,9 @@ def check_command(store: Store, case_id: str | None, allow_private: bool, resolv
         for item in check_removals(store, case_id=case.id if case else None, options=options):
             bar.advance(task)
             items.append(item)
-    o.render([check_record(i) for i in items], CHECK_COLUMNS, o.choose_format(as_json, as_csv), title="Checks")
+    fmt = o.choose_format(as_json, as_csv)
+    o.render([check_record(i) for i in items], CHECK_TABLE if fmt == "table" else CHECK_COLUMNS, fmt, title="Checks",
+             cut=("url",))
     gone = sum(i.gone for i in items)
     removed = sorted({i.notice.id for i in items if i.notice.status == "removed"})
     o.status(f"{len(items)} addresses checked: {gone} gone, {len(items) - gone} still there or unreachable."

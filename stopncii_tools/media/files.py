@@ -1,4 +1,5 @@
-"""Find the files a person points at: files, folders (recursive), and lists of paths."""
+"""Find the files a person points at: files, folders (recursive), and lists of paths; the
+pictures inside zip archives come out as items of their own (see :mod:`.archives`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import MediaError, MediaTooLarge, UnsupportedMedia
+from .archives import PDF_NOT_READ, archive_members, kind_of_file
 from .budgets import MB, max_file_bytes
 
 # a FIFO opens at once instead of waiting for a writer; no effect on a regular file
@@ -18,10 +20,21 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY
 
 @dataclass(frozen=True)
 class FoundFile:
-    """A path to hash. ``explicit`` is True when the person named it (not found in a folder)."""
+    """A path to hash. ``explicit`` is True when the person named it (not found in a folder).
+
+    A file inside an archive has its bytes in ``data`` and its name (``a.zip!b/c.jpg``) in
+    ``name``; ``problem`` says why an item cannot be read at all.
+    """
 
     path: Path
     explicit: bool
+    data: bytes | None = None
+    name: str | None = None
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.path)
 
 
 def iter_files(
@@ -37,9 +50,32 @@ def iter_files(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from _walk(path, include, exclude)
+            for found in _walk(path, include, exclude):
+                yield from _opened(found)
         else:
-            yield FoundFile(path, explicit=True)  # errors (missing, loops) surface when read
+            yield from _opened(FoundFile(path, explicit=True))  # errors (missing, loops) surface when read
+
+
+def short_name(path: str) -> str:
+    """A file's name without its folders; for a file inside an archive, ``archive.zip!inner/name``."""
+    archive, bang, inner = path.partition("!")
+    if bang and Path(archive).is_file():
+        return f"{Path(archive).name}!{inner}"
+    return Path(path).name
+
+
+def _opened(found: FoundFile) -> Iterator[FoundFile]:
+    """The file itself, or what is inside it when it is an archive (read in memory)."""
+    kind = kind_of_file(found.path)
+    if kind == "pdf":
+        yield FoundFile(found.path, found.explicit, problem=PDF_NOT_READ)
+    elif kind == "zip":
+        for member in archive_members(found.path):
+            # a file in an archive that is not a picture is passed over like one in a folder
+            yield FoundFile(found.path, explicit=member.problem is not None, data=member.data, name=member.name,
+                            problem=member.problem)
+    else:
+        yield found
 
 
 def _walk(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> Iterator[FoundFile]:

@@ -64,6 +64,14 @@ FIELD_NAMES: dict[str, str] = {
 
 _SINGLE_LINE = ("name", "email", "signature", "phone", "organisation", "on_behalf_of")
 _EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+")
+
+
+def is_email_address(text: str) -> bool:
+    """One rule for e-mail addresses: one '@', no spaces, a dot in the domain, no empty label."""
+    text = text.strip()
+    return bool(_EMAIL.fullmatch(text)) and "" not in text.rpartition("@")[2].split(".")
+
+
 _BREAKS = re.compile(r"[\r\n\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -144,7 +152,7 @@ class Framework:
             value = getattr(requester, name)
             if value and _BREAKS.search(value):
                 problems.append(f"{_field_label(name)} on one line (it contains a line break)")
-        if _filled(requester.email) and not _EMAIL.fullmatch(requester.email.strip()):
+        if _filled(requester.email) and not is_email_address(requester.email):
             problems.append(f"a valid e-mail address ({requester.email.strip()!r} is not one)")
         for name in self.notice_fields:
             if not _filled(getattr(notice, name)):

@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from .. import clock as clocks
-from .._errors import MissingFields, NoticeError
+from .._errors import InvalidURL, MissingFields, NoticeError
 from ..countries import country_name, normalise_jurisdiction
-from ._base import Framework, Situation
+from ._base import Framework, Situation, is_email_address
 from ._templates import available_languages
 from .frameworks import applicable_framework, fallback_framework, get_framework
 from .model import DEFAULT_ASKS, FrameworkChoice, Notice, NoticeItem, Requester
@@ -20,6 +20,10 @@ __all__ = [
     "country_name",
     "default_language",
     "draft_notices",
+    "is_email_address",
+    "notice_languages",
+    "recipient_channel",
+    "without_site_name",
     "normalise_jurisdiction",
     "validate",
 ]
@@ -54,6 +58,41 @@ def default_language(platform: Platform, jurisdiction: str) -> str:
     return "en"
 
 
+def notice_languages(platform: Platform, jurisdiction: str, framework: str) -> tuple[str, ...]:
+    """The languages to draft in when the person names none: every language the platform reads
+    that the law has words in (the person's default first, so it is read first), else the default."""
+    default = default_language(platform, jurisdiction)
+    spoken = [lang for lang in platform.languages
+              if lang in available_languages() and lang in get_framework(framework).languages()]
+    if len(spoken) < 2:
+        return (default,)
+    return tuple(sorted(spoken, key=lambda lang: lang != default))
+
+
+def recipient_channel(address: str, framework: str) -> ReportingChannel:
+    """An e-mail channel to an address the person gave (a hosting provider's abuse desk), for
+    web addresses that have no site name to write to."""
+    if not is_email_address(address):
+        raise NoticeError(f"{address.strip()!r} is not an e-mail address (like abuse@hosting.example)")
+    return ReportingChannel(kind="email", address=address.strip(), frameworks=(framework,), languages=(),
+                            source=None, verified_on=None, note="the address you gave")
+
+
+def without_site_name(platform: Platform, framework: str, items: Iterable[NoticeItem]) -> list[NoticeItem]:
+    """The items whose report would go to ``abuse@<site name>`` but whose address has no site
+    name (an IP number, a name on no public suffix): someone must say where they go."""
+    channel = _channel_for(platform, get_framework(framework))
+    if channel is None or DOMAIN_PLACEHOLDER not in channel.address:
+        return []
+    missing = []
+    for item in items:
+        try:
+            channel.address_for(item.url)
+        except InvalidURL:
+            missing.append(item)
+    return missing
+
+
 def draft_notices(
     case_ref: str,
     jurisdiction: str,
@@ -69,13 +108,15 @@ def draft_notices(
     context: str | None = None,
     original_work: str | None = None,
     asks: tuple[str, ...] = DEFAULT_ASKS,
+    to: str | None = None,
 ) -> list[Notice]:
     """Notices asking ``platform`` to remove ``items``: one per item when the platform wants
     one report per item, else one for all. Items with the same URL are sent once.
 
     ``attach_hashes=None`` attaches hashes when any item has one. The notices are drafts: call
     :func:`validate` to learn what is still missing (for example statements not yet confirmed);
-    every renderer refuses a notice that is not complete.
+    every renderer refuses a notice that is not complete. ``to`` sends them all by e-mail to
+    that address instead of the platform's channel (see :func:`recipient_channel`).
     """
     where = normalise_jurisdiction(jurisdiction)
     choice = choose_framework(where, platform, framework)
@@ -93,7 +134,8 @@ def draft_notices(
     if not unique:
         raise NoticeError(f"there is nothing to report to {platform.name}: no web addresses were given")
     hashes = attach_hashes if attach_hashes is not None else any(i.sha256 or i.pdq for i in unique)
-    batches = _by_address(_channel_for(platform, chosen), unique)
+    channel = recipient_channel(to, choice.id) if to else _channel_for(platform, chosen)
+    batches = _by_address(channel, unique)
     if platform.one_report_per_item:
         batches = [(channel, (item,)) for channel, group in batches for item in group]
     return [

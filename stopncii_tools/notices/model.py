@@ -166,8 +166,9 @@ class Notice:
     @property
     def notice_key(self) -> str:
         """A stable id for this request: the same case, platform, address, framework and URLs
-        always give the same key, whatever the wording, language or time of drafting. Use it to
-        make sure one request is never sent twice."""
+        always give the same key, whatever the wording or time of drafting. Use it to make sure
+        one request is never sent twice. A notice in another language than English is its own
+        request (it is drafted beside the English one, and the person may send both)."""
         channel = [self.channel.kind, self.channel.address] if self.channel is not None else None
         identity = {
             "v": 1,
@@ -177,6 +178,8 @@ class Notice:
             "framework": self.framework,
             "urls": sorted({item.url for item in self.items}),
         }
+        if self.language != "en":  # English keys stay as they were before languages were drafted side by side
+            identity["language"] = self.language
         canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 

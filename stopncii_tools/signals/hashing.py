@@ -189,8 +189,13 @@ class HashOutcome:
 
 
 def _hash_one(found: FoundFile, options: HashOptions) -> HashOutcome:
-    name = str(found.path)
+    name = found.label
+    if found.problem is not None:  # an archive or document that cannot be read, and why
+        return HashOutcome(name, error=found.problem if not found.explicit else f"{name}: {found.problem}",
+                           skipped=not found.explicit)
     try:
+        if found.data is not None:  # a file inside an archive, unpacked in memory
+            return HashOutcome(name, hashes=hash_bytes(found.data, **options))
         return HashOutcome(name, hashes=hash_file(found.path, **options))
     except UnsupportedMedia as exc:
         if not found.explicit and "not a picture or video" in exc.reason:

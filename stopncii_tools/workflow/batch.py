@@ -4,7 +4,9 @@ Columns (a header row is required; names in any case and order):
 
 - ``case`` (required): a case id (like ``k7m3qx``), or a title. A title that names no case yet
   creates one; the same title later in the file, or in a later run, means that same case.
-  Six lower-case letters and digits that name no case are refused as a mistyped id.
+  Something written like a case id (six lower-case letters and digits) that names no case is
+  refused as a mistyped id, unless the row says ``new_case = yes``.
+- ``new_case``: ``yes`` to create a case called what ``case`` says when none is.
 - ``url`` (required): the web address of a picture, a video or a page showing them.
 - ``platform``: the platform it is on, when the address does not say (``telegram``).
 - ``framework``: the law to use instead of the one chosen from the country.
@@ -45,7 +47,7 @@ from .records import stored_suspect
 from .scan import ScanOptions, scan_sources
 from .takedown import case_requester, plan_notices, save_plan, save_requester
 
-COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note")
+COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note", "new_case")
 CHUNK = 20  # rows fetched together: fetches run concurrently, and progress moves every chunk
 _CASE_ID = re.compile(r"[2-9a-hjkmnp-z]{6}")  # the form of the ids the case database gives
 _YES = {"yes", "y", "true", "1", "x"}
@@ -62,6 +64,7 @@ class BatchRow:
     jurisdiction: str | None = None
     confirmed: bool = False
     note: str | None = None
+    new_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class BatchReport:
     rows: list[RowResult] = field(default_factory=list)
     cases: dict[str, CaseResult] = field(default_factory=dict)
     sends: list[SendResult] = field(default_factory=list)
+    first_sent: set[int] = field(default_factory=set)  # notices this run queued for the first time
 
     @property
     def failed_rows(self) -> list[RowResult]:
@@ -117,7 +121,8 @@ class BatchReport:
     def to_json(self) -> dict[str, Any]:
         """The machine-readable report: rows, cases, what was sent, and totals."""
         sends = [{"notice": s.notice.id, "case": s.notice.case_id, "platform": s.notice.platform,
-                  "outcome": s.outcome, "status": s.notice.status, "detail": s.detail} for s in self.sends]
+                  "outcome": s.outcome, "status": s.notice.status, "detail": s.detail,
+                  "new": s.notice.id in self.first_sent} for s in self.sends]
         return {
             "file": self.file, "started_at": self.started_at,
             "summary": {
@@ -166,16 +171,21 @@ def _row(line: int, values: dict[str, str], extra: list[str] | None) -> BatchRow
     framework = values.get("framework") or None
     if framework and framework not in framework_ids():
         raise InputFileError(f"the framework {framework!r} is not one we know; use one of {', '.join(framework_ids())}")
-    confirmed = values.get("confirmed", "").lower()
-    if confirmed not in _YES | _NO:
-        raise InputFileError(f"confirmed should be yes or no, not {values['confirmed']!r}")
+    confirmed, new_case = _yes_or_no(values, "confirmed"), _yes_or_no(values, "new_case")
     jurisdiction = values.get("jurisdiction") or None
     try:
         jurisdiction = normalise_jurisdiction(jurisdiction) if jurisdiction else None
     except NoticeError as exc:
         raise InputFileError(exc.reason) from None
     return BatchRow(line, values["case"], url, values.get("platform") or None, framework, jurisdiction,
-                    confirmed in _YES, values.get("note") or None)
+                    confirmed, values.get("note") or None, new_case)
+
+
+def _yes_or_no(values: dict[str, str], column: str) -> bool:
+    answer = values.get(column, "").strip().lower()
+    if answer not in _YES | _NO:
+        raise InputFileError(f"{column} should be yes or no, not {values[column]!r}")
+    return answer in _YES
 
 
 def run_batch(
@@ -220,6 +230,7 @@ def run_batch(
         notice_ids += [n.id for n in batch_notices]
         outcome.notices = [{"id": n.id, "platform": n.platform, "status": n.status} for n in batch_notices]
     if options.send and notice_ids:
+        report.first_sent = {n.id for n in map(store.notice, notice_ids) if n.status == "draft"}
         report.sends = list(send_notices(store, config, directory, notice_ids=notice_ids, resume=True, clock=clock))
         status = {s.notice.id: s.notice.status for s in report.sends}
         for outcome in report.cases.values():
@@ -272,14 +283,14 @@ def _case_for(store: Store, row: BatchRow, options: BatchOptions, cases: dict[st
     key = row.case.strip()
     case = cases.get(key)
     if case is None:
-        case = _find_or_create(store, key, row.jurisdiction or options.jurisdiction, report)
+        case = _find_or_create(store, key, row.jurisdiction or options.jurisdiction, row.new_case, report)
         cases[key] = cases[case.id] = case
     if row.jurisdiction and case.jurisdiction and row.jurisdiction != case.jurisdiction:
         raise InputFileError(f"case {case.id} is for {case.jurisdiction}, but this row says {row.jurisdiction}")
     return case
 
 
-def _find_or_create(store: Store, key: str, jurisdiction: str | None, report: BatchReport) -> Case:
+def _find_or_create(store: Store, key: str, jurisdiction: str | None, new_case: bool, report: BatchReport) -> Case:
     if _CASE_ID.fullmatch(key):
         try:
             case = store.get_case(key)
@@ -288,8 +299,9 @@ def _find_or_create(store: Store, key: str, jurisdiction: str | None, report: Ba
         if case is not None:
             report.cases.setdefault(case.id, CaseResult(case.id, case.title))
             return case
-        if any(c.isdigit() for c in key):  # a mistyped id must not quietly become a new case
-            raise InputFileError(f"there is no case with id {key!r} (a new case needs a title, not an id)")
+        if not new_case and not store.cases_titled(key):  # a mistyped id must not quietly become a new case
+            raise InputFileError(f"there is no case with id {key!r}; check the id with 'stopncii case list', "
+                                 "or write new_case=yes on the row to open a new case called that")
     titled = store.cases_titled(key)
     if len(titled) > 1:
         raise InputFileError(f"{len(titled)} cases are called {key!r}; write the case id instead")

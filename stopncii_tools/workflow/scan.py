@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .._errors import FetchError, InputFileError, MediaError, StopNCIIError
 from ..csvfile import read_csv, read_lines, read_text
 from ..matching.case import CaseMatcher, MatchFound
-from ..media.files import iter_files
+from ..media.files import iter_files, short_name
 from ..media.pictures import sniff
 from ..signals import SignalValue
 from ..signals.hashing import MediaHashes, hash_bytes, hash_files
@@ -117,7 +117,7 @@ def scan_sources(
         if outcome.hashes is None:
             yield ScanOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
             continue
-        where = SightingSource(source=Path(outcome.path).name)  # the name only: folders can be private
+        where = SightingSource(source=short_name(outcome.path))  # the name only: folders can be private
         yield _record(store, case, matcher, where, outcome.hashes)
     if plan.urls:
         yield from _scan_urls(store, case, matcher, plan.urls, options, _platforms())

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
-from .._errors import NoticeError, StopNCIIError
+from .._errors import InvalidURL, NoticeError, StopNCIIError
 from ..countries import normalise_jurisdiction
 from ..notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
-from ..notices.platforms import Platform, PlatformDirectory
+from ..notices.draft import is_email_address, notice_languages, recipient_channel, without_site_name
+from ..notices.platforms import Platform, PlatformDirectory, ReportingChannel
 from ..store import Case, MatchRecord, NewNotice, Store, StoredNotice, StoredRequester
 from ..store.notice_states import COMMITTED
 
@@ -27,7 +28,8 @@ class DraftPlan:
     notices: list[tuple[Notice, str, list[int]]] = field(default_factory=list)  # notice, reason, match ids
     not_on_web: int = 0
     already_requested: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # a platform that gets no notice, and why
+    waiting: list[str] = field(default_factory=list)  # addresses that wait for a recipient, and why
 
 
 def notice_items(store: Store, matches: Iterable[MatchRecord]) -> dict[str, list[tuple[NoticeItem, int]]]:
@@ -51,12 +53,22 @@ def plan_notices(
     store: Store, case: Case, directory: PlatformDirectory, requester: Requester, *,
     platform: str | None = None, framework: str | None = None, language: str | None = None,
     context: str | None = None, original_work: str | None = None, attach_hashes: bool | None = None,
+    to: str | None = None,
 ) -> DraftPlan:
-    """Draft (in memory) one notice per platform, or per item where the platform asks for that."""
+    """Draft (in memory) one notice per platform and language, or per item where the platform
+    asks for that. Without ``language``, a platform that reads several (Telegram and VK: Russian
+    and English) gets one notice in each, side by side; the person sends either or both.
+
+    Addresses without a site name (an IP number) cannot go to ``abuse@<site>``: with ``to`` they
+    go to that e-mail address (the hosting provider's abuse desk); without it they wait, with
+    the reason in ``plan.waiting``, and never hold back the other notices.
+    """
     if not case.jurisdiction:
         raise NoticeError("the case has no country set; it decides which law applies "
                           "(set it with 'stopncii case edit --jurisdiction US', using the person's country code)",
                           item=f"case {case.id}")
+    if to is not None and not is_email_address(to):
+        raise NoticeError(f"{to.strip()!r} is not an e-mail address (like abuse@hosting.example)", item="--to")
     confirmed_matches = store.matches(case.id, "confirmed")
     if not confirmed_matches:
         raise NoticeError("there are no confirmed matches yet: check them with 'stopncii matches' and "
@@ -80,11 +92,21 @@ def plan_notices(
             matches_of[item.url].append(match_id)
         try:
             choice = choose_framework(case.jurisdiction, target, framework)
-            drafts = draft_notices(
-                case.id, case.jurisdiction, requester, [item for item, _ in entries], target, choice.id, language,
-                context=context, original_work=original_work, attach_hashes=attach_hashes,
-            )
-        except StopNCIIError as exc:  # one platform's problem (an address with no site name) spares the rest
+            items = [item for item, _ in entries]
+            unnamed = without_site_name(target, choice.id, items)
+            named = [item for item in items if item not in unnamed]
+            if unnamed and to is None:
+                plan.waiting += [f"{item.url}: this address has no site name (an IP number or a private name), "
+                                 "so there is no site to write to; give the hosting provider's abuse address with "
+                                 "'stopncii notice draft --to ADDRESS'" for item in unnamed]
+            drafts: list[Notice] = []
+            for lang in (language,) if language else notice_languages(target, case.jurisdiction, choice.id):
+                for group, recipient in ((named, None), (unnamed if to else [], to)):
+                    if group:
+                        drafts += draft_notices(case.id, case.jurisdiction, requester, group, target, choice.id,
+                                                lang, to=recipient, context=context, original_work=original_work,
+                                                attach_hashes=attach_hashes)
+        except StopNCIIError as exc:  # one platform's problem spares the rest
             plan.problems.append(f"no notice to {target.name}: {exc}")
             continue
         for notice in drafts:
@@ -126,7 +148,10 @@ def case_requester(store: Store, case_id: str) -> Requester | None:
 
 
 def save_requester(store: Store, case_id: str, requester: Requester) -> None:
-    """Keep who sends this case's notices in the case."""
+    """Keep who sends this case's notices in the case (an e-mail address must be one)."""
+    if requester.email and not is_email_address(requester.email):
+        raise NoticeError(f"{requester.email.strip()!r} is not an e-mail address: it needs one '@', a dot in the "
+                          "part after it, and no spaces (like jane.reports@example.org)", item="--email")
     store.set_requester(case_id, StoredRequester(**asdict(requester)))
 
 
@@ -139,9 +164,7 @@ def load_notice(store: Store, stored: StoredNotice, directory: PlatformDirectory
     platform = directory.get(stored.platform)
     items = [item for _, entries in notice_items(store, [store.match(m) for m in stored.match_ids]).items()
              for item, _ in entries]
-    channel = next((replace(c, address=stored.channel_address) for c in platform.channels
-                    if c.kind == stored.channel_kind and items
-                    and c.address_for(items[0].url) == stored.channel_address), None)
+    channel = _stored_channel(platform, stored, items)
     return Notice(
         case_ref=case.id, jurisdiction=normalise_jurisdiction(case.jurisdiction or ""), platform=platform,
         channel=channel, framework=stored.framework, language=stored.language, requester=requester,
@@ -149,3 +172,18 @@ def load_notice(store: Store, stored: StoredNotice, directory: PlatformDirectory
         attach_hashes=stored.attach_hashes, confirmed=frozenset(stored.confirmed), context=stored.context,
         original_work=stored.original_work,
     )
+
+
+def _stored_channel(platform: Platform, stored: StoredNotice, items: Sequence[NoticeItem]) -> ReportingChannel | None:
+    """The directory's channel the notice was drafted for, else the address the person gave."""
+    for channel in platform.channels:
+        if channel.kind != stored.channel_kind or not items:
+            continue
+        try:
+            if channel.address_for(items[0].url) == stored.channel_address:
+                return replace(channel, address=stored.channel_address)
+        except InvalidURL:  # an address with no site name: it went to the recipient the person gave
+            continue
+    if stored.channel_kind == "email" and stored.channel_address:
+        return recipient_channel(stored.channel_address, stored.framework)
+    return None

@@ -1,0 +1,75 @@
+"""A match in plain words: what kind of copy was found, and the evidence, for a person to judge.
+
+The words come from what the matcher recorded (``MatchFound.evidence``), so an explanation shown
+months later says what was true when the match was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..signals import SIGNALS, HashSignal
+
+# what was found, by the kind of match the matcher gave
+KIND_WORDS = {
+    "exact": "the same file as your photo",
+    "copy": "a copy of your photo (it may be resized, recompressed or lightly edited)",
+    "partial": "part of your photo (a crop, a screenshot or a framed copy)",
+    "derived": "made from your photo: parts of it agree and a large part was replaced "
+               "(the way 'undressing' fakes are made)",
+}
+
+KIND_SHORT = {"exact": "same file", "copy": "copy", "partial": "part of photo", "derived": "made from photo"}
+
+_DIGEST_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+
+
+def summary(kind: str) -> str:
+    """One sentence: what was found."""
+    return KIND_WORDS.get(kind, kind)
+
+
+def explain(kind: str, evidence: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per piece of evidence, strongest first, in words a person can check."""
+    return [_words(kind, each) for each in evidence]
+
+
+def _words(kind: str, evidence: Mapping[str, Any]) -> str:
+    signal = str(evidence.get("signal", ""))
+    if signal in _DIGEST_NAMES:
+        return f"the file is byte for byte the same as yours (the same {_DIGEST_NAMES[signal]} fingerprint)"
+    if signal == "regions":
+        return _region_words(kind, evidence)
+    if signal == "vpdq":
+        return (f"{evidence.get('frames')} frames of this video match your video "
+                f"({float(evidence.get('query_fraction') or 0):.0%} of its frames, from second "
+                f"{evidence.get('first_seconds')} to {evidence.get('last_seconds')})")
+    if "first_seconds" in evidence and signal == "pdq":
+        return (f"your picture is shown as {evidence.get('frames')} frames of this video "
+                f"(first at second {evidence.get('first_seconds')})")
+    return _hash_words(signal, evidence)
+
+
+def _hash_words(signal: str, evidence: Mapping[str, Any]) -> str:
+    known = SIGNALS.get(signal)
+    bits = known.bits if isinstance(known, HashSignal) else None
+    distance, threshold = evidence.get("distance"), evidence.get("threshold")
+    name = "PDQ (the fingerprint StopNCII uses)" if signal == "pdq" else signal
+    out_of = f" of {bits}" if bits else ""
+    text = (f"{name}: the fingerprints differ in {distance}{out_of} points "
+            f"(up to {threshold} counts as the same picture)")
+    variant = evidence.get("variant")
+    if variant and variant != "original":
+        text += f", once your photo is {variant}"
+    if evidence.get("note"):
+        text += f"; {evidence['note']}"
+    return text
+
+
+def _region_words(kind: str, evidence: Mapping[str, Any]) -> str:
+    what = "made from your photo" if kind == "derived" else "part of your photo"
+    agreeing = [str(a) for a in evidence.get("agreeing") or []]
+    differing = [str(d) for d in evidence.get("differing") or []]
+    parts = agreeing + differing
+    return f"{what}: " + "; ".join(parts) if parts else what
