@@ -139,14 +139,18 @@ class Database:
             "SELECT hash FROM events WHERE case_id IS ? ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
         return row[0] if row else None
 
+    def last_event_time(self, case_id: str) -> str | None:
+        row = self.conn.execute("SELECT at FROM events WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
+        return row[0] if row else None
+
     def events(self, case_id: str) -> list[Event]:
         return list(self.iter_events(case_id))
 
-    def iter_events(self, case_id: str) -> Iterator[Event]:
-        """The case's events in order, read as they are used (a long log is never held whole)."""
+    def iter_events(self, case_id: str, action: str | None = None) -> Iterator[Event]:
+        """The case's events (or those of one ``action``) in order, read as they are used."""
         cursor = self.conn.execute(
             "SELECT id, case_id, at, actor, action, detail, prev_hash, hash FROM events WHERE case_id = ?"
-            " ORDER BY id", (case_id,))
+            " AND (? IS NULL OR action = ?) ORDER BY id", (case_id, action, action))
         for row in cursor:
             yield Event(*row[:5], json.loads(row[5]), *row[6:])
 
