@@ -25,7 +25,8 @@ def _format(fmt: str | None, out: str | None) -> str:
 @case_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="pdf (default), html (opens and prints from any browser) or json (for programs).")
-@click.option("--out", type=click.Path(dir_okay=False), help="File to write (default: case-report-ID-DATE.FORMAT here).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="File to write (default: case-report-ID-DATE.FORMAT here).")
 @click.option("--redact", is_flag=True, help="Show the person by initials only, with no contact details.")
 @click.option("--include-labels", is_flag=True, help="Name protected items by their labels (default: item numbers).")
 @click.option("--sign", is_flag=True, help="Sign the report with your key from the system keyring (Ed25519).")

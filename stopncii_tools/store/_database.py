@@ -130,7 +130,8 @@ class Database:
         with self.transaction():
             prev = self._chain_head(case_id)
             self.conn.execute(
-                "INSERT INTO events (case_id, at, actor, action, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (case_id, at, actor, action, detail, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (case_id, at, actor, action, text, prev, event_hash(case_id, at, actor, action, text, prev)),
             )
 
@@ -140,7 +141,8 @@ class Database:
         return row[0] if row else None
 
     def last_event_time(self, case_id: str) -> str | None:
-        row = self.conn.execute("SELECT at FROM events WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT at FROM events WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
         return row[0] if row else None
 
     def events(self, case_id: str) -> list[Event]:
@@ -151,8 +153,8 @@ class Database:
         cursor = self.conn.execute(
             "SELECT id, case_id, at, actor, action, detail, prev_hash, hash FROM events WHERE case_id = ?"
             " AND (? IS NULL OR action = ?) ORDER BY id", (case_id, action, action))
-        for row in cursor:
-            yield Event(*row[:5], json.loads(row[5]), *row[6:])
+        for event_id, case, at, actor, action, detail, prev_hash, chained in cursor:
+            yield Event(event_id, case, at, actor, action, json.loads(detail), prev_hash, chained)
 
     def verify_chain(self, case_id: str) -> ChainCheck:
         """Recompute the case's event chain; the first event whose hash or link does not fit is named."""

@@ -328,7 +328,8 @@ class CaseReport:
 
     def timeline(self) -> Iterator[TimelineEntry]:
         for event in self.store.iter_events(self.case.id):
-            yield TimelineEntry(event.id, moment(event.at), self.actor(event.actor), self._redactor(_words(self, event)))
+            yield TimelineEntry(event.id, moment(event.at), self.actor(event.actor),
+                                self._redactor(_words(self, event)))
 
     def sightings(self) -> Iterator[SightingEntry]:
         decisions = {int(e.detail.get("match", 0)): e for action in ("match.confirmed", "match.rejected")
@@ -530,7 +531,8 @@ def how_matched(evidence: dict[str, Any]) -> str:
         words = (f"{title}: {evidence.get('frames')} frames match ({share:.0f}% of the video's frames; "
                  f"80% or more counts as the same video), the nearest {evidence.get('distance')} bits apart")
     elif name == "regions":
-        words = f"{title}: {evidence.get('score')} distinctive regions agree (at least {evidence.get('threshold')} needed)"
+        words = (f"{title}: {evidence.get('score')} distinctive regions agree "
+                 f"(at least {evidence.get('threshold')} needed)")
     elif "distance" in evidence and isinstance(signal, HashSignal):
         words = (f"{title} hash: {evidence['distance']} of {signal.bits} bits differ "
                  f"(a match is {evidence.get('threshold', signal.threshold)} or fewer)")

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from functools import cache
 from importlib.resources import as_file, files
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
-from fontTools.ttLib import TTFont
 
 from .report import CaseReport, CheckLine, Moment, NoticeEntry, SightingEntry
 
@@ -22,18 +20,6 @@ _FONTS = files("stopncii_tools.workflow") / "report_files" / "fonts"
 _SANS, _BOLD, _MONO = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf"
 _LABEL_WIDTH = 42.0  # mm
 _LINE = 4.6  # mm
-
-
-@cache
-def _covered(font: str) -> frozenset[int]:
-    with as_file(_FONTS / font) as path, TTFont(path) as ttf:
-        return frozenset(ttf.getBestCmap())
-
-
-def _printable(text: str, font: str = _SANS) -> str:
-    covered = _covered(font)
-    return "".join(c if ord(c) in covered or c == "\n" else "\ufffd" for c in text.replace("\t", "    ")
-                   if c == "\n" or c >= " ")
 
 
 class _Document(FPDF):
@@ -45,6 +31,7 @@ class _Document(FPDF):
                 self.add_font("Sans", style, str(path))
         with as_file(_FONTS / _MONO) as path:
             self.add_font("Mono", "", str(path))
+        self.covered = {name: frozenset(getattr(self.fonts[name], "cmap", {})) for name in ("sans", "mono")}
         self.set_auto_page_break(True, margin=16)
         self.set_margins(16, 16, 16)
         self.alias_nb_pages()
@@ -55,6 +42,12 @@ class _Document(FPDF):
         head = f"event chain head {self.head[:16]}…" if self.head else "no events"
         self.cell(0, 4, f"Case {self.case_id} · {head} · page {self.page_no()} of {{nb}}", align="C")
 
+    def printable(self, text: str, font: str = "sans") -> str:
+        """``text`` with control characters dropped and what the font lacks shown as U+FFFD."""
+        covered = self.covered[font]
+        return "".join(c if ord(c) in covered or c == "\n" else "\ufffd" for c in text.replace("\t", "    ")
+                       if c == "\n" or c >= " ")
+
     # -- blocks --------------------------------------------------------------------------
 
     def heading(self, text: str, size: float = 13) -> None:
@@ -62,24 +55,24 @@ class _Document(FPDF):
             self.add_page()
         self.ln(2)
         self.set_font("Sans", "B", size)
-        self.multi_cell(0, size * 0.5, _printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, size * 0.5, self.printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(1)
 
     def paragraph(self, text: str, size: float = 9.5) -> None:
         self.set_font("Sans", size=size)
-        self.multi_cell(0, _LINE, _printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
+        self.multi_cell(0, _LINE, self.printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         self.ln(1)
 
     def row(self, label: str, value: str, *, mono: bool = False) -> None:
         """A label and its value; long values (addresses, hashes) wrap under the value's column."""
         self.set_font("Sans", "B", 8.5)
         top = self.get_y()
-        self.multi_cell(_LABEL_WIDTH, _LINE, _printable(label), new_x=XPos.RIGHT, new_y=YPos.TOP, align="L")
+        self.multi_cell(_LABEL_WIDTH, _LINE, self.printable(label), new_x=XPos.RIGHT, new_y=YPos.TOP, align="L")
         if self.get_y() < top:  # the label's cell broke the page: the value starts on the new page too
             top = self.get_y()
-        font = _MONO if mono and all(ord(c) in _covered(_MONO) for c in value) else _SANS
-        self.set_font("Mono" if font == _MONO else "Sans", size=8 if font == _MONO else 9)
-        self.multi_cell(0, _LINE, _printable(value, font) or "—", new_x=XPos.LMARGIN, new_y=YPos.NEXT,
+        font = "mono" if mono and all(ord(c) in self.covered["mono"] for c in value) else "sans"
+        self.set_font(font.capitalize(), size=8 if font == "mono" else 9)
+        self.multi_cell(0, _LINE, self.printable(value, font) or "—", new_x=XPos.LMARGIN, new_y=YPos.NEXT,
                         align="L", wrapmode=WrapMode.CHAR if mono or "://" in value else WrapMode.WORD)
 
     def rows(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -166,7 +159,7 @@ def write_pdf(report: CaseReport, path: Path) -> None:
             pdf.paragraph("Personal details below are replaced by [left out], so the text no longer hashes to this "
                           "value.")
         pdf.set_font("Sans", size=8)
-        pdf.multi_cell(0, 3.8, _printable(text.text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L",
+        pdf.multi_cell(0, 3.8, pdf.printable(text.text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L",
                        wrapmode=WrapMode.CHAR)
     if not texts:
         pdf.paragraph("No notice text has been frozen to send yet.")
