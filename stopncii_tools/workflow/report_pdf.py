@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
 
 from .report import CaseReport, CheckLine, Moment, NoticeEntry, SightingEntry
 
@@ -31,6 +31,7 @@ class _Document(FPDF):
                 self.add_font("Sans", style, str(path))
         with as_file(_FONTS / _MONO) as path:
             self.add_font("Mono", "", str(path))
+        self._widths: dict[tuple[str, float], dict[str, float]] = {}
         self.covered = {name: frozenset(getattr(self.fonts[name], "cmap", {})) for name in ("sans", "mono")}
         self.set_auto_page_break(True, margin=16)
         self.set_margins(16, 16, 16)
@@ -44,9 +45,60 @@ class _Document(FPDF):
 
     def printable(self, text: str, font: str = "sans") -> str:
         """``text`` with control characters dropped and what the font lacks shown as U+FFFD."""
+        if text.isascii() and text.isprintable():
+            return text
         covered = self.covered[font]
         return "".join(c if ord(c) in covered or c == "\n" else "\ufffd" for c in text.replace("\t", "    ")
                        if c == "\n" or c >= " ")
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` broken into lines of at most ``width`` mm in the current font: at spaces, and
+        inside a word (an address, a hash) only when it is wider than a line. Done here in one
+        pass because fpdf2's own line breaking re-measures each line per character."""
+        widths: Any = getattr(self.current_font, "cw", ())
+        scale = self.font_size_pt * 0.001 / self.k
+        known = self._widths.setdefault((self.font_family + self.font_style, self.font_size_pt), {})
+
+        def measure(piece: str) -> float:
+            if piece in known:
+                return known[piece]
+            size = sum(widths[ord(c)] if ord(c) < len(widths) else 600 for c in piece) * scale
+            if len(piece) <= 24:  # short words repeat; addresses and hashes do not (the cache stays small)
+                known[piece] = size
+            return size
+
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            if len(paragraph) < 12 or measure(paragraph) <= width:  # most values fit on one line
+                lines.append(paragraph.rstrip())
+                continue
+            line, used = "", 0.0
+            for word in paragraph.split(" "):
+                size = measure(word)
+                gap = measure(" ") if line else 0.0
+                if used + gap + size <= width:
+                    line, used = (line + " " + word if line else word), used + gap + size
+                    continue
+                if line:
+                    lines.append(line)
+                line, used = "", 0.0
+                for char in word:  # a word wider than the line is cut where it must be
+                    step = measure(char)
+                    if used + step > width and line:
+                        lines.append(line)
+                        line, used = "", 0.0
+                    line, used = line + char, used + step
+            lines.append(line)
+        return lines
+
+    def lines(self, text: str, x: float, height: float) -> None:
+        """Write wrapped lines from ``x`` down (``text`` at the baseline: a third of the cost of a cell)."""
+        for line in self.wrap(text, self.w - self.r_margin - x):
+            if self.will_page_break(height):
+                self.add_page()
+            if line:
+                self.text(x, self.y + height * 0.75, line)
+            self.set_y(self.y + height)
 
     # -- blocks --------------------------------------------------------------------------
 
@@ -55,25 +107,23 @@ class _Document(FPDF):
             self.add_page()
         self.ln(2)
         self.set_font("Sans", "B", size)
-        self.multi_cell(0, size * 0.5, self.printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.lines(self.printable(text), self.l_margin, size * 0.5)
         self.ln(1)
 
-    def paragraph(self, text: str, size: float = 9.5) -> None:
+    def paragraph(self, text: str, size: float = 9.5, height: float = _LINE) -> None:
         self.set_font("Sans", size=size)
-        self.multi_cell(0, _LINE, self.printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
+        self.lines(self.printable(text), self.l_margin, height)
         self.ln(1)
 
     def row(self, label: str, value: str, *, mono: bool = False) -> None:
         """A label and its value; long values (addresses, hashes) wrap under the value's column."""
+        if self.will_page_break(_LINE):
+            self.add_page()
         self.set_font("Sans", "B", 8.5)
-        top = self.get_y()
-        self.multi_cell(_LABEL_WIDTH, _LINE, self.printable(label), new_x=XPos.RIGHT, new_y=YPos.TOP, align="L")
-        if self.get_y() < top:  # the label's cell broke the page: the value starts on the new page too
-            top = self.get_y()
-        font = "mono" if mono and all(ord(c) in self.covered["mono"] for c in value) else "sans"
+        self.text(self.l_margin, self.y + _LINE * 0.75, self.wrap(self.printable(label), _LABEL_WIDTH - 1)[0])
+        font = "mono" if mono and value.isascii() else "sans"
         self.set_font(font.capitalize(), size=8 if font == "mono" else 9)
-        self.multi_cell(0, _LINE, self.printable(value, font) or "—", new_x=XPos.LMARGIN, new_y=YPos.NEXT,
-                        align="L", wrapmode=WrapMode.CHAR if mono or "://" in value else WrapMode.WORD)
+        self.lines(self.printable(value, font) or "—", self.l_margin + _LABEL_WIDTH, _LINE)
 
     def rows(self, pairs: Iterable[tuple[str, str]]) -> None:
         for label, value in pairs:
@@ -158,9 +208,7 @@ def write_pdf(report: CaseReport, path: Path) -> None:
         if s.redacted:
             pdf.paragraph("Personal details below are replaced by [left out], so the text no longer hashes to this "
                           "value.")
-        pdf.set_font("Sans", size=8)
-        pdf.multi_cell(0, 3.8, pdf.printable(text.text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L",
-                       wrapmode=WrapMode.CHAR)
+        pdf.paragraph(text.text, size=8, height=3.8)
     if not texts:
         pdf.paragraph("No notice text has been frozen to send yet.")
     pdf.output(str(path))
