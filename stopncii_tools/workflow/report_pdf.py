@@ -20,6 +20,7 @@ _FONTS = files("stopncii_tools.workflow") / "report_files" / "fonts"
 _SANS, _BOLD, _MONO = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf"
 _LABEL_WIDTH = 42.0  # mm
 _LINE = 4.6  # mm
+_PAGES = "{page-count}"  # replaced by the number of pages at the end; room for six digits
 
 
 class _Document(FPDF):
@@ -35,13 +36,13 @@ class _Document(FPDF):
         self.covered = {name: frozenset(getattr(self.fonts[name], "cmap", {})) for name in ("sans", "mono")}
         self.set_auto_page_break(True, margin=16)
         self.set_margins(16, 16, 16)
-        self.alias_nb_pages()
+        self.alias_nb_pages(_PAGES)
 
     def footer(self) -> None:
         self.set_y(-11)
         self.set_font("Sans", size=7)
         head = f"event chain head {self.head[:16]}…" if self.head else "no events"
-        self.cell(0, 4, f"Case {self.case_id} · {head} · page {self.page_no()} of {{nb}}", align="C")
+        self.cell(0, 4, f"Case {self.case_id} · {head} · page {self.page_no()} of {_PAGES}", align="C")
 
     def printable(self, text: str, font: str = "sans") -> str:
         """``text`` with control characters dropped and what the font lacks shown as U+FFFD."""
