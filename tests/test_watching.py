@@ -83,10 +83,11 @@ def test_a_fake_posted_in_a_telegram_channel_is_found_with_its_post_link(tmp_pat
         case = store.get_case(case_id)
         store.decide_match(found[0]["match"], "confirmed")
         plan = plan_notices(store, case, load_directory(), REQUESTER)
-    [(notice, _, _)] = plan.notices
-    notice = notice.with_confirmed(s for s, _ in render_statements(notice))  # the person confirms them
-    assert notice.platform.id == "telegram"
-    assert post_link in render_text(notice)  # what Telegram asks a report to cite
+    assert sorted(n.language for n, _, _ in plan.notices) == ["en", "ru"]  # side by side for Telegram
+    for notice, _, _ in plan.notices:
+        notice = notice.with_confirmed(s for s, _ in render_statements(notice))  # the person confirms them
+        assert notice.platform.id == "telegram"
+        assert post_link in render_text(notice)  # what Telegram asks a report to cite
 
 
 def test_older_pages_are_read_only_as_far_as_asked(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from . import _output as o
 
 # the order a person meets them in, not the alphabet
 FLOW = ("demo", "hash", "case", "protect", "scan", "matches", "requester", "notice", "status", "check", "watch",
-        "batch", "export", "platforms")
+        "batch", "report", "export", "platforms")
 
 
 class _Group(click.Group):
@@ -58,12 +58,13 @@ def _register() -> None:
     from .hashing import hash_command
     from .notices import notice_group, platforms_group, requester_group
     from .outbox import NOTICE_COMMANDS
+    from .report import report_group
     from .tracking import check_command, status_command
     from .watch import watch_group
 
     for command in (demo_command, hash_command, case_group, protect_command, scan_command, matches_group,
                     requester_group, notice_group, platforms_group, status_command, check_command, watch_group,
-                    batch_group, export_command):
+                    batch_group, export_command, report_group):
         cli.add_command(command)
     for subcommand in NOTICE_COMMANDS:  # send, mark-sent, mark, follow-up
         notice_group.add_command(subcommand)

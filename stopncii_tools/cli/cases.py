@@ -136,6 +136,30 @@ def case_close(store: Store, case_id: str | None) -> None:
     o.status(f"Case {case.id} closed. Its record is kept; 'stopncii case delete' removes it.")
 
 
+@case_group.command(name="verify")
+@case_option
+@with_store
+def case_verify(store: Store, case_id: str | None) -> None:
+    """Check that the case's event log was not changed since it was written.
+
+    Each event carries the SHA-256 of the event before it. This recomputes every link and
+    names the first event that does not fit (exit code 1), or prints the chain's head: the
+    same head as in a report means the log is as it was when the report was written.
+
+    \b
+    Example:
+      stopncii case verify --case k7m3qx
+    """
+    case = store.resolve_case(case_id)
+    check = store.verify_chain(case.id)
+    if not check.intact:
+        o.error_line(f"Case {case.id}: event {check.broken_at} ({check.broken_action}, {check.broken_time}) does not "
+                     f"fit the chain: {check.reason}.")
+        raise SystemExit(1)
+    o.out.print(f"Case {case.id}: the event log is intact ({check.events} events).")
+    o.out.print(f"Chain head: {check.head or 'none (no events)'}")
+
+
 @case_group.command(name="delete")
 @click.option("--case", "case_id", metavar="ID", default=None, help="Case id to delete.")
 @click.option("--finish", is_flag=True,

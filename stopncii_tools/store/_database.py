@@ -18,6 +18,7 @@ import sqlite_utils
 from .. import clock as clocks
 from .._errors import StoreError
 from ..paths import default_db_path, private_dir
+from .chain import ChainCheck, event_hash
 from .migrations import MIGRATIONS
 from .notice_states import pairs
 from .rows import Event
@@ -206,13 +207,53 @@ class Database:
     # -- events ---------------------------------------------------------------------------
 
     def log(self, case_id: str | None, action: str, **detail: Any) -> None:
-        """Append to the event log (inside the caller's transaction when there is one)."""
-        self.conn.execute(
-            "INSERT INTO events (case_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (case_id, _iso(), _actor(), action, json.dumps(detail, default=str, sort_keys=True)),
-        )
+        """Append to the event log, chained to the case's last event (inside the caller's
+        transaction when there is one: the write lock keeps two writers from forking the chain)."""
+        text = json.dumps(detail, default=str, sort_keys=True)
+        at, actor = _iso(), _actor()
+        with self.transaction():
+            prev = self._chain_head(case_id)
+            self.conn.execute(
+                "INSERT INTO events (case_id, at, actor, action, detail, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (case_id, at, actor, action, text, prev, event_hash(case_id, at, actor, action, text, prev)),
+            )
+
+    def _chain_head(self, case_id: str | None) -> str | None:
+        row = self.conn.execute(
+            "SELECT hash FROM events WHERE case_id IS ? ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
+        return row[0] if row else None
+
+    def last_event_time(self, case_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT at FROM events WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
+        return row[0] if row else None
 
     def events(self, case_id: str) -> list[Event]:
-        rows = self.db.query("SELECT * FROM events WHERE case_id = ? ORDER BY id", [case_id])
-        return [Event(**{**r, "detail": json.loads(r["detail"])}) for r in rows]
+        return list(self.iter_events(case_id))
 
+    def iter_events(self, case_id: str, action: str | None = None) -> Iterator[Event]:
+        """The case's events (or those of one ``action``) in order, read as they are used."""
+        cursor = self.conn.execute(
+            "SELECT id, case_id, at, actor, action, detail, prev_hash, hash FROM events WHERE case_id = ?"
+            " AND (? IS NULL OR action = ?) ORDER BY id", (case_id, action, action))
+        for event_id, case, at, actor, action, detail, prev_hash, chained in cursor:
+            yield Event(event_id, case, at, actor, action, json.loads(detail), prev_hash, chained)
+
+    def verify_chain(self, case_id: str) -> ChainCheck:
+        """Recompute the case's event chain; the first event whose hash or link does not fit is named."""
+        cursor = self.conn.execute(
+            "SELECT id, case_id, at, actor, action, detail, prev_hash, hash FROM events WHERE case_id = ?"
+            " ORDER BY id", (case_id,))
+        prev: str | None = None
+        count = 0
+        for event_id, case, at, actor, action, detail, stored_prev, stored_hash in cursor:
+            count += 1
+            if stored_prev != prev:
+                why = ("the event before it was removed or changed" if count > 1 else
+                       "it claims an earlier event that is not in the log")
+                return ChainCheck(case_id, count, prev, event_id, action, at, why)
+            if event_hash(case, at, actor, action, detail, stored_prev) != stored_hash:
+                return ChainCheck(case_id, count, prev, event_id, action, at, "it was changed after it was written")
+            prev = stored_hash
+        return ChainCheck(case_id, count, prev)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .chain import event_hash
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
 
@@ -288,6 +290,33 @@ def _signals_in_one_table(conn: sqlite3.Connection) -> None:
     )
 
 
+def _event_chain(conn: sqlite3.Connection) -> None:
+    """Chain the events already kept, in the order they were written; none is lost or changed."""
+    conn.execute("DROP TRIGGER events_append_only")
+    conn.execute("ALTER TABLE events ADD COLUMN prev_hash TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+    heads: dict[str | None, str] = {}
+    last = 0
+    while True:  # in pages, so a long log is never read whole
+        rows = conn.execute("SELECT id, case_id, at, actor, action, detail FROM events WHERE id > ?"
+                            " ORDER BY id LIMIT 1000", (last,)).fetchall()
+        if not rows:
+            break
+        for event_id, case_id, at, actor, action, detail in rows:
+            prev = heads.get(case_id)
+            heads[case_id] = event_hash(case_id, at, actor, action, detail, prev)
+            conn.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, heads[case_id], event_id))
+        last = rows[-1][0]
+    run_script(
+        conn,
+        """
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+        CREATE INDEX events_chain ON events (case_id, id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
@@ -296,4 +325,5 @@ MIGRATIONS: list[Migration] = [
     ("0005_notice_moves", _notice_moves),
     ("0006_signals_in_one_table", _signals_in_one_table),
     ("0007_watches", _watches),
+    ("0008_event_chain", _event_chain),
 ]

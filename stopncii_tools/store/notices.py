@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -192,3 +192,17 @@ class NoticeRecords(Database):
                                                               _iso(at)))
 
 
+
+    def iter_notices(self, case_id: str) -> Iterator[StoredNotice]:
+        """The case's notices in order, read as they are used."""
+        cursor = self.conn.execute("SELECT * FROM notices WHERE case_id = ? ORDER BY id", (case_id,))
+        names = [c[0] for c in cursor.description]
+        for row in cursor:
+            yield self._stored_notice(dict(zip(names, row, strict=True)))
+
+    def sighting_notice_ids(self, sighting_id: int) -> list[int]:
+        """The notices that ask about a sighting (through any of its matches)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT nm.notice_id FROM notice_matches nm JOIN matches m ON m.id = nm.match_id"
+            " WHERE m.sighting_id = ? ORDER BY nm.notice_id", (sighting_id,))
+        return [r[0] for r in rows]

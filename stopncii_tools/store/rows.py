@@ -186,6 +186,8 @@ class Event:
     actor: str
     action: str
     detail: dict[str, Any]
+    prev_hash: str | None  # the hash of the case's event before this one (None for its first)
+    hash: str | None  # this event's link in the chain (store/chain.py)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -171,3 +171,19 @@ class SightingRecords(Database):
         rows = self.db.query("SELECT * FROM removal_checks WHERE sighting_id = ? ORDER BY id", [sighting_id])
         return [RemovalCheck(**r) for r in rows]
 
+
+    def iter_sightings(self, case_id: str) -> Iterator[Sighting]:
+        """The case's sightings in order, read as they are used (a report of thousands holds one)."""
+        cursor = self.conn.execute(
+            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE case_id = ? ORDER BY id", (case_id,))
+        names = [c[0] for c in cursor.description]
+        for row in cursor:
+            yield Sighting(**dict(zip(names, row, strict=True)))
+
+    def sighting_matches(self, sighting_id: int) -> list[MatchRecord]:
+        return [_match(r) for r in self.db.query("SELECT * FROM matches WHERE sighting_id = ? ORDER BY id",
+                                                 [sighting_id])]
+
+    def first_sighting_time(self, case_id: str) -> str | None:
+        row = self.conn.execute("SELECT MIN(first_seen_at) FROM sightings WHERE case_id = ?", (case_id,)).fetchone()
+        return row[0] if row else None
