@@ -142,6 +142,7 @@ def _variants(dct: Floats) -> list[Floats]:
 
 
 def _small(rgb: np.ndarray, filter_64: bool) -> Floats | None:
+    """The 64 x 64 luma PDQ works on, or None for a picture under 5 pixels on a side."""
     luma = luminance(rgb)
     if min(luma.shape) < _MIN_SIDE:
         return None
