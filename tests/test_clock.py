@@ -15,10 +15,11 @@ FIXED = "2030-01-02T03:04:05+00:00"
 def test_every_recorded_time_is_the_time_set_in_stopncii_now(tmp_path: Path) -> None:
     """The demo scans a page on a local server, sends a notice by hand and checks for removal."""
     env = {**os.environ, "STOPNCII_HOME": str(tmp_path), "STOPNCII_NOW": "2030-01-02T03:04:05"}
-    run = subprocess.run([sys.executable, "-m", "stopncii_tools", "demo"], capture_output=True, text=True,
-                         timeout=300, env=env)
+    kept = tmp_path / "demo.db"  # the demo's own database, kept to read its times
+    run = subprocess.run([sys.executable, "-m", "stopncii_tools", "demo", "--keep", str(kept)], capture_output=True,
+                         text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
-    with sqlite3.connect(tmp_path / "cases.db") as db:
+    with sqlite3.connect(kept) as db:
         assert {row[0] for row in db.execute("SELECT first_seen_at FROM sightings")} == {FIXED}
         assert {row[0] for row in db.execute("SELECT checked_at FROM removal_checks")} == {FIXED}
         assert {row[0] for row in db.execute("SELECT at FROM events")} == {FIXED}

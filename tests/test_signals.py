@@ -6,19 +6,26 @@ import csv
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
-from stopncii_tools import InvalidHash, hash_bytes, open_picture
+from stopncii_tools import InvalidHash, open_picture
 from stopncii_tools.media.video import DecodedVideo
-from stopncii_tools.signals import HASHES, SIGNALS, Decoded, HashSignal, Signal, SignalValue
-from stopncii_tools.signals.pdq import PDQ
+from stopncii_tools.signals import HASHES, SIGNALS, Decoded, HashSignal, Signal, SignalValue, pdq_numpy
+from stopncii_tools.signals.pdq import BACKENDS, PDQ
 from stopncii_tools.store import Store
 from stopncii_tools.store.rows import MediaRecord, SignalRow
 
-ALL = list(SIGNALS.values())
+# PDQ once per installed backend (numpy always; pdqhash with the "fast" extra), then the others
+ALL = [PDQ(backend) for backend in sorted(BACKENDS)] + [s for s in SIGNALS.values() if s.name != "pdq"]
 ALL_HASHES = list(HASHES.values())
+
+
+def _label(signal: Signal) -> str:
+    return f"pdq-{signal.backend_name}" if isinstance(signal, PDQ) else signal.name
 
 
 def _needs_extra(signal: Signal) -> None:
@@ -44,14 +51,14 @@ def computed() -> dict[str, list[tuple[SignalValue, SignalValue, bool]]]:
     for signal in ALL:
         if signal.requires and importlib.util.find_spec(signal.requires) is None:
             continue
-        out[signal.name] = [(_compute(signal, e.a), _compute(signal, e.b), e.same) for e in signal.examples()]
+        out[_label(signal)] = [(_compute(signal, e.a), _compute(signal, e.b), e.same) for e in signal.examples()]
     return out
 
 
-@pytest.mark.parametrize("signal", ALL, ids=lambda s: s.name)
+@pytest.mark.parametrize("signal", ALL, ids=_label)
 def test_examples_match_and_differ_as_declared(signal: Signal, computed: dict) -> None:  # type: ignore[type-arg]
     _needs_extra(signal)
-    examples = computed[signal.name]
+    examples = computed[_label(signal)]
     assert any(same for _, _, same in examples) and any(not same for _, _, same in examples)
     for a, b, same in examples:
         assert (signal.compare(a, b) is not None) is same, (signal.name, signal.compare(a, b))
@@ -59,10 +66,10 @@ def test_examples_match_and_differ_as_declared(signal: Signal, computed: dict) -
             assert len(str(a.value)) == len(str(b.value)) == signal.hex_length
 
 
-@pytest.mark.parametrize("signal", ALL, ids=lambda s: s.name)
+@pytest.mark.parametrize("signal", ALL, ids=_label)
 def test_a_value_matches_itself_and_the_comparison_is_symmetric(signal: Signal, computed: dict) -> None:  # type: ignore[type-arg]
     _needs_extra(signal)
-    a, b, _ = computed[signal.name][0]
+    a, b, _ = computed[_label(signal)][0]
     assert signal.compare(a, a) is not None
     assert (signal.compare(a, b) is None) is (signal.compare(b, a) is None)
     if isinstance(signal, HashSignal):
@@ -70,20 +77,20 @@ def test_a_value_matches_itself_and_the_comparison_is_symmetric(signal: Signal, 
         assert signal.distance(str(a.value), str(b.value)) == signal.distance(str(b.value), str(a.value))
 
 
-@pytest.mark.parametrize("signal", ALL, ids=lambda s: s.name)
+@pytest.mark.parametrize("signal", ALL, ids=_label)
 def test_the_index_finds_what_compare_matches(signal: Signal, computed: dict) -> None:  # type: ignore[type-arg]
     _needs_extra(signal)
-    for a, b, same in computed[signal.name]:
+    for a, b, same in computed[_label(signal)]:
         index = signal.index()
         index.add(7, a)
         assert len(index) == 1
         assert [hit.owner for hit in index.search(b)] == ([7] if same else [])
 
 
-@pytest.mark.parametrize("signal", ALL, ids=lambda s: s.name)
+@pytest.mark.parametrize("signal", ALL, ids=_label)
 def test_stored_form_survives_the_database_and_validates(signal: Signal, computed: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
     _needs_extra(signal)
-    a, _, _ = computed[signal.name][0]
+    a, _, _ = computed[_label(signal)][0]
     assert signal.validate(a.value) == a.value
     with Store(tmp_path / "c.db") as store:
         case = store.create_case("Signals")
@@ -94,10 +101,10 @@ def test_stored_form_survives_the_database_and_validates(signal: Signal, compute
     assert (back.value, back.quality) == (a.value, a.quality) and type(back.value) is type(a.value)
 
 
-@pytest.mark.parametrize("signal", [s for s in ALL if not isinstance(s, HashSignal)], ids=lambda s: s.name)
+@pytest.mark.parametrize("signal", [s for s in ALL if not isinstance(s, HashSignal)], ids=_label)
 def test_a_damaged_structured_value_is_refused_plainly(signal: Signal, computed: dict) -> None:  # type: ignore[type-arg]
     _needs_extra(signal)
-    a, _, _ = computed[signal.name][0]
+    a, _, _ = computed[_label(signal)][0]
     with pytest.raises(InvalidHash, match="damaged|not"):
         signal.validate(bytes(a.value)[:-1])
     with pytest.raises(InvalidHash, match="bytes"):
@@ -131,25 +138,84 @@ def _reference_rows(folder: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+BACKEND_NAMES = sorted(BACKENDS)
+
+
+def _pdq_of(backend: str, path: Path) -> SignalValue:
+    return _compute(PDQ(backend), path.read_bytes())
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
 @pytest.mark.parametrize("folder", ["dihedral", "bridge-mods"])
-def test_pdq_lands_within_10_bits_of_meta_reference(shared_testdata: Path, folder: str) -> None:
+def test_pdq_lands_within_10_bits_of_meta_reference(shared_testdata: Path, folder: str, backend: str) -> None:
     base = shared_testdata / "pdq" / folder
-    pdq = PDQ()
+    pdq = PDQ(backend)
     for row in _reference_rows(base):
-        ours = hash_bytes((base / row["file"]).read_bytes()).signals["pdq"]
-        assert pdq.distance(ours.value, row["pdq_hex"]) <= 10, row["file"]
-        assert abs(ours.quality - int(row["quality"])) <= 10
+        ours = _pdq_of(backend, base / row["file"])
+        assert pdq.distance(ours.text(), row["pdq_hex"]) <= 10, row["file"]
+        assert ours.quality is not None and abs(ours.quality - int(row["quality"])) <= 10
 
 
-def test_all_eight_dihedral_files_match_the_original_variants(shared_testdata: Path) -> None:
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_pictures_hashed_as_decoded_give_meta_reference_hash_exactly(shared_testdata: Path, backend: str) -> None:
+    # pictures up to 512 px are hashed at their own size, so only Meta's C++ arithmetic is compared
+    base = shared_testdata / "pdq" / "bridge-mods"
+    small = [r for r in _reference_rows(base) if r["file"].startswith(("square-", "shrink-a-lot"))]
+    assert len(small) == 4
+    for row in small:
+        ours = _pdq_of(backend, base / row["file"])
+        assert (ours.value, ours.quality) == (row["pdq_hex"], int(row["quality"])), row["file"]
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_all_eight_dihedral_files_match_the_original_variants(shared_testdata: Path, backend: str) -> None:
     base = shared_testdata / "pdq" / "dihedral"
-    pdq = PDQ()
-    variants = hash_bytes((base / "bridge-1-original.jpg").read_bytes(), dihedral=True).pdq_variants
+    pdq = PDQ(backend)
+    variants = pdq.dihedral(open_picture((base / "bridge-1-original.jpg").read_bytes()))
     assert len(variants) == 8
     for row in _reference_rows(base):
-        h = hash_bytes((base / row["file"]).read_bytes()).signals["pdq"].value
-        best = min(pdq.distance(h, v.value) for v in variants)
+        h = _pdq_of(backend, base / row["file"]).text()
+        best = min(pdq.distance(h, v.text()) for v in variants)
         assert best <= pdq.threshold, (row["file"], best)
     # and without the variants, rotated copies do not match: the variants are what finds them
-    plain = hash_bytes((base / "bridge-2-rotate-90.jpg").read_bytes()).signals["pdq"].value
-    assert pdq.distance(plain, variants[0].value) > pdq.threshold
+    plain = _pdq_of(backend, base / "bridge-2-rotate-90.jpg").text()
+    assert pdq.distance(plain, variants[0].text()) > pdq.threshold
+
+
+def _both(rgb: np.ndarray) -> None:
+    """numpy PDQ gives pdqhash's bits and quality, for the hash and all 8 variants."""
+    pdqhash = pytest.importorskip("pdqhash", reason="the fast extra (pdqhash) is not installed")
+    bits, quality = pdq_numpy.compute(rgb)
+    ref_bits, ref_quality = pdqhash.compute(rgb)
+    assert (bits.tolist(), quality) == (list(ref_bits), ref_quality), rgb.shape
+    variants, quality = pdq_numpy.compute_dihedral(rgb)
+    ref_variants, ref_quality = pdqhash.compute_dihedral(rgb)
+    assert ([v.tolist() for v in variants], quality) == ([list(v) for v in ref_variants], ref_quality), rgb.shape
+
+
+def test_numpy_pdq_equals_pdqhash_bit_for_bit_on_every_reference_file(shared_testdata: Path) -> None:
+    files = sorted(p for p in (shared_testdata / "pdq").glob("*/*") if p.suffix in {".jpg", ".png", ".webp"})
+    assert len(files) >= 40
+    for path in files:
+        _both(np.asarray(open_picture(path.read_bytes()).image))  # as hashing decodes it (at most 512 px)
+        with Image.open(path) as full:
+            if full.width * full.height <= 2_000_000:  # the 12 MP ones: benchmarks/pdq.py compares them
+                _both(np.asarray(full.convert("RGB")))  # at full size, up to 1600 px
+
+
+@given(
+    height=st.integers(min_value=1, max_value=300),
+    width=st.integers(min_value=1, max_value=300),
+    kind=st.sampled_from(["noise", "flat", "stripes"]),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_numpy_pdq_equals_pdqhash_bit_for_bit_on_any_pixels(height: int, width: int, kind: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    elif kind == "flat":  # every coefficient equal: the median rule decides every bit
+        rgb = np.full((height, width, 3), rng.integers(0, 256), dtype=np.uint8)
+    else:
+        y, x = np.mgrid[0:height, 0:width]
+        rgb = np.stack([(x * 3 + y) % 256, (x * y) % 256, (y * 5) % 256], axis=-1).astype(np.uint8)
+    _both(rgb)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import ClassVar
 
 import numpy as np
-import pdqhash
 
 from ..media.pictures import Picture
+from . import pdq_numpy
 from ._base import Decoded, Example, HashSignal, MatchRule, SignalValue, bits_to_hex
 from ._examples import encode, scene
 
-# pdqhash.compute_dihedral's order, named for people reading a match
+# Who computes the bits: both give the same hash (tests/test_signals.py checks Meta's reference
+# files bit for bit). ``pdqhash`` (the "fast" extra) compiles C++ on install, so it is optional.
+BACKENDS: dict[str, ModuleType] = {"numpy": pdq_numpy}
+try:
+    import pdqhash
+
+    BACKENDS["pdqhash"] = pdqhash
+except ImportError:  # no compiler, or the extra is not installed: numpy gives the same hash
+    pass
+DEFAULT_BACKEND = "pdqhash" if "pdqhash" in BACKENDS else "numpy"
+
+# the order of the backends' compute_dihedral, named for people reading a match
 DIHEDRAL_NAMES = (
     "original",
     "rotated 90",
@@ -36,6 +48,10 @@ class PDQ(HashSignal):
     description: ClassVar[str] = "Meta's PDQ perceptual hash (256 bits), used by StopNCII"
     rule: ClassVar[MatchRule] = "primary"
 
+    def __init__(self, backend: str = DEFAULT_BACKEND) -> None:
+        self.backend_name = backend
+        self.backend = BACKENDS[backend]
+
     def compute(self, media: Decoded) -> SignalValue | None:
         if media.picture is None:
             return None
@@ -43,7 +59,7 @@ class PDQ(HashSignal):
 
     def of_pixels(self, rgb: np.ndarray) -> SignalValue:
         """PDQ of an RGB array (a picture, or one video frame)."""
-        bits, quality = pdqhash.compute(rgb)
+        bits, quality = self.backend.compute(rgb)
         return SignalValue(self.name, bits_to_hex(bits), int(quality))
 
     def note(self, value: SignalValue) -> str | None:
@@ -53,7 +69,7 @@ class PDQ(HashSignal):
 
     def dihedral(self, picture: Picture) -> list[SignalValue]:
         """The 8 rotations and mirror images, in :data:`DIHEDRAL_NAMES` order."""
-        hashes, quality = pdqhash.compute_dihedral(np.asarray(picture.image))
+        hashes, quality = self.backend.compute_dihedral(np.asarray(picture.image))
         return [SignalValue(self.name, bits_to_hex(h), int(quality)) for h in hashes]
 
     def as_stored(self, picture: Picture, upright: SignalValue) -> SignalValue | None:
