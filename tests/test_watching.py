@@ -127,6 +127,8 @@ def test_watching_a_channel_fetches_only_new_posts_the_second_time(tmp_path: Pat
     files_after = sum(n for path, n in channel.requests.items() if path.startswith("/file/"))
     assert files_after - files_before == 2  # only the two new posts' pictures were downloaded
     assert channel.requests["/s/fakes_chan"] == 4  # the newest page again, no older page
+    board = run("status", "--db", str(db))
+    assert "1 watched page, 0 due for a check now" in board.stderr and "found by the last runs: 1" in board.stderr
     listed = records(run("watch", "list", "--db", str(db), "--json"))
     assert [(w["url"], w["every"], w["newest_post"]) for w in listed] == [
         (f"http://t.me:{channel.port}/s/fakes_chan", "6h", 1046)]

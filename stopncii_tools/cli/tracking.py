@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .. import clock as clocks
 from ..store import Store
 from ..workflow.tracking import (
     SOON_HOURS,
@@ -87,6 +88,13 @@ def status_command(store: Store, case_id: str | None, soon_hours: float, include
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
     o.status(", ".join(f"{n} {state}" for state, n in counts.items()) + "." if counts else "No open notices.")
+    watches = store.watches(case.id if case else None)
+    if watches:
+        due = store.watches(case.id if case else None, due_at=clocks.now())
+        found = sum(int(w.last_summary.get("new_matches", 0)) for w in watches)
+        pages = "1 watched page" if len(watches) == 1 else f"{len(watches)} watched pages"
+        o.status(f"{pages}, {len(due)} due for a check now ('stopncii watch run'); "
+                 f"new matches found by the last runs: {found}.")
 
 
 def check_record(item: ItemCheck) -> dict[str, Any]:
