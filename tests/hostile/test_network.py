@@ -7,6 +7,7 @@ these are bounds that hold, not timing tests.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
 import json
@@ -35,8 +36,8 @@ from stopncii_tools.web.fetch import Fetcher, FetchLimits
 from stopncii_tools.workflow.protect import protect_paths
 from tests._casework import (
     PICS_HOST,
-    make_case,
     mailbox_server,
+    make_case,
     site_server,
     smtp_settings,
     write_intake_platform,
@@ -61,10 +62,8 @@ def hostile_server(routes: dict[str, Route]) -> Iterator[str]:
             pass
 
         def do_GET(self) -> None:
-            try:
+            with contextlib.suppress(OSError):  # the client hung up, as it should on a hostile answer
                 routes[self.path](self)
-            except OSError:  # the client hung up, as it should on a hostile answer
-                pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
@@ -158,9 +157,9 @@ def test_more_layers_or_unknown_packing_is_refused_in_one_line(encoding: str, bo
         handler.end_headers()
         handler.wfile.write(body)
 
-    with hostile_server({"/page": send}) as base, loopback_fetcher() as fetcher:
-        with pytest.raises(FetchError) as refused:
-            fetcher.get(base + "/page")
+    with hostile_server({"/page": send}) as base, loopback_fetcher() as fetcher, \
+            pytest.raises(FetchError) as refused:
+        fetcher.get(base + "/page")
     assert refused.value.reason == reason
 
 
@@ -298,9 +297,9 @@ def test_a_body_sent_one_byte_at_a_time_is_cut_at_the_total_time_limit() -> None
 
 
 def test_a_server_that_accepts_and_says_nothing_is_cut_at_the_read_timeout() -> None:
-    with trickling_server(b"", b"", every=0.2) as url, loopback_fetcher(read_timeout=1) as fetcher:
-        with pytest.raises(FetchError) as stopped:
-            fetcher.get(url)
+    with trickling_server(b"", b"", every=0.2) as url, loopback_fetcher(read_timeout=1) as fetcher, \
+            pytest.raises(FetchError) as stopped:
+        fetcher.get(url)
     assert stopped.value.reason == "the server stopped sending for 1 s (timed out)"
 
 
@@ -454,3 +453,23 @@ def test_a_token_echoed_by_the_receiver_is_kept_nowhere_and_shown_nowhere(tmp_pa
     for secret in (TOKEN, JWT):
         assert secret not in printed
         assert secret.encode() not in stored
+
+
+def test_two_batch_runs_at_once_deliver_every_notice_exactly_once(tmp_path: Path) -> None:
+    write_intake_platform(kind="email", address="abuse@pics.example")
+    with site_server(tmp_path / "site") as port, mailbox_server() as box:
+        box.delay = 0.15
+        write_sending(smtp_settings(box))
+        made = make_case(tmp_path, tmp_path / "site", port, count=6, draft=False)
+        csv = tmp_path / "reports.csv"
+        csv.write_text("case,url,confirmed\n" + "".join(f"{made.case_id},{url},yes\n" for url in made.urls))
+        command = [sys.executable, "-m", "stopncii_tools", "batch", "run", str(csv), "--db", str(made.db), "--yes",
+                   "--send", "--allow-private", "--resolve", f"{PICS_HOST}=127.0.0.1"]
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [run.communicate(timeout=180) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    with Store(made.db) as store:
+        keys = {n.notice_key for n in store.notices()}
+    assert len(keys) == 6
+    assert delivered_keys(box) == Counter({key: 1 for key in keys})
+    all_sent_with_no_attempt_left_open(made.db)
