@@ -684,7 +684,7 @@ class Fetcher:
                 raise ResponseTooLarge(_too_large(*limit))
         except BaseException:
             body.close()  # frees the buffer now, whoever still refers to this frame
-            hold.give_back()
+            hold.release()
             raise
         hold.finished()
         return body.getvalue(), head  # getvalue hands over the buffer: no second copy of a video
@@ -707,15 +707,17 @@ class Fetcher:
 class _HeldBytes:
     """The bytes downloads hold at once, kept under a limit for the Fetcher and one per host.
 
-    A download that would go over waits until others let go; the oldest download still in
-    progress never waits, so a run cannot stall (at worst: the limit plus that one download).
+    A download that would go over waits for others to finish and be let go. So that a run
+    never stalls, the oldest download still in progress goes on anyway once no finished body
+    is waiting to be let go: at worst the bytes held are the limit plus that one download.
     """
 
     def __init__(self, limit: int, host_limit: int) -> None:
         self._limit = limit
         self._host_limit = host_limit
         self._changed = threading.Condition()
-        self._held = 0
+        self.held = 0
+        self._finished = 0  # bytes of complete bodies the caller has not let go yet
         self._by_host: Counter[str] = Counter()
         self._downloading: dict[int, None] = {}  # tickets in the order the downloads started
         self._tickets = itertools.count()
@@ -736,23 +738,29 @@ class _HeldBytes:
                         "other downloads to finish) and was stopped"
                     )
                 self._changed.wait(left)
-            self._held += size
+            self.held += size
             self._by_host[hold.host] += size
 
     def _may_take(self, hold: _Hold, size: int) -> bool:
-        if next(iter(self._downloading), None) == hold.ticket:
+        if (self.held + size <= self._limit
+                and self._by_host[hold.host] + size <= self._host_limit):
             return True
-        return (self._held + size <= self._limit
-                and self._by_host[hold.host] + size <= self._host_limit)
+        return self._finished == 0 and next(iter(self._downloading), None) == hold.ticket
 
-    def _let_go(self, hold: _Hold, size: int, still_downloading: bool) -> None:
+    def _finish(self, hold: _Hold) -> None:
         with self._changed:
-            self._held -= size
-            self._by_host[hold.host] -= size
+            self._downloading.pop(hold.ticket, None)
+            self._finished += hold.size
+            self._changed.notify_all()
+
+    def _let_go(self, hold: _Hold, was_finished: bool) -> None:
+        with self._changed:
+            self._downloading.pop(hold.ticket, None)
+            self.held -= hold.size
+            self._finished -= hold.size if was_finished else 0
+            self._by_host[hold.host] -= hold.size
             if not self._by_host[hold.host]:
                 del self._by_host[hold.host]
-            if not still_downloading:
-                self._downloading.pop(hold.ticket, None)
             self._changed.notify_all()
 
 
@@ -763,26 +771,24 @@ class _Hold:
         self._held = held
         self.ticket = ticket
         self.host = host
-        self._size = 0
+        self.size = 0
+        self._finished = False
 
     def take(self, size: int, total_timeout: float) -> None:
         """Count ``size`` more bytes as held, waiting while that would go over a limit."""
         self._held._take(self, size, total_timeout)
-        self._size += size
-
-    def give_back(self) -> None:
-        """The body was refused and dropped: its bytes no longer count, it downloads no more."""
-        self._held._let_go(self, self._size, still_downloading=False)
-        self._size = 0
+        self.size += size
 
     def finished(self) -> None:
-        """The body is complete: it keeps its bytes but no longer counts as in progress."""
-        self._held._let_go(self, 0, still_downloading=False)
+        """The body is complete: it keeps its bytes until the caller lets it go."""
+        self._held._finish(self)
+        self._finished = True
 
     def release(self) -> None:
-        """The caller is done with the body (idempotent)."""
-        self._held._let_go(self, self._size, still_downloading=False)
-        self._size = 0
+        """The body was let go (or refused): its bytes no longer count. Safe to call twice."""
+        self._held._let_go(self, self._finished)
+        self.size = 0
+        self._finished = False
 
     def release_with(self, _: object) -> None:
         """:meth:`release`, as a callback for a download left running when the caller stopped."""
