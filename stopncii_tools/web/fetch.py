@@ -902,18 +902,23 @@ class _Unpacker:
         self._name = name
         self._decoder: zlib._Decompress | None = None
         self._more_waiting = False  # the last step stopped at the piece size, not for lack of input
+        self._start = b""  # the first byte of a "deflate" body, kept until its header can be read
 
     def unpack(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
         for data in pieces:
-            yield from self._feed(data)
-        yield from self._feed(b"")  # what zlib still holds
+            yield from self._feed(data, last=False)
+        yield from self._feed(b"", last=True)  # what zlib still holds
 
-    def _feed(self, data: bytes) -> Iterator[bytes]:
+    def _feed(self, data: bytes, last: bool) -> Iterator[bytes]:
+        data, self._start = self._start + data, b""
         while data or self._more_waiting:
             decoder = self._decoder
             if decoder is None or decoder.eof:
                 if not data or (decoder is not None and not self._another_member(data)):
                     return  # nothing yet, or padding after the end (ignored, as browsers do)
+                if decoder is None and len(data) < 2 and not last:
+                    self._start = data
+                    return
                 decoder = self._decoder = zlib.decompressobj(self._window(data))
             try:
                 out = decoder.decompress(data, _UNPACK_PIECE)
