@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from platform import node as computer_name
 from typing import Any, Final, Literal
 
 from .. import clock as clocks
@@ -81,7 +81,7 @@ class Claim:
 
 
 def _computer() -> str:
-    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:16]
+    return hashlib.sha256(computer_name().encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def _process_started(pid: int) -> str | None:
