@@ -6,6 +6,7 @@ on any other lookup, so a broken guard cannot reach out to a real host.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from stopncii_tools._errors import (
@@ -39,6 +43,7 @@ from stopncii_tools.web.fetch import (
     FetchedResource,
     Fetcher,
     FetchLimits,
+    _unpacked,
     is_public_address,
     resolve_host,
 )
@@ -1106,3 +1111,128 @@ def test_nothing_fetched_is_written_to_disk(tmp_path: Path) -> None:
     assert report["events"] == []
     assert len(report["control"]) == 1 and repr(os.devnull) in report["control"][0]
     assert leftovers == {"tmp": [], "home": [], "cwd": []}
+
+
+# -- compressed answers (the server may ignore Accept-Encoding: identity) --------------------
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", _raw_deflate),  # some servers send the bare stream
+        ("gzip, deflate", lambda b: zlib.compress(gzip.compress(b))),
+        ("identity", lambda b: b),
+        ("gzip", lambda b: gzip.compress(b[:500]) + gzip.compress(b[500:])),  # two gzip members
+    ],
+    ids=["gzip", "x-gzip", "deflate", "raw-deflate", "two-layers", "identity", "two-members"],
+)
+def test_a_compressed_answer_is_unpacked_to_the_same_bytes(
+    site: Site, make_fetcher: MakeFetcher, encoding: str, pack: Callable[[bytes], bytes]
+) -> None:
+    site.routes["/photo"] = lambda h: reply(h, 200, pack(JPEG), "image/jpeg", {"Content-Encoding": encoding})
+
+    got = make_fetcher().get(site.url("/photo"))
+
+    assert got.body == JPEG and got.format == "jpeg"
+    assert got.sha256 == hashlib.sha256(JPEG).hexdigest()  # the evidence is of the unpacked file
+
+
+def test_the_size_limit_applies_to_the_unpacked_size(site: Site, make_fetcher: MakeFetcher) -> None:
+    packed = gzip.compress(jpeg(3_000_000))
+    assert len(packed) < 100_000
+    site.routes["/photo"] = lambda h: reply(h, 200, packed, "image/jpeg", {"Content-Encoding": "gzip"})
+
+    error = fetch_error(make_fetcher(FetchLimits(max_bytes=1_000_000)), site.url("/photo"))
+
+    assert error.reason == (
+        "the file is larger than the 1.0 MB limit for pictures and pages; the download was stopped"
+    )
+
+
+def test_broken_compressed_data_is_one_line(site: Site, make_fetcher: MakeFetcher) -> None:
+    site.routes["/photo"] = lambda h: reply(h, 200, b"\x1f\x8b\x08\x00garbage" * 10, "image/jpeg",
+                                            {"Content-Encoding": "gzip"})
+
+    error = fetch_error(make_fetcher(), site.url("/photo"))
+
+    assert error.reason == "the server sent compressed data that could not be unpacked"
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=300_000), cut=st.integers(min_value=1, max_value=70_000),
+       layers=st.sampled_from([("gzip",), ("deflate",), ("gzip", "gzip"), ("deflate", "gzip")]))
+def test_unpacking_in_pieces_gives_back_the_bytes_and_never_a_big_piece(
+    data: bytes, cut: int, layers: tuple[str, ...]
+) -> None:
+    packed = data
+    for name in layers:
+        packed = gzip.compress(packed) if name == "gzip" else zlib.compress(packed)
+    arriving = [packed[i:i + cut] for i in range(0, len(packed), cut)]
+
+    pieces = list(_unpacked(arriving, layers))
+
+    assert b"".join(pieces) == data
+    assert all(len(piece) <= 65_536 for piece in pieces)
+
+
+# -- bytes held at once -----------------------------------------------------------------------
+
+
+def test_downloads_at_once_hold_no_more_than_the_shared_limit_and_all_finish(
+    site: Site, make_fetcher: MakeFetcher
+) -> None:
+    size = 3_000_000
+    body = mp4(size)
+    held_at_once: list[int] = []
+
+    def slow_video(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "video/mp4")
+        h.send_header("Content-Length", str(size))
+        h.end_headers()
+        for start in range(0, size, 250_000):
+            h.wfile.write(body[start:start + 250_000])
+            time.sleep(0.01)
+
+    for n in range(6):
+        site.routes[f"/v{n}.mp4"] = slow_video
+    fetcher = make_fetcher(FetchLimits(per_host=6, total=6, max_held_bytes=4_000_000,
+                                       max_host_held_bytes=4_000_000, read_timeout=5))
+    held = fetcher._held  # what keeps the limit: sampled while the downloads run
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.002):
+            held_at_once.append(held.held)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        results = list(fetcher.get_many(site.url(f"/v{n}.mp4") for n in range(6)))
+    finally:
+        stop.set()
+        sampler.join()
+    assert len(results) == 6 and all(not isinstance(r, FetchError) and r.body == body for _, r in results)
+    # the limit, plus the one download that may always go on so nothing stalls
+    assert max(held_at_once) <= 4_000_000 + size + 65_536
+    assert held.held == 0  # everything was let go once the caller took it
+
+
+def test_fetch_limits_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOPNCII_FETCH_TOTAL_TIMEOUT", "12.5")
+    monkeypatch.setenv("STOPNCII_FETCH_MAX_VIDEO_BYTES", "2e6")
+
+    assert FetchLimits().total_timeout == 12.5
+    assert FetchLimits().max_video_bytes == 2_000_000
+    assert FetchLimits(max_video_bytes=5).max_video_bytes == 5  # an explicit value wins
+    monkeypatch.setenv("STOPNCII_FETCH_MAX_BYTES", "lots")
+    with pytest.raises(ValueError, match="STOPNCII_FETCH_MAX_BYTES must be a number, not 'lots'"):
+        FetchLimits()

@@ -71,7 +71,8 @@ def summarise_sends(results: list[SendResult]) -> None:
         return
     words = {"sent": "sent", "retry_later": "will be tried again later", "held": "held (see the detail)",
              "by_hand": "to submit by hand", "unconfigured": "need sending settings", "waiting": "waiting for a retry",
-             "interrupted": "interrupted (use --resume)", "not_ready": "not ready (see the detail)"}
+             "interrupted": "interrupted (use --resume)", "not_ready": "not ready (see the detail)",
+             "other_run": "left to another run sending at the same time"}
     o.status(", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items()) + ".")
 
 

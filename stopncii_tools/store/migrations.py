@@ -317,6 +317,22 @@ def _event_chain(conn: sqlite3.Connection) -> None:
     )
 
 
+def _send_lease(conn: sqlite3.Connection) -> None:
+    """Which run is sending a notice now: taken in the transaction that moves it to 'sending'."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE send_leases (
+            notice_id INTEGER PRIMARY KEY REFERENCES notices(id) ON DELETE CASCADE,
+            computer TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            process_started TEXT NOT NULL,
+            taken_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
@@ -326,4 +342,5 @@ MIGRATIONS: list[Migration] = [
     ("0006_signals_in_one_table", _signals_in_one_table),
     ("0007_watches", _watches),
     ("0008_event_chain", _event_chain),
+    ("0009_send_lease", _send_lease),
 ]

@@ -1,18 +1,102 @@
-"""Notices, their frozen payloads and send attempts, and hash-bank pushes."""
+"""Notices, their frozen payloads and send attempts, send leases, and hash-bank pushes.
+
+A run that sends a notice first takes its lease, in the same transaction that moves the notice
+to 'sending' (``BEGIN IMMEDIATE``: no other process reads in between). Another run leaves a
+notice alone while the lease holder is alive; a lease whose process is gone (killed, crashed)
+is taken over by the next ``--resume``. The lease goes when the notice leaves 'sending'.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from platform import node as computer_name
+from typing import Any, Final, Literal
 
+from .. import clock as clocks
 from .._errors import NotFound, StoreError
 from ._database import Database, _iso
 from .notice_states import allowed_move, sources
 from .rows import NewNotice, NoticePayload, SendAttempt, StoredNotice
 
 _NOTICE_STATE_FIELDS = ("sent_at", "due_at", "attempts", "next_attempt_at", "last_error", "evidence")
+# How long a lease from a process this computer cannot check (another computer sharing the file,
+# or Windows) is honoured: far longer than one send with all its in-call retries can take.
+LEASE_UNCHECKABLE_FOR: Final = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A process that sends notices: a fingerprint of the computer's name (not the name
+    itself), the process id, and when that process started (so a reused id is not mistaken
+    for it; empty where the system does not tell)."""
+
+    computer: str
+    pid: int
+    process_started: str
+
+    @classmethod
+    def this_process(cls) -> Sender:
+        return cls(_computer(), os.getpid(), _process_started(os.getpid()) or "")
+
+    def running(self) -> bool | None:
+        """Whether the process still runs; None when this computer cannot tell."""
+        if self.computer != _computer() or os.name == "nt":  # on Windows os.kill would end it
+            return None
+        if self == Sender.this_process():
+            return True
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # it runs, as another user
+        except OSError:
+            return None
+        started = _process_started(self.pid)
+        return started is not None and (not self.process_started or started == self.process_started)
+
+    def describe(self) -> str:
+        return f"process {self.pid}" + ("" if self.computer == _computer() else " on another computer")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to :meth:`NoticeRecords.claim_notice`.
+
+    ``outcome``: ``claimed`` (this run sends it now: ``attempt_id`` is its open attempt),
+    ``busy`` (another live run holds it), ``stopped`` (a stopped run left it in 'sending' and
+    resuming was not asked for) or ``moved`` (it is no longer waiting to be sent).
+    """
+
+    notice: StoredNotice
+    outcome: Literal["claimed", "busy", "stopped", "moved"]
+    attempt_id: int = 0
+    holder: Sender | None = None
+
+
+def _computer() -> str:
+    return hashlib.sha256(computer_name().encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def _process_started(pid: int) -> str | None:
+    """When process ``pid`` started ('' where unknown); None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else ""
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()  # the name in brackets may hold spaces
+    if len(fields) < 20 or fields[0] in ("Z", "X"):  # a zombie is dead, only not yet reaped
+        return None
+    return f"{boot}:{fields[19]}"
 
 
 class NoticeRecords(Database):
@@ -133,6 +217,8 @@ class NoticeRecords(Database):
             ).rowcount
             if not changed:
                 raise StoreError(f"it is {current.status} now, so it was left as it is", item=item)
+            if status != "sending":
+                self.conn.execute("DELETE FROM send_leases WHERE notice_id = ?", (notice.id,))
             self.log(current.case_id, allowed.event, notice=notice.id, **{"from": notice.status, "to": status},
                      **(detail or {}))
         return self.notice(notice.id)
@@ -151,6 +237,45 @@ class NoticeRecords(Database):
     def notice_payload(self, notice_id: int) -> NoticePayload | None:
         rows = list(self.db.query("SELECT * FROM notice_payloads WHERE notice_id = ?", [notice_id]))
         return NoticePayload(**rows[0]) if rows else None
+
+    def claim_notice(
+        self, notice_id: int, sender: Sender, *, channel: str, at: datetime, resume: bool,
+    ) -> Claim:
+        """Take notice ``notice_id`` to send it now, or say why not, in one transaction: check no
+        live run holds it, take its lease, move it to 'sending' and open the attempt record.
+
+        ``resume`` takes over a notice a stopped run left in 'sending' (its lease is dead).
+        """
+        with self.transaction():
+            current = self.notice(notice_id)
+            if current.status not in sources("claim"):
+                return Claim(current, "moved")
+            holder = self.sending_now(notice_id, at)
+            if holder is not None and holder != sender:
+                return Claim(current, "busy", holder=holder)
+            if current.status == "sending" and holder is None and not resume:
+                return Claim(current, "stopped")
+            number = current.attempts + 1
+            claimed = self.move_notice(current, "sending", step="claim", at=at, detail={"attempt": number},
+                                       attempts=number)
+            self.conn.execute(
+                "INSERT OR REPLACE INTO send_leases (notice_id, computer, pid, process_started, taken_at)"
+                " VALUES (?, ?, ?, ?, ?)", (notice_id, sender.computer, sender.pid, sender.process_started, _iso(at)))
+            attempt_id = self.start_attempt(notice_id, number, channel, at)
+        return Claim(claimed, "claimed", attempt_id)
+
+    def sending_now(self, notice_id: int, at: datetime) -> Sender | None:
+        """The live run holding this notice's lease, if any (a dead holder's lease counts for nothing)."""
+        row = self.conn.execute(
+            "SELECT computer, pid, process_started, taken_at FROM send_leases WHERE notice_id = ?",
+            (notice_id,)).fetchone()
+        if row is None:
+            return None
+        holder = Sender(row[0], row[1], row[2])
+        running = holder.running()
+        if running is None:
+            running = at - clocks.parse_time(row[3], "lease") < LEASE_UNCHECKABLE_FOR
+        return holder if running else None
 
     def start_attempt(self, notice_id: int, number: int, channel: str, at: datetime) -> int:
         """Record that attempt ``number`` starts; an attempt left open by a stopped run is closed."""

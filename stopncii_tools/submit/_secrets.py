@@ -2,6 +2,10 @@
 
 A :class:`Secret` prints as ``********`` everywhere (repr, str, f-strings, logging, tracebacks
 of containers); the real text comes out only through :meth:`Secret.reveal` at the point of use.
+
+What a server says back passes through :func:`scrub` where it enters the program (the HTTP,
+hash-bank and SMTP replies and errors), so a receiver that echoes our ``Authorization`` header
+cannot put the token into the case database, the status board or ``--json`` output.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from typing import NoReturn
+import re
+from typing import Final, NoReturn
 
 from .._errors import InvalidURL, SecretMissing, SendError
 from ..web.urls import parse_web_address
@@ -17,6 +22,37 @@ from ..web.urls import parse_web_address
 log = logging.getLogger(__name__)
 
 _MASK = "********"
+_SHORTEST_KNOWN: Final = 4  # shorter values would blank out ordinary words; patterns still apply
+_known: set[str] = set()  # every secret this process has read, to blank out wherever it echoes back
+
+# A credential after its name, as headers, JSON, form fields and query strings write it.
+_NAMED = re.compile(
+    r"""(?ix)
+    (\b(?:proxy-)?authori[sz]ation|\b(?:set-)?cookie|\bx-api-key|\bapi[-_]?key|\b(?:x-)?auth[-_]?token
+     |\b(?:access|refresh|id|session)[-_]?token|\btoken|\bpass(?:word|wd)?|\b(?:client[-_]?)?secret)
+    (["']?\s*[:=]\s*["']?)
+    [^"'\r\n,;&}]+
+    """
+)
+# Credentials recognisable by their shape wherever they stand.
+_SHAPED = re.compile(
+    r"""(?x)
+    \b(?:Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]{6,}          # an Authorization value
+    | \beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*          # a JSON Web Token
+    | \b(?:ghp|gho|ghs|ghu|github_pat|glpat|sk|pk|rk|xox[abpr])[-_][A-Za-z0-9_-]{16,}  # vendor keys
+    """
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every known secret and every credential-shaped value replaced by ``********``.
+
+    Call it on anything a server sends back before it is kept, shown or raised.
+    """
+    for value in sorted(_known, key=len, reverse=True):
+        text = text.replace(value, _MASK)
+    text = _NAMED.sub(lambda m: m.group(1) + m.group(2) + _MASK, text)
+    return _SHAPED.sub(_MASK, text)
 
 
 class Secret:
@@ -26,6 +62,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= _SHORTEST_KNOWN:
+            _known.add(value)
 
     def reveal(self) -> str:
         """The real text: call this only where it is handed to the server."""

@@ -23,7 +23,7 @@ from .. import clock as clocks
 from .._errors import InvalidHash, SendError, TemporarySendError
 from ..retry import parse_retry_after
 from ._retry import RateLimiter, RetryPolicy, call_with_retries
-from ._secrets import check_endpoint, get_secret
+from ._secrets import check_endpoint, get_secret, scrub
 
 log = logging.getLogger(__name__)
 
@@ -382,12 +382,12 @@ def _server_message(response: httpx.Response) -> str:
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return data["message"]
+        return scrub(data["message"])
     if isinstance(data, list):
-        return "; ".join(
+        return scrub("; ".join(
             f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg', '')}".lstrip(": ")
             for e in data
             if isinstance(e, dict)
-        )
-    text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+        ))
+    text = scrub(" ".join(re.sub(r"<[^>]+>", " ", response.text).split()))
     return text[:200] or "(no details)"

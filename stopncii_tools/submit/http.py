@@ -21,7 +21,7 @@ from .._errors import SendError, TemporarySendError
 from ..retry import parse_retry_after
 from . import Delivery, Outgoing
 from ._retry import RateLimiter, RetryPolicy, call_with_retries
-from ._secrets import Secret, check_endpoint, get_secret
+from ._secrets import Secret, check_endpoint, get_secret, scrub
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _judge(response: httpx.Response, where: str, now: datetime) -> httpx.Respons
     if status in (401, 403):
         said += " (the API token may be missing, wrong or expired)"
     elif 300 <= status < 400:
-        said += f" (it points elsewhere: {response.headers.get('Location', '?')}; update the address)"
+        said += f" (it points elsewhere: {scrub(response.headers.get('Location', '?'))}; update the address)"
     raise SendError(said)
 
 
@@ -163,10 +163,10 @@ def _response_id(response: httpx.Response) -> str | None:
     if isinstance(data, dict):
         for key in ("id", "ticket", "reference"):
             if data.get(key) not in (None, ""):
-                return str(data[key])
+                return scrub(str(data[key]))[:_EXCERPT]
     return None
 
 
 def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
+    text = scrub(" ".join(response.text.split()))
     return text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "..."

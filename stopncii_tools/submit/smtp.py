@@ -21,7 +21,7 @@ from .. import clock as clocks
 from .._errors import SendError, TemporarySendError
 from . import Delivery, Outgoing
 from ._retry import RateLimiter
-from ._secrets import get_secret, is_loopback
+from ._secrets import get_secret, is_loopback, scrub
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -243,7 +243,7 @@ def _failure(exc: OSError, s: SMTPSettings, data_started: bool) -> SendError:
             "spot a copy"
         )
     if isinstance(exc, smtplib.SMTPException) and not isinstance(exc, smtplib.SMTPServerDisconnected):
-        return SendError(f"{where} cannot take the e-mail this way: {exc}")
+        return SendError(f"{where} cannot take the e-mail this way: {scrub(str(exc))}")
     return TemporarySendError(f"could not reach {where} ({_describe(exc)}); nothing was sent")
 
 
@@ -263,8 +263,9 @@ def _refused(recipients: dict[str, tuple[int, bytes]]) -> SendError:
 
 
 def _text(reply: bytes | str) -> str:
+    """A server's reply as one line, without anything secret it may have echoed."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return " ".join(text.split())[:300]
+    return scrub(" ".join(text.split()))[:300]
 
 
 def _describe(exc: BaseException) -> str:
@@ -274,4 +275,4 @@ def _describe(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "the server closed the connection"
-    return str(exc) or type(exc).__name__
+    return scrub(str(exc)) or type(exc).__name__

@@ -3,8 +3,11 @@
 Everything fetched stays in memory: bodies are returned as ``bytes`` for the caller to hash and
 drop, and nothing is ever written to disk (no cache, no temporary files).
 
-Each request is bounded (connect, read and total timeouts; a size limit enforced while the body
-streams in; at most five redirects, each followed by hand and checked) and guarded against
+Each request is bounded (connect, read and total timeouts, the total counted from the first
+connection attempt to the last byte, headers included; a size limit enforced while the body
+streams in, on the unpacked size when the server compressed it, with at most two layers of
+compression; a limit on the bytes all downloads hold at once, per run and per host; at most five
+redirects, each followed by hand and checked) and guarded against
 server-side request forgery: every address a name resolves to is checked before connecting, and
 the connection goes to the address that was checked, so a name cannot answer "public" to the
 check and "private" to the connection (DNS rebinding). The Host header and TLS server name stay
@@ -20,10 +23,13 @@ import functools
 import hashlib
 import io
 import ipaddress
+import itertools
+import os
 import socket
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal, Self, TypeVar
 
 import httpcore
 import httpx
@@ -49,6 +55,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 """Turns a host name and port into the IP addresses to try, in order."""
+_Number = TypeVar("_Number", int, float)
 
 _HEADERS: Final = {
     "User-Agent": USER_AGENT,
@@ -59,6 +66,10 @@ _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _SNIFF_BYTES: Final = 1024  # enough for every signature in media.sniff and for HTML markers
 _HTML_MARKERS: Final = (b"<!doctype html", b"<html", b"<head", b"<body")
 _TEXT_CONTROL_BYTES: Final = frozenset(range(32)) - {9, 10, 12, 13, 27}
+_MAX_ENCODING_LAYERS: Final = 2  # "gzip" is common, "deflate, gzip" happens; more is only a bomb
+_UNPACK_PIECE: Final = 65_536  # the most one step of unpacking may produce, so limits hold mid-chunk
+_ZLIB_WINDOWS: Final = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,
+                        "deflate": zlib.MAX_WBITS}
 _LOOKAHEAD: Final = 1_000  # URLs read ahead from get_many's input to spread the work over hosts
 _PRIVATE_REASON: Final = (
     "is on a private network, not the public internet; "
@@ -80,15 +91,41 @@ _BLOCKED_NETWORKS: Final[tuple[IPNetwork, ...]] = tuple(
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 
 
+ENVIRONMENT_PREFIX: Final = "STOPNCII_FETCH_"
+"""``STOPNCII_FETCH_<FIELD>`` (e.g. ``STOPNCII_FETCH_TOTAL_TIMEOUT=120``) changes a default."""
+
+
+def _default(name: str, value: _Number) -> Callable[[], _Number]:
+    """A default that ``STOPNCII_FETCH_<NAME>`` can change (read when the limits are made)."""
+    def read() -> _Number:
+        text = os.environ.get(ENVIRONMENT_PREFIX + name.upper(), "").strip()
+        if not text:
+            return value
+        try:
+            return type(value)(float(text))
+        except (ValueError, OverflowError):
+            raise ValueError(f"{ENVIRONMENT_PREFIX}{name.upper()} must be a number, not {text[:40]!r}") from None
+    return read
+
+
 @dataclass(frozen=True)
 class FetchLimits:
-    """Every bound on fetching. Times are in seconds, sizes in bytes."""
+    """Every bound on fetching. Times are in seconds, sizes in bytes.
 
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0  # longest silence while waiting for data
-    total_timeout: float = 600.0  # longest time for one response, headers to last byte
-    max_bytes: int = 50_000_000  # pictures, pages and anything that is not a video
-    max_video_bytes: int = 500_000_000  # when the bytes (or, failing that, the server) say video
+    Each default can be changed with an environment variable ``STOPNCII_FETCH_<FIELD>``.
+    """
+
+    connect_timeout: float = field(default_factory=_default("connect_timeout", 10.0))
+    read_timeout: float = field(default_factory=_default("read_timeout", 30.0))  # longest silence
+    # longest time for one try: connecting, sending, the headers and the whole body
+    total_timeout: float = field(default_factory=_default("total_timeout", 600.0))
+    # pictures, pages and anything that is not a video (the unpacked size when compressed)
+    max_bytes: int = field(default_factory=_default("max_bytes", 50_000_000))
+    # when the bytes (or, failing that, the server) say video
+    max_video_bytes: int = field(default_factory=_default("max_video_bytes", 500_000_000))
+    # bytes all downloads of one Fetcher hold at once, and those from one host
+    max_held_bytes: int = field(default_factory=_default("max_held_bytes", 1_000_000_000))
+    max_host_held_bytes: int = field(default_factory=_default("max_host_held_bytes", 600_000_000))
     max_redirects: int = 5
     retries: int = 3  # extra tries after a 429, a 5xx or a failed connection
     backoff: float = 1.0  # first wait between tries; doubles each time
@@ -98,7 +135,8 @@ class FetchLimits:
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "read_timeout", "total_timeout", "max_bytes",
-                     "max_video_bytes", "per_host", "total"):
+                     "max_video_bytes", "max_held_bytes", "max_host_held_bytes", "per_host",
+                     "total"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FetchLimits.{name} must be positive")
         for name in ("max_redirects", "retries", "backoff", "max_retry_wait"):
@@ -204,6 +242,48 @@ class _AddressGuard:
             raise BlockedAddress(f"{where} {_PRIVATE_REASON}")
 
 
+_deadline = threading.local()
+"""When the current thread's download must be over (``time.monotonic()``); None: no limit."""
+
+
+def _remaining(timeout: float | None) -> float | None:
+    """``timeout`` shortened to what is left of this download; ReadTimeout when nothing is."""
+    left = _time_left()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise httpcore.ReadTimeout("the total time for this download ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current try's deadline, so a server
+    that trickles its headers (or anything else) one byte at a time is still cut off."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _remaining(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> object:
+        return self._stream.get_extra_info(info)
+
+
 class _PinnedBackend(httpcore.NetworkBackend):
     """Connects to an address the guard has just checked, never to a fresh lookup of the name.
 
@@ -225,12 +305,14 @@ class _PinnedBackend(httpcore.NetworkBackend):
         *others, last = self._guard.addresses(host, port)
         for address in others:
             try:
-                return self._plain.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
+                return _DeadlineStream(self._plain.connect_tcp(
+                    address, port, _remaining(timeout), local_address, socket_options
+                ))
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 continue  # try the next address, as socket.create_connection does
-        return self._plain.connect_tcp(last, port, timeout, local_address, socket_options)
+        return _DeadlineStream(
+            self._plain.connect_tcp(last, port, _remaining(timeout), local_address, socket_options)
+        )
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -396,6 +478,7 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._total_slots = threading.BoundedSemaphore(self.limits.total)
+        self._held = _HeldBytes(self.limits.max_held_bytes, self.limits.max_host_held_bytes)
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_slots_lock = threading.Lock()
 
@@ -421,11 +504,14 @@ class Fetcher:
         retries) or FetchError (timeouts, refused connections, TLS problems), each with
         ``item=url``.
         """
+        hold = self._held.hold(_host_key(url))
         try:
-            return self._get(url)
+            return self._get(url, hold)
         except FetchError as exc:
             exc.for_item(url)
             raise
+        finally:
+            hold.release()
 
     def get_many(
         self, urls: Iterable[str]
@@ -435,34 +521,42 @@ class Fetcher:
         At most ``limits.total`` run at once and at most ``limits.per_host`` per host; ``urls``
         is read lazily. A failed URL yields its FetchError instead of raising, so one bad URL
         never stops a batch. Stopping the iteration early cancels the URLs not yet started.
+        A body counts towards ``max_held_bytes`` until the caller asks for the next result.
         """
         schedule = _HostSchedule(self.limits.per_host)
         source = iter(urls)
-        running: dict[Future[FetchedResource | FetchError], tuple[str, str]] = {}
+        running: dict[Future[FetchedResource | FetchError], tuple[str, str, _Hold]] = {}
         pool = ThreadPoolExecutor(self.limits.total, thread_name_prefix="stopncii-fetch")
         try:
             while True:
                 while schedule.size < _LOOKAHEAD and (url := next(source, None)) is not None:
                     schedule.add(url, _host_key(url))
                 while len(running) < self.limits.total and (picked := schedule.take()):
-                    running[pool.submit(self._get_or_error, picked[0])] = picked
+                    hold = self._held.hold(picked[1])
+                    running[pool.submit(self._get_or_error, picked[0], hold)] = (*picked, hold)
                 if not running:
                     return
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    url, host = running.pop(future)
+                    url, host, hold = running.pop(future)
                     schedule.done(host)
-                    yield url, future.result()
+                    try:
+                        yield url, future.result()
+                    finally:
+                        hold.release()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            for future, (_, _, left_over) in running.items():
+                future.add_done_callback(left_over.release_with)
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _get_or_error(self, url: str) -> FetchedResource | FetchError:
+    def _get_or_error(self, url: str, hold: _Hold) -> FetchedResource | FetchError:
         try:
-            return self.get(url)
+            return self._get(url, hold)
         except FetchError as exc:
-            return exc
+            exc.for_item(url)
+            return exc.with_traceback(None)  # keeps no frame (and no refused body) alive
 
     @contextmanager
     def _host_slot(self, host: str) -> Iterator[None]:
@@ -473,26 +567,30 @@ class Fetcher:
         with slot:
             yield
 
-    def _get(self, url: str) -> FetchedResource:
+    def _get(self, url: str, hold: _Hold) -> FetchedResource:
         current = httpx.URL(parse_web_address(url).url)
         redirects: list[str] = []
         with self._total_slots:
-            while True:
-                with self._host_slot(_host_name(current)):
-                    response, tries = self._send(current)
-                    try:
-                        location = response.headers.get("location")
-                        if response.status_code not in _REDIRECT_STATUSES or location is None:
-                            return self._finish(url, response, tries, tuple(redirects))
-                    finally:
-                        response.close()
-                if len(redirects) >= self.limits.max_redirects:
-                    raise FetchError(
-                        f"the address redirects more than {self.limits.max_redirects} times; "
-                        "the tool stopped following it"
-                    )
-                redirects.append(str(current))
-                current = _redirect_target(current, location)
+            _deadline.at = time.monotonic() + self.limits.total_timeout
+            try:
+                while True:
+                    with self._host_slot(_host_name(current)):
+                        response, tries = self._send(current)
+                        try:
+                            location = response.headers.get("location")
+                            if response.status_code not in _REDIRECT_STATUSES or location is None:
+                                return self._finish(url, response, tries, tuple(redirects), hold)
+                        finally:
+                            response.close()
+                    if len(redirects) >= self.limits.max_redirects:
+                        raise FetchError(
+                            f"the address redirects more than {self.limits.max_redirects} times; "
+                            "the tool stopped following it"
+                        )
+                    redirects.append(str(current))
+                    current = _redirect_target(current, location)
+            finally:
+                _deadline.at = None
 
     def _send(self, url: httpx.URL) -> tuple[httpx.Response, int]:
         """The response to one GET (body not yet read) and how many tries it took."""
@@ -506,17 +604,21 @@ class Fetcher:
             try:
                 response = self._transport.handle_request(request)
             except httpx.HTTPError as exc:
-                if last_try or not _worth_retrying(exc):
+                wait_for = self._wait_after(tries, None)
+                if last_try or not _worth_retrying(exc) or not _time_for(wait_for):
                     raise FetchError(_describe(exc, self.limits, tries)) from None
-                self._sleep(self._wait_after(tries, None))
+                self._sleep(wait_for)
                 continue
             response.request = request
             status = response.status_code
             if last_try or not (status == 429 or 500 <= status <= 599):
                 return response, tries
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
+            wait_for = self._wait_after(tries, retry_after)
+            if not _time_for(wait_for):
+                return response, tries
             response.close()
-            self._sleep(self._wait_after(tries, retry_after))
+            self._sleep(wait_for)
 
     def _wait_after(self, tries: int, retry_after: float | None) -> float:
         """The wait before the next try, never longer than ``max_retry_wait``: a scan must go on."""
@@ -524,14 +626,15 @@ class Fetcher:
         return min(Backoff(min(self.limits.backoff, cap), cap).wait_after(tries, retry_after), cap)
 
     def _finish(
-        self, url: str, response: httpx.Response, tries: int, redirects: tuple[str, ...]
+        self, url: str, response: httpx.Response, tries: int, redirects: tuple[str, ...],
+        hold: _Hold,
     ) -> FetchedResource:
         status = response.status_code
         if not 200 <= status <= 299:
             raise HTTPStatusError(_status_reason(status, tries), status=status)
         content_type = response.headers.get("content-type")
         server_address = _server_address(response)  # before the body: the socket may close after
-        body, head = self._read_body(response, content_type)
+        body, head = self._read_body(response, content_type, hold)
         fmt = sniff(head)
         return FetchedResource(
             url=url,
@@ -549,35 +652,41 @@ class Fetcher:
             server_address=server_address,
         )
 
-    def _read_body(self, response: httpx.Response, content_type: str | None) -> tuple[bytes, bytes]:
-        """The whole body and its first bytes, stopping as soon as it is over its limit."""
+    def _read_body(
+        self, response: httpx.Response, content_type: str | None, hold: _Hold
+    ) -> tuple[bytes, bytes]:
+        """The whole body (unpacked) and its first bytes, stopped as soon as it is over its limit.
+
+        A refused body is let go at once, not when the garbage collector gets round to it.
+        """
         declared = _content_length(response)
         largest = max(self.limits.max_bytes, self.limits.max_video_bytes)
         if declared is not None and declared > largest:
             raise ResponseTooLarge(_too_large(largest, "any file", declared))
-        deadline = time.monotonic() + self.limits.total_timeout
         body = io.BytesIO()
         head = b""
         limit: tuple[int, str] | None = None
         try:
-            for chunk in response.iter_bytes():
-                if len(head) < _SNIFF_BYTES:
-                    head += chunk[: _SNIFF_BYTES - len(head)]
-                body.write(chunk)
-                if limit is None and len(head) >= _SNIFF_BYTES:
-                    limit = self._limit_for(head, content_type, declared)
-                if limit is not None and body.tell() > limit[0]:
-                    raise ResponseTooLarge(_too_large(*limit))
-                if time.monotonic() > deadline:
-                    raise FetchError(
-                        f"the download took longer than {self.limits.total_timeout:g} s "
-                        "and was stopped"
-                    )
-        except httpx.HTTPError as exc:
-            raise FetchError(_describe(exc, self.limits, 1)) from None
-        limit = limit or self._limit_for(head, content_type, declared)
-        if body.tell() > limit[0]:
-            raise ResponseTooLarge(_too_large(*limit))
+            try:
+                for chunk in _unpacked(response.iter_raw(), _content_encodings(response)):
+                    if len(head) < _SNIFF_BYTES:
+                        head += chunk[: _SNIFF_BYTES - len(head)]
+                    hold.take(len(chunk), self.limits.total_timeout)
+                    body.write(chunk)
+                    if limit is None and len(head) >= _SNIFF_BYTES:
+                        limit = self._limit_for(head, content_type, declared)
+                    if limit is not None and body.tell() > limit[0]:
+                        raise ResponseTooLarge(_too_large(*limit))
+            except httpx.HTTPError as exc:
+                raise FetchError(_describe(exc, self.limits, 1)) from None
+            limit = limit or self._limit_for(head, content_type, declared)
+            if body.tell() > limit[0]:
+                raise ResponseTooLarge(_too_large(*limit))
+        except BaseException:
+            body.close()  # frees the buffer now, whoever still refers to this frame
+            hold.release()
+            raise
+        hold.finished()
         return body.getvalue(), head  # getvalue hands over the buffer: no second copy of a video
 
     def _limit_for(
@@ -593,6 +702,97 @@ class Fetcher:
         if declared is not None and declared > limit[0]:
             raise ResponseTooLarge(_too_large(*limit, declared))
         return limit
+
+
+class _HeldBytes:
+    """The bytes downloads hold at once, kept under a limit for the Fetcher and one per host.
+
+    A download that would go over waits for others to finish and be let go. So that a run
+    never stalls, the oldest download still in progress goes on anyway once no finished body
+    is waiting to be let go: at worst the bytes held are the limit plus that one download.
+    """
+
+    def __init__(self, limit: int, host_limit: int) -> None:
+        self._limit = limit
+        self._host_limit = host_limit
+        self._changed = threading.Condition()
+        self.held = 0
+        self._finished = 0  # bytes of complete bodies the caller has not let go yet
+        self._by_host: Counter[str] = Counter()
+        self._downloading: dict[int, None] = {}  # tickets in the order the downloads started
+        self._tickets = itertools.count()
+
+    def hold(self, host: str) -> _Hold:
+        with self._changed:
+            ticket = next(self._tickets)
+            self._downloading[ticket] = None
+        return _Hold(self, ticket, host)
+
+    def _take(self, hold: _Hold, size: int, total_timeout: float) -> None:
+        with self._changed:
+            while not self._may_take(hold, size):
+                left = _time_left()
+                if left is not None and left <= 0:
+                    raise FetchError(
+                        f"the download took longer than {total_timeout:g} s (it waited for "
+                        "other downloads to finish) and was stopped"
+                    )
+                self._changed.wait(left)
+            self.held += size
+            self._by_host[hold.host] += size
+
+    def _may_take(self, hold: _Hold, size: int) -> bool:
+        if (self.held + size <= self._limit
+                and self._by_host[hold.host] + size <= self._host_limit):
+            return True
+        return self._finished == 0 and next(iter(self._downloading), None) == hold.ticket
+
+    def _finish(self, hold: _Hold) -> None:
+        with self._changed:
+            self._downloading.pop(hold.ticket, None)
+            self._finished += hold.size
+            self._changed.notify_all()
+
+    def _let_go(self, hold: _Hold, was_finished: bool) -> None:
+        with self._changed:
+            self._downloading.pop(hold.ticket, None)
+            self.held -= hold.size
+            self._finished -= hold.size if was_finished else 0
+            self._by_host[hold.host] -= hold.size
+            if not self._by_host[hold.host]:
+                del self._by_host[hold.host]
+            self._changed.notify_all()
+
+
+class _Hold:
+    """One download's share of :class:`_HeldBytes`."""
+
+    def __init__(self, held: _HeldBytes, ticket: int, host: str) -> None:
+        self._held = held
+        self.ticket = ticket
+        self.host = host
+        self.size = 0
+        self._finished = False
+
+    def take(self, size: int, total_timeout: float) -> None:
+        """Count ``size`` more bytes as held, waiting while that would go over a limit."""
+        self._held._take(self, size, total_timeout)
+        self.size += size
+
+    def finished(self) -> None:
+        """The body is complete: it keeps its bytes until the caller lets it go."""
+        self._held._finish(self)
+        self._finished = True
+
+    def release(self) -> None:
+        """The body was let go (or refused): its bytes no longer count. Safe to call twice."""
+        self._held._let_go(self, self._finished)
+        self.size = 0
+        self._finished = False
+
+    def release_with(self, _: object) -> None:
+        """:meth:`release`, as a callback for a download left running when the caller stopped."""
+        self.release()
 
 
 class _HostSchedule:
@@ -652,6 +852,95 @@ def _kind(fmt: str | None, head: bytes, content_type: str | None) -> Kind | None
     if media_type == "text/html" and start and not _TEXT_CONTROL_BYTES.intersection(start):
         return "html"
     return None
+
+
+def _time_left() -> float | None:
+    """Seconds left for the current thread's download, or None outside one."""
+    until: float | None = getattr(_deadline, "at", None)
+    return None if until is None else until - time.monotonic()
+
+
+def _time_for(wait: float) -> bool:
+    """Whether waiting ``wait`` seconds still leaves time for another try."""
+    left = _time_left()
+    return left is None or wait < left
+
+
+def _content_encodings(response: httpx.Response) -> list[str]:
+    """The layers of compression, outermost last; refuses unknown ones and more than two."""
+    names = [name.strip().lower() for name in
+             response.headers.get_list("content-encoding", split_commas=True)]
+    layers = [name for name in names if name not in ("", "identity")]
+    if len(layers) > _MAX_ENCODING_LAYERS:
+        raise FetchError(
+            f"the server packed the file in {len(layers)} layers of compression; the tool "
+            f"unpacks at most {_MAX_ENCODING_LAYERS} (more is a known trick to exhaust memory)"
+        )
+    for name in layers:
+        if name not in _ZLIB_WINDOWS:
+            raise FetchError(
+                f"the server packed the file with {name[:40]!r}, which the tool does not "
+                "unpack (it asked for no compression)"
+            )
+    return layers
+
+
+def _unpacked(raw: Iterable[bytes], layers: Sequence[str]) -> Iterator[bytes]:
+    """The body with every layer of compression undone, in pieces of bounded size."""
+    pieces: Iterable[bytes] = raw
+    for name in reversed(layers):  # the last coding listed was applied last
+        pieces = _Unpacker(name).unpack(pieces)
+    return iter(pieces)
+
+
+class _Unpacker:
+    """Undoes one layer of gzip or deflate, never producing more than ``_UNPACK_PIECE`` bytes
+    per step: a few kilobytes that unpack to gigabytes are stopped at the size limit, not
+    after they were unpacked."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._decoder: zlib._Decompress | None = None
+        self._more_waiting = False  # the last step stopped at the piece size, not for lack of input
+        self._start = b""  # the first byte of a "deflate" body, kept until its header can be read
+
+    def unpack(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for data in pieces:
+            yield from self._feed(data, last=False)
+        yield from self._feed(b"", last=True)  # what zlib still holds
+
+    def _feed(self, data: bytes, last: bool) -> Iterator[bytes]:
+        data, self._start = self._start + data, b""
+        while data or self._more_waiting:
+            decoder = self._decoder
+            if decoder is None or decoder.eof:
+                if not data or (decoder is not None and not self._another_member(data)):
+                    return  # nothing yet, or padding after the end (ignored, as browsers do)
+                if decoder is None and len(data) < 2 and not last:
+                    self._start = data
+                    return
+                decoder = self._decoder = zlib.decompressobj(self._window(data))
+            try:
+                out = decoder.decompress(data, _UNPACK_PIECE)
+            except zlib.error:
+                raise FetchError(
+                    "the server sent compressed data that could not be unpacked"
+                ) from None
+            self._more_waiting = len(out) == _UNPACK_PIECE and not decoder.eof
+            if out:
+                yield out
+            data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+
+    def _another_member(self, data: bytes) -> bool:
+        # gzip allows several members one after another; anything else after the end is padding
+        return self._name != "deflate" and data.startswith(b"\x1f\x8b")
+
+    def _window(self, data: bytes) -> int:
+        if self._name != "deflate":
+            return _ZLIB_WINDOWS[self._name]
+        # "deflate" should have a zlib header; some servers send the bare stream
+        wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+        return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
 
 
 def _content_length(response: httpx.Response) -> int | None:
@@ -716,7 +1005,11 @@ def _worth_retrying(exc: httpx.HTTPError) -> bool:
 def _describe(exc: httpx.HTTPError, limits: FetchLimits, tries: int) -> str:
     """One plain line for a failed connection or download."""
     cause = _root_cause(exc)
-    if isinstance(exc, httpx.ConnectTimeout):
+    left = _time_left()
+    if isinstance(exc, httpx.TimeoutException) and left is not None and left <= 0:
+        reason = (f"the server took longer than {limits.total_timeout:g} s in all and was "
+                  "stopped (it may be sending very slowly on purpose)")
+    elif isinstance(exc, httpx.ConnectTimeout):
         reason = f"the server did not answer within {limits.connect_timeout:g} s"
     elif isinstance(exc, httpx.ReadTimeout):
         reason = f"the server stopped sending for {limits.read_timeout:g} s (timed out)"

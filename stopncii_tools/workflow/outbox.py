@@ -9,6 +9,10 @@ A run killed at any instant leaves each notice either where it was, or in ``send
 (``resume=True``) sends those again with the same key: an API that honours Idempotency-Key
 drops the copy; over SMTP a copy can arrive twice, carrying the same Message-ID and
 Idempotency-Key, so the receiver can recognise it (see docs/sending.md).
+
+Two runs at once never both send a notice: each takes the notice's lease in the transaction
+that moves it to ``sending`` and leaves alone a notice whose lease a live process holds; a
+lease whose process is gone is taken over by the next resuming run.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from email.utils import parseaddr
 from typing import Any
 
 from .. import clock as clocks
-from .._errors import NoticeError, SecretMissing, SendError
+from .._errors import NoticeError, SecretMissing, SendError, StoreError
 from ..notices import Notice, render_email, render_form_packet, render_json
 from ..notices.platforms import PlatformDirectory
 from ..store import NoticePayload, Store, StoredNotice
 from ..store.notice_states import allowed_move, sources, targets
+from ..store.notices import Sender
 from ..submit import (
     Channel,
     HTTPChannel,
@@ -61,7 +66,8 @@ class SendResult:
     ``outcome``: sent, retry_later, held (a final refusal: fix, then send with retry_held),
     by_hand (the person submits the packet, then records it with mark-sent), unconfigured,
     waiting (a retry is scheduled later), interrupted (left in 'sending' by a stopped run; resume
-    it), not_ready (could not be queued: the reason says what is missing).
+    it), not_ready (could not be queued: the reason says what is missing), other_run (another
+    run is sending it now, or dealt with it meanwhile; this run left it alone).
     """
 
     notice: StoredNotice
@@ -169,16 +175,20 @@ def send_notices(
     ``retry_held`` also tries notices held after a final refusal (after the person fixed it).
     """
     channels = _Channels(config)
-    for stored in _in_scope(store, case_id, notice_ids):
+    sender = Sender.this_process()
+    for listed in _in_scope(store, case_id, notice_ids):
+        stored = store.notice(listed.id)  # as it is now: another run may have moved it since
         if stored.status in sources("queue"):
             try:
                 stored = queue_notice(store, stored, config, directory, clock)
             except NoticeError as exc:
                 yield SendResult(stored, "not_ready", detail=exc.reason)
                 continue
+            except StoreError:  # another run queued it first
+                stored = store.notice(stored.id)
         if stored.status not in sources("claim"):
             continue
-        yield _send_or_explain(store, stored, config, channels, resume, retry_held, clock)
+        yield _send_or_explain(store, stored, config, channels, sender, resume, retry_held, clock)
 
 
 def _in_scope(store: Store, case_id: str | None, notice_ids: Sequence[int]) -> list[StoredNotice]:
@@ -188,14 +198,17 @@ def _in_scope(store: Store, case_id: str | None, notice_ids: Sequence[int]) -> l
 
 
 def _send_or_explain(
-    store: Store, stored: StoredNotice, config: SendingConfig, channels: _Channels,
+    store: Store, stored: StoredNotice, config: SendingConfig, channels: _Channels, sender: Sender,
     resume: bool, retry_held: bool, clock: clocks.Clock,
 ) -> SendResult:
     route = route_for(stored, config)
     now = clock()
-    if stored.status == "sending" and not resume:
-        return SendResult(stored, "interrupted", route, "a run stopped while sending it; "
-                          "run 'stopncii notice send --resume' to finish it (same bytes, same key)")
+    if stored.status == "sending":
+        holder = store.sending_now(stored.id, now)
+        if holder is not None and holder != sender:
+            return _left_to(stored, route, holder)
+        if not resume:
+            return _interrupted(stored, route)
     if route.method == "by_hand" and route.payload_kind == "email":
         return SendResult(stored, "by_hand", route, (
             f"{route.why}: send it from your own mailbox (open the file made by 'stopncii notice show "
@@ -216,24 +229,37 @@ def _send_or_explain(
     channel = channels.get(route)
     if isinstance(channel, str):
         return SendResult(stored, "unconfigured", route, channel)
-    return _attempt(store, stored, route, channel, config, clock)
+    return _attempt(store, stored, route, channel, config, sender, resume, clock)
+
+
+def _interrupted(stored: StoredNotice, route: Route) -> SendResult:
+    return SendResult(stored, "interrupted", route, "a run stopped while sending it; "
+                      "run 'stopncii notice send --resume' to finish it (same bytes, same key)")
+
+
+def _left_to(stored: StoredNotice, route: Route, holder: Sender | None) -> SendResult:
+    if holder is not None:
+        why = f"another run ({holder.describe()}) is sending it right now; this run left it to that one"
+    else:
+        why = f"another run dealt with it at the same time; it is {stored.status} now"
+    return SendResult(stored, "other_run", route, why)
 
 
 def _attempt(
     store: Store, stored: StoredNotice, route: Route, channel: Channel, config: SendingConfig,
-    clock: clocks.Clock,
+    sender: Sender, resume: bool, clock: clocks.Clock,
 ) -> SendResult:
-    """One try: commit 'sending', call the channel, commit what happened."""
+    """One try: claim the notice (lease and 'sending', committed), call the channel, commit what happened."""
     payload = store.notice_payload(stored.id)
     if payload is None:
         raise NoticeError("its frozen copy is missing, so it cannot be sent again safely",
                           item=f"notice {stored.id}")
-    started = clock()
-    number = stored.attempts + 1
-    with store.transaction():
-        claimed = store.move_notice(stored, "sending", step="claim", at=started, detail={"attempt": number},
-                                    attempts=number)
-        attempt_id = store.start_attempt(stored.id, number, route.method, started)
+    claim = store.claim_notice(stored.id, sender, channel=route.method, at=clock(), resume=resume)
+    if claim.outcome == "stopped":
+        return _interrupted(claim.notice, route)
+    if claim.outcome != "claimed":
+        return _left_to(claim.notice, route, claim.holder)
+    claimed, attempt_id = claim.notice, claim.attempt_id
     outgoing = Outgoing(notice_id=stored.notice_key, idempotency_key=stored.notice_key,
                         payload=_outgoing_payload(stored, payload))
     try:
