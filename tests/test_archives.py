@@ -1,6 +1,6 @@
 """Pictures inside zip archives are protected and found, in memory, with the limits of any input:
 too many files, too large, nested too deep, zip bombs and damaged archives are refused by name,
-and the other files go on. PDF documents are said to be unread, per file."""
+and the other files go on. Pictures inside PDF documents are found page by page."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from stopncii_tools.cli import cli
 from stopncii_tools.media.archives import MAX_DEPTH, MAX_MEMBERS, archive_members
@@ -104,17 +105,46 @@ def test_a_size_that_lies_is_refused(tmp_path: Path) -> None:
     assert member.problem.startswith("its content does not match what the archive says; the archive is damaged")
 
 
-def test_a_pdf_is_named_as_not_read(tmp_path: Path) -> None:
-    (tmp_path / "folder").mkdir()
-    for where in (tmp_path / "report.pdf", tmp_path / "folder" / "scan.pdf"):
-        where.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")
+def _pdf_of(*pictures: Image.Image) -> bytes:
+    """A PDF document with one picture per page, as a scanner or a 'save as PDF' makes it."""
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, "PDF", save_all=True, append_images=list(pictures[1:]))
+    return buffer.getvalue()
+
+
+def test_pictures_inside_a_pdf_are_found_page_by_page(tmp_path: Path) -> None:
+    photos = write_photos(tmp_path / "photos", [441, 442])
     db = str(tmp_path / "cases.db")
-    run("case", "new", "Documents", "--db", db)
-    named = run("scan", "--db", db, "--jobs", "1", str(tmp_path / "report.pdf"))
-    assert named.exit_code == 1
-    assert f"{tmp_path / 'report.pdf'}: this is a PDF document; pictures inside PDF files are not read" in named.stderr
-    in_folder = run("scan", "--db", db, "--jobs", "1", str(tmp_path / "folder"))
-    assert in_folder.exit_code == 0 and "skipped" in in_folder.stderr and "pictures inside PDF files are not read" in in_folder.stderr
+    assert run("case", "new", "Documents", "--db", db).exit_code == 0
+    assert run("protect", "--db", db, "--jobs", "1", str(tmp_path / "photos")).exit_code == 0
+    reported = tmp_path / "reported"
+    reported.mkdir()
+    other = write_photos(tmp_path / "other", [443])["photo443.jpg"]
+    (reported / "dossier.pdf").write_bytes(_pdf_of(other, photos["photo442.jpg"].resize((640, 480))))
+    (reported / "letters.zip").write_bytes(zip_of({"in/scan.pdf": _pdf_of(photos["photo441.jpg"])}))
+    before = everything_under(tmp_path)
+    result = run("scan", "--db", db, "--jobs", "1", "--json", str(reported))
+    assert result.exit_code == 0, result.output
+    found = sorted((r["source"], r["label"]) for r in map(json.loads, result.stdout.splitlines()) if "match" in r)
+    assert [(source.endswith(("dossier.pdf!page 2/image.jpg", "letters.zip!in/scan.pdf!page 1/image.jpg")), label)
+            for source, label in found] == [(True, "photo442.jpg"), (True, "photo441.jpg")]
+    assert everything_under(tmp_path) == before  # nothing unpacked to disk
+
+
+def test_a_damaged_or_empty_pdf_is_one_line_and_the_rest_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "reported"
+    folder.mkdir()
+    (folder / "cut.pdf").write_bytes(_pdf_of(Image.new("RGB", (300, 200), (90, 20, 20)))[:200])
+    (folder / "text-only.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")
+    write_photos(folder, [444])
+    db = str(tmp_path / "cases.db")
+    assert run("case", "new", "Documents", "--db", db).exit_code == 0
+    result = run("scan", "--db", db, "--jobs", "1", str(folder))
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if ".pdf" in line]
+    assert any("cut.pdf" in line and "damaged or could not be read" in line for line in lines), result.stderr
+    assert any("text-only.pdf" in line for line in lines), result.stderr
+    assert "1 scanned, 2 failed" in result.stderr  # the photo beside them was still checked
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

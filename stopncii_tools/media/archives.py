@@ -7,7 +7,9 @@ unpacked and in all, how deep archives nest, and how strongly each file is compr
 bomb packs gigabytes into kilobytes). A file that unpacks to another size than the archive
 declares is refused too. Each refusal names the file and the reason; the rest go on.
 
-PDF documents are not read: the person is told so, per file, in plain words.
+The pictures embedded in PDF documents are read the same way (``report.pdf!page 2/img0.jpg``),
+with pypdf from the ``documents`` extra, whose own limits bound every stream it unpacks; pages
+and pictures per document are capped too. Without the extra, each PDF is named as not read.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ MAX_DEPTH: Final = 2  # archives inside archives inside archives are refused
 
 _ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry, or an empty archive
 _PDF_MAGIC: Final = b"%PDF-"
-PDF_NOT_READ: Final = ("this is a PDF document; pictures inside PDF files are not read. Save the pictures out "
-                       "of it (or take screenshots of its pages) and check those files")
+PDF_NOT_READ: Final = ("this is a PDF document; pictures inside PDF files are read with the documents extra: "
+                       "pip install 'stopncii-tools[documents]'. Or save the pictures out of it and check those")
+MAX_PDF_PAGES: Final = 2_000
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _members(source: IO[bytes], name: str, depth: int) -> Iterator[Member]:
                     yield from _members(io.BytesIO(member.data), inner, depth + 1)
                 continue
             if member.data is not None and member.data.startswith(_PDF_MAGIC):
-                yield Member(inner, problem=PDF_NOT_READ)
+                yield from document_pictures(member.data, inner)
                 continue
             yield member
 
@@ -119,4 +122,44 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Member:
     if len(data) != info.file_size:
         return Member(name, problem="its content does not match what the archive says (a shorter file); "
                                     "the archive is damaged or was altered; it was not read")
+    return Member(name, data=data)
+
+
+def document_pictures(data: bytes, name: str) -> Iterator[Member]:
+    """Every picture embedded in the PDF document ``data``, in memory, page by page."""
+    try:
+        import pypdf
+    except ImportError:
+        yield Member(name, problem=PDF_NOT_READ)
+        return
+    found = 0
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            yield Member(name, problem="this PDF document is protected by a password; it cannot be read")
+            return
+        if len(reader.pages) > MAX_PDF_PAGES:
+            yield Member(name, problem=f"the document has {len(reader.pages)} pages; at most {MAX_PDF_PAGES} are read")
+            return
+        for number, page in enumerate(reader.pages, 1):
+            for image in page.images:
+                found += 1
+                if found > MAX_MEMBERS:
+                    yield Member(name, problem=f"the document holds more than {MAX_MEMBERS} pictures; the rest "
+                                               "were not read")
+                    return
+                yield _document_picture(image, f"{name}!page {number}/{image.name}")
+    except Exception as exc:  # pypdf's errors and limits, and any surprise of a damaged file: one line
+        yield Member(name, problem=f"this PDF document is damaged or could not be read "
+                                   f"({type(exc).__name__}: {str(exc)[:120]})")
+        return
+    if not found:
+        yield Member(name, problem="this PDF document holds no pictures")
+
+
+def _document_picture(image: object, name: str) -> Member:
+    data = getattr(image, "data", b"")
+    if len(data) > MAX_MEMBER_BYTES:
+        return Member(name, problem=f"the picture is {len(data) / 2**20:.0f} MB; at most "
+                                    f"{MAX_MEMBER_BYTES // 2**20} MB are read")
     return Member(name, data=data)

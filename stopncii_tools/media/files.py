@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import MediaError, MediaTooLarge, UnsupportedMedia
-from .archives import PDF_NOT_READ, archive_members, kind_of_file
+from .archives import archive_members, document_pictures, kind_of_file
 from .budgets import MB, max_file_bytes
 
 # a FIFO opens at once instead of waiting for a writer; no effect on a regular file
@@ -68,7 +68,14 @@ def _opened(found: FoundFile) -> Iterator[FoundFile]:
     """The file itself, or what is inside it when it is an archive (read in memory)."""
     kind = kind_of_file(found.path)
     if kind == "pdf":
-        yield FoundFile(found.path, found.explicit, problem=PDF_NOT_READ)
+        try:
+            data = read_regular_file(found.path)
+        except MediaError as exc:
+            yield FoundFile(found.path, found.explicit, problem=exc.reason)
+            return
+        for member in document_pictures(data, str(found.path)):
+            yield FoundFile(found.path, explicit=member.problem is not None, data=member.data, name=member.name,
+                            problem=member.problem)
     elif kind == "zip":
         for member in archive_members(found.path):
             # a file in an archive that is not a picture is passed over like one in a folder
