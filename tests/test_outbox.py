@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from stopncii_tools.cli import cli
 from stopncii_tools.notices.platforms import load_directory
 from stopncii_tools.store import Store
+from stopncii_tools.store.notices import Sender
 from stopncii_tools.submit.config import load_sending_config
 from stopncii_tools.workflow.outbox import queue_notice
 from tests._casework import (
@@ -175,6 +176,22 @@ def test_resume_finishes_a_notice_a_stopped_run_left_sending(intake_case) -> Non
     assert notice.status == "sent" and attempts == ["interrupted", "delivered"]
     assert len(intake.accepted) == 3 and len(intake.received) == 4  # the copy was recognised by its key
 
+
+
+def test_the_board_tells_a_notice_another_run_is_sending_from_one_a_stopped_run_left(intake_case) -> None:  # type: ignore[no-untyped-def]
+    made, intake = intake_case
+    write_sending(intake_settings(intake))
+    with Store(made.db) as store:
+        queued = queue_notice(store, store.notice(2), load_sending_config(None), load_directory(), lambda: NOW)
+        claim = store.claim_notice(2, Sender.this_process(), channel="http", at=NOW, resume=False)
+        assert claim.outcome == "claimed" and queued.id == 2
+    live = [json.loads(line) for line in run("status", "--db", str(made.db), "--json").stdout.splitlines()]
+    assert [(r["notice"], r["state"]) for r in live if r["notice"] == 2] == [(2, "sending")]  # this process holds it
+    with Store(made.db) as store:  # the holder is gone: a process id that is not running
+        store.conn.execute("UPDATE send_leases SET pid = 999999999 WHERE notice_id = 2")
+    left = [json.loads(line) for line in run("status", "--db", str(made.db), "--json").stdout.splitlines()]
+    assert [(r["notice"], r["state"], r["next_step"]) for r in left if r["notice"] == 2] == [
+        (2, "interrupted", "stopncii notice send --resume")]
 
 # -- e-mail ---------------------------------------------------------------------------------
 

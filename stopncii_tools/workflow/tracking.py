@@ -33,7 +33,7 @@ SOON_HOURS = 12.0
 MAX_PAGE_RECHECK = 60  # pictures of a page looked at when the found address is no longer on it
 GONE = ("removed", "gone_from_page", "replaced")  # outcomes that count as taken down
 CHECKED_STATES = sources("check")  # a refused notice too: a later removal still counts
-_RANKS = ("overdue", "due soon", "refused", "interrupted", "held", "by hand", "to send", "retrying",
+_RANKS = ("overdue", "due soon", "refused", "interrupted", "held", "by hand", "to send", "sending", "retrying",
           "waiting", "closed")
 
 
@@ -61,13 +61,14 @@ def status_board(
 ) -> list[BoardRow]:
     """Every open notice (of one case, or all), most urgent first."""
     now = clock()
-    rows = [_board_row(n, config, now, soon_hours) for n in store.notices(case_id)]
+    rows = [_board_row(n, config, now, soon_hours, n.status == "sending" and store.sending_now(n.id, now) is not None)
+            for n in store.notices(case_id)]
     kept = [r for r in rows if include_closed or r.state != "closed"]
     far = datetime.max.replace(tzinfo=now.tzinfo)
     return sorted(kept, key=lambda r: (r.rank, r.due_at or far, r.notice.id))
 
 
-def _board_row(n: StoredNotice, config: SendingConfig, now: datetime, soon_hours: float) -> BoardRow:
+def _board_row(n: StoredNotice, config: SendingConfig, now: datetime, soon_hours: float, live: bool) -> BoardRow:
     due = clocks.parse_time(n.due_at, "due date") if n.due_at else None
     left = (due - now).total_seconds() / 3600 if due else None
     if n.status in ("removed", "withdrawn"):
@@ -81,6 +82,8 @@ def _board_row(n: StoredNotice, config: SendingConfig, now: datetime, soon_hours
             return BoardRow(n, "overdue", due, left, f"follow up: stopncii notice follow-up {n.id}")
         state = "due soon" if left <= soon_hours else "waiting"
         return BoardRow(n, state, due, left, "see whether it is gone: stopncii check")
+    if n.status == "sending" and live:  # another run holds its lease right now
+        return BoardRow(n, "sending", due, left, "another run is sending it now; look again in a moment")
     if n.status == "sending":
         return BoardRow(n, "interrupted", due, left, "stopncii notice send --resume")
     route = route_for(n, config)
