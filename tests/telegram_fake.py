@@ -43,6 +43,7 @@ class Channel:
     bytes_sent: int = 0
     port: int = 0
     token: str = "t1"  # the CDN signs its addresses; a new token gives the same file a new address
+    lost: set[str] = field(default_factory=set)  # files the CDN answers 404 for, though pages still name them
 
     def add(self, post: Post) -> Post:
         self.posts.append(post)
@@ -118,7 +119,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.channel.requests[parts.path] += 1
         host = self.headers.get("Host", "").split(":")[0]
         if host == CDN and parts.path.startswith("/file/"):
-            data = self.channel.files.get(parts.path.removeprefix("/file/"))
+            key = parts.path.removeprefix("/file/")
+            data = None if key in self.channel.lost else self.channel.files.get(key)
             self._send(data, "video/mp4" if parts.path.endswith(".mp4") else "image/jpeg")
         elif host == "t.me" and parts.path == f"/s/{self.channel.name}":
             before = parse_qs(parts.query).get("before", [None])[0]

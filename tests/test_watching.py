@@ -7,6 +7,10 @@ The channel is a real HTTP server on loopback speaking Telegram's public markup
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -193,3 +197,91 @@ def test_a_post_whose_picture_moved_to_a_new_address_is_still_there_until_the_po
         gone = records(CliRunner().invoke(cli, ["check", "--db", str(db), "--json", *RESOLVE],
                                           env={"STOPNCII_NOW": "2026-06-01T11:00:00+00:00"}))
     assert [(c["outcome"], c["notice_status"]) for c in gone] == [("gone_from_page", "removed")]
+
+
+# -- bad input: endless or looping pages, deleted channels, missing pictures, hostile addresses
+
+
+def _site(channel: Channel, pages: dict[str, str]) -> None:
+    """Plain pages served from the channel's CDN host (any site would do)."""
+    for name, text in pages.items():
+        channel.files[name] = f"<!doctype html><html><body>{text}</body></html>".encode()
+
+
+def test_an_endless_next_link_stops_at_the_page_limit(tmp_path: Path) -> None:
+    channel, mine = _channel(tmp_path)
+    db, case_id = _case(tmp_path, mine)
+    with serve(channel):
+        base = f"http://{CDN}:{channel.port}/file"
+        picture = channel.media_url("p.jpg", encode(scene(7500), quality=80))
+        _site(channel, {f"page{n}.html": f'<img src="{picture}"><a rel="next" href="{base}/page{n + 1}.html">older</a>'
+                        for n in range(50)})
+        _site(channel, {"a.html": f'<img src="{picture}"><a rel="next" href="{base}/b.html">b</a>',
+                        "b.html": f'<img src="{picture}&v=2"><a rel="next" href="{base}/a.html">a</a>'})
+        endless = run("scan", "--db", str(db), "--case", case_id, "--pages", "4", *RESOLVE, f"{base}/page0.html")
+        looping = run("scan", "--db", str(db), "--case", case_id, "--pages", "10", *RESOLVE, f"{base}/a.html")
+    assert endless.exit_code == 0 and "(older pages were not read (at most 4; see --pages))" in endless.stderr
+    assert [channel.requests[f"/file/page{n}.html"] for n in range(6)] == [1, 1, 1, 1, 0, 0]
+    assert looping.exit_code == 0, looping.stderr
+    assert channel.requests["/file/a.html"] + channel.requests["/file/b.html"] <= 10  # bounded, never endless
+
+
+def test_a_deleted_channel_and_a_missing_picture_are_each_one_line(tmp_path: Path) -> None:
+    channel, mine = _channel(tmp_path)
+    db, case_id = _case(tmp_path, mine)
+    with serve(channel):
+        channel.lost.add("1044-0.jpg")  # the CDN lost the newest post's picture
+        gone_channel = run("scan", "--db", str(db), "--case", case_id, *RESOLVE, f"http://t.me:{channel.port}/s/deleted_chan")
+        result = run("scan", "--db", str(db), "--case", case_id, "--json", "--pages", "1", *RESOLVE, channel.url)
+    assert gone_channel.exit_code == 1 and "deleted_chan" in gone_channel.stderr and "404" in gone_channel.stderr
+    assert result.exit_code == 1
+    errors = [r for r in records(result) if "error" in r]
+    assert len(errors) == 1 and "1044-0.jpg" in errors[0]["error"] and "404" in errors[0]["error"]
+    [summary] = [r["page_summary"] for r in records(result) if "page_summary" in r]
+    assert (summary["found"], summary["checked"], summary["failed"]) == (20, 19, 1)  # the other 19 were checked
+
+
+def test_data_addresses_and_broken_css_are_passed_over(tmp_path: Path) -> None:
+    channel, mine = _channel(tmp_path)
+    db, case_id = _case(tmp_path, mine)
+    with serve(channel):
+        good = channel.media_url("ok.jpg", encode(scene(7600), quality=80))
+        _site(channel, {"odd.html": (
+            '<div style="background:url(data:image/png;base64,iVBORw0KGgo=)"></div>'
+            '<div style="background-image:url(javascript:alert(1))"></div>'
+            f'<style>.x{{background:url("{good}")}} .z{{background: url(</style>'
+            '<div style="background: url(\'unclosed"></div>')})
+        result = run("scan", "--db", str(db), "--case", case_id, "--json", *RESOLVE,
+                     f"http://{CDN}:{channel.port}/file/odd.html")
+    assert result.exit_code == 0, result.stderr
+    [summary] = [r["page_summary"] for r in records(result) if "page_summary" in r]
+    assert (summary["found"], summary["checked"]) == (1, 1)  # the one real picture; nothing else fetched
+
+
+def test_a_watch_run_killed_half_way_loses_nothing_and_fetches_nothing_recorded_twice(tmp_path: Path) -> None:
+    channel, mine = _channel(tmp_path)
+    db, case_id = _case(tmp_path, mine)
+    with serve(channel):
+        assert run("watch", "add", "--db", str(db), "--case", case_id, channel.url).exit_code == 0
+        command = [sys.executable, "-m", "stopncii_tools", "watch", "run", "--db", str(db), "--pages", "5", *RESOLVE]
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        recorded: set[str] = set()
+        deadline = time.monotonic() + 120
+        while len(recorded) < 8 and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with sqlite3.connect(db) as conn:
+                recorded = {row[0] for row in conn.execute("SELECT url FROM sightings")}
+        child.kill()  # as a sleeping laptop or the out-of-memory killer would
+        child.wait()
+        assert 8 <= len(recorded) < 45, "the run was not stopped half way; make the channel longer"
+        with sqlite3.connect(db) as conn:
+            recorded = {row[0] for row in conn.execute("SELECT url FROM sightings")}
+        again = run("watch", "run", "--db", str(db), "--all", "--json", "--pages", "5", *RESOLVE)
+    assert again.exit_code in (0, 3), again.stderr  # 3 when the fake came after the kill
+    with Store(db) as store:
+        urls = [s.url for s in store.sightings(case_id)]
+        assert len(store.matches(case_id)) == 1  # the fake, found once by one of the two runs
+        assert store.watches(case_id)[0].newest_post == 1044  # the cursor moved only once a run finished
+    assert len(urls) == len(set(urls)) == 45  # every picture once: none lost, none twice
+    for url in recorded:
+        assert channel.requests[url.split(f":{channel.port}", 1)[1].split("?", 1)[0]] == 1, url

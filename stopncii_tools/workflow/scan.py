@@ -90,7 +90,8 @@ class ScanOptions:
     hosts: Mapping[str, str] = field(default_factory=dict)
     max_pages: int = DEFAULT_MAX_PAGES  # a page and the pages of older posts followed from it
     only_new: bool = False  # leave alone what this case has seen before (watch runs)
-    after_post: int | None = None  # with only_new: posts up to this number were seen before
+    after_post: int | None = None  # with only_new: a finished run saw the posts up to this number
+    covered_until: str | None = None  # with only_new: when the last finished run ended (what it saw is covered)
 
 
 @dataclass
@@ -260,7 +261,8 @@ def _scan_page(
         posts = [n for n in map(_post_number, links) if n is not None]
         if posts:
             report.newest_post = max(posts + ([report.newest_post] if report.newest_post else []))
-        wanted = [link for link in links if not (options.only_new and _seen_before(store, case, link, options))]
+        before = {link.url: _seen_before(store, case, link, options) if options.only_new else None for link in links}
+        wanted = [link for link in links if before[link.url] is None]
         report.known += len(links) - len(wanted)
         by_url = {link.url: link for link in wanted}
         for url, result in fetcher.get_many(by_url):
@@ -279,7 +281,7 @@ def _scan_page(
         older = reading.older_page
         if older is None:
             return
-        if len(wanted) < len(links):
+        if "covered" in before.values():  # a finished run read on from here; a stopped one may not have
             report.stopped = "the rest was checked before"
             return
         if report.pages >= options.max_pages:
@@ -302,11 +304,17 @@ def _post_number(link: MediaLink) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _seen_before(store: Store, case: Case, link: MediaLink, options: ScanOptions) -> bool:
+def _seen_before(store: Store, case: Case, link: MediaLink, options: ScanOptions) -> str | None:
+    """``covered`` when a finished run saw it (older pages were read then too), ``recorded`` when
+    only a run that may have been stopped did, None when it is new."""
     post = _post_number(link)
     if post is not None and options.after_post is not None and post <= options.after_post:
-        return True
-    return bool(store.sightings_at(case.id, link.url))
+        return "covered"
+    sightings = store.sightings_at(case.id, link.url)
+    if not sightings:
+        return None
+    first = min(s.first_seen_at for s in sightings)
+    return "covered" if options.covered_until is not None and first <= options.covered_until else "recorded"
 
 
 def _page_outcome(report: PageReport) -> ScanOutcome:

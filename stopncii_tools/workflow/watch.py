@@ -2,8 +2,9 @@
 
 A watch is a page (a Telegram channel, a gallery, a forum thread) kept in the case with an
 interval. A run scans every due page like ``scan`` does, but leaves alone the pictures the case
-has seen before and the posts up to the newest post of the last run, and stops reading older
-pages at the first one that holds something seen before. Sightings and matches are committed
+has seen before and the posts up to the newest post of the last finished run, and stops reading
+older pages at the first one that holds something a finished run saw (a stopped run may not
+have read on, so what only it saw is skipped without stopping there). Sightings and matches are committed
 one by one and the watch's cursor moves only when its run finished, so a run stopped at any
 point can simply be run again: nothing is lost, and nothing recorded is fetched twice.
 """
@@ -77,7 +78,7 @@ def run_watches(
     watches = store.watches(case_id, due_at=clock() if due_only else None)
     for watch in watches:
         case = store.get_case(watch.case_id)
-        scan = replace(options, only_new=True, after_post=watch.newest_post)
+        scan = replace(options, only_new=True, after_post=watch.newest_post, covered_until=watch.last_run_at)
         outcomes = list(scan_sources(store, case, [watch.url], scan))
         report = next((o.page for o in outcomes if o.page is not None), None)
         summary = _summary(outcomes, report)

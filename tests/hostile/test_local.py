@@ -132,7 +132,7 @@ def _tiny_8k_video(frames: int = 12) -> bytes:
 
 def test_a_file_past_its_time_budget_is_stopped_and_the_run_goes_on(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a-8k.mp4").write_bytes(_tiny_8k_video())
+    (tmp_path / "in" / "a-8k.mp4").write_bytes(_tiny_8k_video(frames=150))  # seconds to decode, even on a fast machine
     (tmp_path / "in" / "b-good.jpg").write_bytes(encode(scene(6)))
     # 0.3 s plus 2 s a MB: about 0.5 s for this 100 kB video, which takes seconds to decode
     done = run_capped(["hash", "-j", "1", "--json", "in"], tmp_path, env={"STOPNCII_ITEM_SECONDS": "0.3"})
