@@ -23,13 +23,15 @@ def test_every_recorded_time_is_the_time_set_in_stopncii_now(tmp_path: Path) -> 
         assert {row[0] for row in db.execute("SELECT first_seen_at FROM sightings")} == {FIXED}
         assert {row[0] for row in db.execute("SELECT checked_at FROM removal_checks")} == {FIXED}
         assert {row[0] for row in db.execute("SELECT at FROM events")} == {FIXED}
+        [(watched_due,)] = db.execute("SELECT next_due_at FROM watches")  # the demo watches its page: 6 h on
+        assert datetime.fromisoformat(watched_due) - datetime.fromisoformat(FIXED) == timedelta(hours=6)
         sent, due = db.execute("SELECT sent_at, due_at FROM notices WHERE sent_at IS NOT NULL").fetchone()
         assert sent == FIXED and datetime.fromisoformat(due) - datetime.fromisoformat(FIXED) == timedelta(hours=48)
         times = [
             (table, column, value)
             for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             for column in [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
-            if column == "at" or column.endswith("_at") and column not in ("due_at", "next_attempt_at")
+            if column == "at" or column.endswith("_at") and column not in ("due_at", "next_attempt_at", "next_due_at")
             for (value,) in db.execute(f"SELECT {column} FROM {table}")
             if value is not None
         ]

@@ -27,9 +27,11 @@ from ..store import Case, MatchRecord, Store, StoredNotice
 from ..submit.config import SendingConfig
 from .outbox import mark_sent
 from .protect import protect_paths
+from .report import build_report, write_report
 from .scan import ScanOptions, ScanOutcome, scan_sources
 from .takedown import load_notice, plan_notices, save_plan, save_requester
 from .tracking import CheckOptions, check_removals, status_board
+from .watch import add_watch, run_watches
 
 DEMO_TITLE = "Demo: sample pictures"
 DEMO_HOST = "photos.example"  # a reserved name (RFC 2606): no real website is involved
@@ -60,7 +62,9 @@ def demo_case(store: Store) -> Case:
 @contextmanager
 def _local_web_page(folder: Path, pictures: list[str]) -> Iterator[str]:
     """Serve a page showing ``pictures`` on 127.0.0.1; yields the page URL."""
-    body = "".join(f'<p><img src="{name}" alt="post"></p>' for name in pictures)
+    # the first as a CSS background, as Telegram and many galleries show photos
+    body = "".join(f'<div class="photo" style="background-image:url(\'{name}\')"></div>' if n == 0 else
+                   f'<p><img src="{name}" alt="post"></p>' for n, name in enumerate(pictures))
     (folder / "post.html").write_text(
         f"<!doctype html><html><head><title>A post</title></head><body>{body}</body></html>")
     handler = functools.partial(_QuietHandler, directory=str(folder))
@@ -115,7 +119,29 @@ def run_demo(store: Store, jobs: int | None = 1) -> Iterator[DemoStep]:
             for name in on_page[: len(on_page) // 2]:
                 (root / "reported" / name).unlink()  # the site takes half of the pictures down
             yield _check_step(store, case)
+            yield _watch_step(store, case, page_url)
+        yield _report_step(store, case, root)
     store.close_case(case.id)  # closed, so nothing of the person's lands in it by default
+
+
+def _watch_step(store: Store, case: Case, page_url: str) -> DemoStep:
+    add_watch(store, case, page_url)
+    [run] = run_watches(store, case_id=case.id,
+                        options=ScanOptions(allow_private=True, hosts={DEMO_HOST: "127.0.0.1"}))
+    summary = run.summary
+    return DemoStep("7. Keep watching the page", [
+        f"Looked at again: {summary['checked']} new pictures, {summary['seen_before']} seen before were left alone.",
+        "In your own case, 'stopncii watch add URL' does this on a schedule.",
+    ], [f"watch {run.watch.id}: {run.watch.url}; next check {run.watch.next_due_at}"])
+
+
+def _report_step(store: Store, case: Case, folder: Path) -> DemoStep:
+    out = write_report(build_report(store, case.id), "html", folder / "case-report.html")
+    chain = store.verify_chain(case.id)
+    return DemoStep("8. Write the case report", [
+        "For a lawyer, the police or a regulator: every address, date, notice and check",
+        f"({out.stat().st_size // 1024} KB as a web page; PDF too). In your own case: 'stopncii report'.",
+    ], [f"{chain.events} events in the case's record, each chained to the one before; head {chain.head}"])
 
 
 def _protect_step(store: Store, case: Case, folder: Path, count: int, jobs: int | None) -> DemoStep:
