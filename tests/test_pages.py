@@ -272,13 +272,14 @@ TELEGRAM_CHANNEL = """<html><head><link rel="canonical" href="https://t.me/s/fak
 <div class="tgme_widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="fakes_chan/1202">
   <div class="tgme_widget_message_grouped_wrap"><div class="tgme_widget_message_grouped">
     <a class="tgme_widget_message_photo_wrap grouped_media_wrap" href="https://t.me/fakes_chan/1202?single" style="background-image:url('https://cdn4.telesco.pe/file/album-1.jpg')"></a>
-    <a class="tgme_widget_message_video_player grouped_media_wrap" href="https://t.me/fakes_chan/1203?single">
+    <a class="tgme_widget_message_photo_wrap grouped_media_wrap" href="https://t.me/fakes_chan/1203?single" style="background-image:url('https://cdn4.telesco.pe/file/album-2.jpg')"></a>
+    <a class="tgme_widget_message_video_player grouped_media_wrap" href="https://t.me/fakes_chan/1204?single">
       <i class="tgme_widget_message_video_thumb" style="background-image:url('https://cdn4.telesco.pe/file/thumb.jpg')"></i>
       <div class="tgme_widget_message_video_wrap"><video class="tgme_widget_message_video js-message_video" src="https://cdn4.telesco.pe/file/clip.mp4?token=t"></video></div></a>
   </div></div></div></div>
-<div class="tgme_widget_message_wrap"><div class="tgme_widget_message" data-post="fakes_chan/1204"><div class="tgme_widget_message_text">only words</div></div></div>
+<div class="tgme_widget_message_wrap"><div class="tgme_widget_message" data-post="fakes_chan/1205"><div class="tgme_widget_message_text">only words</div></div></div>
 <img src="https://telegram.org/img/footer.png">
-<a class="tme_messages_more js-messages_more" data-after="1204" href="/s/fakes_chan?after=1204"></a>
+<a class="tme_messages_more js-messages_more" data-after="1205" href="/s/fakes_chan?after=1205"></a>
 <a class="tme_messages_more js-messages_more" data-before="1201" href="/s/fakes_chan?before=1201"></a>
 </body></html>"""
 
@@ -289,6 +290,7 @@ def test_telegram_channel_photos_keep_their_post_permalink() -> None:
         ("avatar.jpg", "img", None),
         ("photo-a.jpg", "telegram-photo", "https://t.me/fakes_chan/1201"),
         ("album-1.jpg", "telegram-photo", "https://t.me/fakes_chan/1202"),
+        ("album-2.jpg", "telegram-photo", "https://t.me/fakes_chan/1203"),  # an album item is a post of its own
         ("thumb.jpg", "telegram-video-thumb", "https://t.me/fakes_chan/1202"),
         ("clip.mp4?token=t", "video", "https://t.me/fakes_chan/1202"),
         ("footer.png", "img", None),  # after the posts: belongs to none of them

@@ -59,6 +59,8 @@ _CSS_URL = re.compile(
 _CSS_IMAGE_SET_STRING = re.compile(r"""image-set\(|(?<=[(,\t\n\f\r ])(?:"([^"]{1,8192})"|'([^']{1,8192})')""",
                                    re.IGNORECASE)
 _TELEGRAM_POST = re.compile(r"([A-Za-z0-9_]{1,64})/([0-9]{1,12})")
+_TELEGRAM_POST_LINK = re.compile(r"https?://(?:www\.)?(?:t\.me|telegram\.me)(?::[0-9]{1,5})?/([A-Za-z0-9_]{1,64})/"
+                                 r"([0-9]{1,12})(?:\?single)?")
 _TELEGRAM_BACKGROUNDS: Final = {  # element class -> what the background shows
     "tgme_widget_message_photo_wrap": "telegram-photo",
     "tgme_widget_message_video_thumb": "telegram-video-thumb",
@@ -229,12 +231,12 @@ class _Scan:
                     self._end_tag(end_tag.lower())
                 pos = _after(text, ">", markup.end())  # also doctype, CDATA, <?...>
 
-    def _add(self, raw: str | None, tag: str) -> None:
+    def _add(self, raw: str | None, tag: str, post: str | None = None) -> None:
         if raw is None or len(self.found) >= self.max_links:
             return
         raw = raw.strip(_WS)
         if raw and len(raw) <= MAX_URL_CHARS and not raw.lower().startswith(_DROPPED_SCHEMES):
-            self.found.setdefault(raw, (tag, self._post))
+            self.found.setdefault(raw, (tag, post or self._post))
 
     def _start_tag(self, name: str, attrs: dict[str, str]) -> None:
         classes = attrs.get("class", "").split()
@@ -246,8 +248,9 @@ class _Scan:
             self._post_divs += 1
         if "style" in attrs and "emoji" not in classes:
             tag = next((_TELEGRAM_BACKGROUNDS[c] for c in classes if c in _TELEGRAM_BACKGROUNDS), "css-background")
+            own = self._own_post(attrs.get("href", "")) if tag != "css-background" else None
             for url in _css_background_urls(attrs["style"]):
-                self._add(url, tag)
+                self._add(url, tag, own)
         for attr in _BACKGROUND_ATTRS:
             self._add(attrs.get(attr), "css-background")
         if "image" in attrs.get("itemprop", "").lower().split():
@@ -286,6 +289,11 @@ class _Scan:
             href = attrs.get("href")
             if href is not None and _looks_like_media_file(href):
                 self._add(href, "link")
+
+    def _own_post(self, href: str) -> str | None:
+        """An album photo links its own post (``t.me/NAME/1203?single``): that is its permalink."""
+        found = _TELEGRAM_POST_LINK.fullmatch(href.strip())
+        return f"{self.telegram}/{found.group(1)}/{found.group(2)}" if found else None
 
     def _older_link(self, name: str, attrs: dict[str, str], classes: list[str]) -> None:
         """Telegram's "older messages" link, or the page's ``rel="next"`` (an older-posts page)."""
