@@ -12,12 +12,13 @@ import pytest
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as NoKeyring
 
 from stopncii_tools.cli import cli
 from stopncii_tools.store import Store
 from stopncii_tools.store.migrations import MIGRATIONS
+
+from .test_submit_smtp import MemoryKeyring  # the one in-memory keyring of the tests
 
 
 def run(*args: str) -> Result:
@@ -126,25 +127,6 @@ def test_a_database_from_before_the_chain_keeps_every_event_and_gets_chained(tmp
 # -- signed reports -------------------------------------------------------------------------
 
 
-class _MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps its entries in memory (the system's is not ours to touch)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
-
-
 @pytest.fixture()
 def chosen_keyring() -> Iterator[None]:
     before = keyring.get_keyring()
@@ -153,7 +135,7 @@ def chosen_keyring() -> Iterator[None]:
 
 
 def test_a_signed_report_with_one_changed_byte_fails_verify(tmp_path: Path, chosen_keyring: None) -> None:
-    keyring.set_keyring(_MemoryKeyring())
+    keyring.set_keyring(MemoryKeyring())
     db = tmp_path / "cases.db"
     case_id = _case_with_history(db)
     for fmt in ("pdf", "html", "json"):
@@ -175,7 +157,7 @@ def test_a_signed_report_with_one_changed_byte_fails_verify(tmp_path: Path, chos
 
 
 def test_the_key_fingerprint_in_the_report_is_the_one_it_is_signed_with(tmp_path: Path, chosen_keyring: None) -> None:
-    keyring.set_keyring(_MemoryKeyring())
+    keyring.set_keyring(MemoryKeyring())
     db = tmp_path / "cases.db"
     case_id = _case_with_history(db)
     first, second = tmp_path / "one.html", tmp_path / "two.html"
