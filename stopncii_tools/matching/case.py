@@ -65,6 +65,11 @@ class CaseMatcher:
         """The matcher for a case as it is now: every signal its protected items have."""
         return cls(store.protected_signals(case_id))
 
+    @classmethod
+    def for_cases(cls, store: Store, case_ids: Iterable[str]) -> CaseMatcher:
+        """One matcher over the protected items of several cases (item ids say whose they are)."""
+        return cls(row for case_id in case_ids for row in store.protected_signals(case_id))
+
     @property
     def on_request(self) -> tuple[str, ...]:
         """The costly signals this case has: suspects must be hashed with them to be compared

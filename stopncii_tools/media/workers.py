@@ -28,7 +28,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -81,6 +80,94 @@ class _Worker(Generic[Item]):
         self.process.join()
 
 
+class BudgetedPool(Generic[Item, Result]):
+    """At most ``workers`` processes running ``run(item)``, each item within its budget.
+
+    The caller starts items while :meth:`can_start` allows and collects results with
+    :meth:`wait`, so it can stream items of its own (and pass on outcomes that need no worker)
+    with a bounded number in flight. An item past its time budget or whose worker dies gives
+    ``over_budget(item, reason)``. ``run`` and ``prepare`` (called once in each worker, e.g. to
+    import decoders or build a matcher before the worker's size is measured) must be picklable.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Item], Result],
+        *,
+        workers: int,
+        total_memory: int,
+        over_budget: Callable[[Item, str], Result],
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
+        self._run, self._prepare, self._over_budget = run, prepare, over_budget
+        self._workers, self._total_memory = max(1, workers), total_memory
+        self._context = multiprocessing.get_context()
+        self._pool: list[_Worker[Item]] = []
+
+    @property
+    def in_flight(self) -> int:
+        return sum(1 for w in self._pool if w.busy)
+
+    def can_start(self, budget: Budget) -> bool:
+        """A worker is free and ``budget`` fits in memory beside the items in flight (one item
+        always may start, whatever its budget)."""
+        busy = [w.busy for w in self._pool if w.busy]
+        if len(busy) >= self._workers:
+            return False
+        return not busy or sum(b.budget.memory for b in busy) + budget.memory <= self._total_memory
+
+    def start(self, item: Item, budget: Budget) -> None:
+        worker = next((w for w in self._pool if not w.busy), None)
+        if worker is None:
+            worker = _Worker[Item](self._context, self._run, self._prepare)
+            self._pool.append(worker)
+        worker.start(item, budget)
+
+    def wait(self) -> list[Result]:
+        """The results ready now, waiting for at least one (or for the nearest deadline)."""
+        busy = [w for w in self._pool if w.busy]
+        if not busy:
+            return []
+        timeout = max(0.0, min(w.busy.deadline for w in busy if w.busy) - time.monotonic())
+        ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=timeout)
+        results: list[Result] = []
+        for worker in busy:
+            task = worker.busy
+            assert task is not None
+            if worker.conn in ready:
+                try:
+                    result, retire = worker.conn.recv()
+                except (EOFError, OSError):
+                    results.append(self._over_budget(task.item, _death_reason(worker, task.budget)))
+                    self._retire(worker)
+                    continue
+                worker.busy = None
+                results.append(result)
+                if retire:
+                    self._retire(worker)
+            elif time.monotonic() >= task.deadline:
+                self._retire(worker)
+                results.append(self._over_budget(task.item, (
+                    f"decoding took longer than {task.budget.seconds:.0f} seconds, the time limit for "
+                    "this file, and was stopped (set STOPNCII_ITEM_SECONDS to change it)")))
+        return results
+
+    def _retire(self, worker: _Worker[Item]) -> None:
+        self._pool.remove(worker)
+        worker.stop()
+
+    def close(self) -> None:
+        for worker in self._pool:
+            worker.stop()
+        self._pool.clear()
+
+    def __enter__(self) -> BudgetedPool[Item, Result]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_within_budgets(
     run: Callable[[Item], Result],
     items: Iterable[tuple[Item, Budget]],
@@ -90,66 +177,16 @@ def run_within_budgets(
     over_budget: Callable[[Item, str], Result],
     prepare: Callable[[], None] | None = None,
 ) -> Iterator[Result]:
-    """``run(item)`` for every item in at most ``workers`` processes, yielding results as they
-    are ready. An item past its time budget or whose worker dies yields ``over_budget(item,
-    reason)``. ``run`` and ``prepare`` (called once in each worker, e.g. to import decoders
-    before the worker's size is measured) must be importable top-level functions."""
-    context = multiprocessing.get_context()
-    pool: list[_Worker[Item]] = []
-    waiting: deque[tuple[Item, Budget]] = deque()
-    source = iter(items)
-    exhausted = False
-    try:
-        while True:
-            committed = sum(w.busy.budget.memory for w in pool if w.busy)
-            in_flight = sum(1 for w in pool if w.busy)
-            # take the next item when a worker is free and the memory budget allows it
-            while in_flight < workers:
-                if not waiting and not exhausted:
-                    try:
-                        waiting.append(next(source))
-                    except StopIteration:
-                        exhausted = True
-                if not waiting or (in_flight and committed + waiting[0][1].memory > total_memory):
-                    break
-                item, budget = waiting.popleft()
-                worker = next((w for w in pool if not w.busy), None)
-                if worker is None:
-                    worker = _Worker[Item](context, run, prepare)
-                    pool.append(worker)
-                worker.start(item, budget)
-                committed += budget.memory
-                in_flight += 1
-            if not in_flight:
-                return
-            busy = [w for w in pool if w.busy]
-            timeout = max(0.0, min(w.busy.deadline for w in busy if w.busy) - time.monotonic())
-            ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=timeout)
-            for worker in busy:
-                task = worker.busy
-                assert task is not None
-                if worker.conn in ready:
-                    try:
-                        result, retire = worker.conn.recv()
-                    except (EOFError, OSError):
-                        yield over_budget(task.item, _death_reason(worker, task.budget))
-                        pool.remove(worker)
-                        worker.stop()
-                        continue
-                    worker.busy = None
-                    yield result
-                    if retire:
-                        pool.remove(worker)
-                        worker.stop()
-                elif time.monotonic() >= task.deadline:
-                    pool.remove(worker)
-                    worker.stop()
-                    yield over_budget(task.item, (
-                        f"decoding took longer than {task.budget.seconds:.0f} seconds, the time limit for "
-                        "this file, and was stopped (set STOPNCII_ITEM_SECONDS to change it)"))
-    finally:
-        for worker in pool:
-            worker.stop()
+    """``run(item)`` for every item in a :class:`BudgetedPool`, yielding results as they are
+    ready; ``items`` is read only as workers become free, so memory stays flat."""
+    with BudgetedPool(run, workers=workers, total_memory=total_memory, over_budget=over_budget,
+                      prepare=prepare) as pool:
+        for item, budget in items:
+            while not pool.can_start(budget):
+                yield from pool.wait()
+            pool.start(item, budget)
+        while pool.in_flight:
+            yield from pool.wait()
 
 
 def _death_reason(worker: _Worker[Any], budget: Budget) -> str:

@@ -188,7 +188,8 @@ class HashOutcome:
     skipped: bool = False
 
 
-def _hash_one(found: FoundFile, options: HashOptions) -> HashOutcome:
+def hash_found(found: FoundFile, options: HashOptions) -> HashOutcome:
+    """Hash one found file (or bytes held in ``found.data``); any failure is a one-line error."""
     name = found.label
     if found.problem is not None:  # an archive or document that cannot be read, and why
         return HashOutcome(name, error=found.problem if not found.explicit else f"{name}: {found.problem}",
@@ -209,11 +210,11 @@ def _hash_one(found: FoundFile, options: HashOptions) -> HashOutcome:
         return HashOutcome(name, error=f"{name}: could not be hashed ({type(exc).__name__}: {str(exc)[:120]})")
 
 
-def _over_budget(found: FoundFile, reason: str) -> HashOutcome:
-    return HashOutcome(str(found.path), error=f"{found.path}: {reason}")
+def over_budget(found: FoundFile, reason: str) -> HashOutcome:
+    return HashOutcome(found.label, error=f"{found.label}: {reason}")
 
 
-def _load_decoders(options: HashOptions) -> None:
+def load_decoders(options: HashOptions) -> None:
     """Load what hashing needs (modules imported on first use) before a worker's own size is
     measured and its clock starts: hashing a tiny picture does it."""
     with contextlib.suppress(ImportError):
@@ -227,13 +228,15 @@ _TINY_PNG = bytes.fromhex(
     "0000000d49444154789c636060a01d0000004000011e33c4a40000000049454e44ae426082")
 
 
-def _budgeted(files: Iterable[FoundFile]) -> Iterator[tuple[FoundFile, Budget]]:
-    for found in files:
-        try:
-            size = os.stat(found.path).st_size  # a device or pipe is refused when it is read
-        except OSError:
-            size = 0  # the read names the problem
-        yield found, Budget.for_file(size)
+def budget_for(found: FoundFile) -> Budget:
+    """The time and memory one found file (or downloaded bytes in ``found.data``) may use."""
+    if found.data is not None:
+        return Budget.for_file(len(found.data))
+    try:
+        size = os.stat(found.path).st_size  # a device or pipe is refused when it is read
+    except OSError:
+        size = 0  # the read names the problem
+    return Budget.for_file(size)
 
 
 def hash_files(
@@ -245,8 +248,8 @@ def hash_files(
     one-line error and the run goes on. At most ``jobs`` files (default: one per core) are
     decoded at once, and fewer when their memory budgets would pass the total limit.
     """
-    run = functools.partial(_hash_one, options=options)
-    prepare = functools.partial(_load_decoders, options)
+    run = functools.partial(hash_found, options=options)
+    prepare = functools.partial(load_decoders, options)
     yield from run_within_budgets(
-        run, _budgeted(files), workers=jobs or os.cpu_count() or 1, total_memory=total_memory_bytes(),
-        over_budget=_over_budget, prepare=prepare)
+        run, ((found, budget_for(found)) for found in files), workers=jobs or os.cpu_count() or 1,
+        total_memory=total_memory_bytes(), over_budget=over_budget, prepare=prepare)

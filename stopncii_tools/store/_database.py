@@ -66,11 +66,12 @@ def _actor() -> str:
 class Database:
     """An open case database. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        """``read_only``: only read, as a scan's worker processes do while the main process writes."""
         self.path = Path(path) if path else default_db_path()
         # why this file cannot be changed (read-only, or made by a newer version); None: it can
         self.write_refusal: str | None = None
-        if self._open_private_file():
+        if not read_only and self._open_private_file():
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=_WAIT_MS / 1000)
         else:
             self.write_refusal = ("the case database is read-only (its file or folder cannot be written), "

@@ -1,9 +1,16 @@
-"""Scan suspect content: hash it in memory, record where it was seen, match it to the case.
+"""Scan suspect content once for one or many cases: hash it in worker processes, record what matched.
 
 A source is a file or folder, an http(s) URL of a picture, video or web page, ``@FILE`` (a
-list of sources, one per line), or a hash list. Downloaded bytes are hashed in memory and
-dropped; nothing fetched is written to disk. Each sighting and its matches are committed
-together, so a scan stopped at any point can simply be run again.
+list of sources, one per line), or a hash list. Every item is decoded, hashed and compared
+with the protected items of all the chosen cases in a budgeted worker process (or on a Dask
+cluster), so each file is hashed once however many cases there are. Downloaded bytes are
+hashed in memory and dropped; nothing fetched is written to disk.
+
+The main process writes what the workers found in batches, one transaction each: a scan
+stopped at any point keeps every batch written before it, and can simply be run again
+(nothing is recorded twice). Scanning for one case keeps every item checked as a sighting of
+that case (a watch uses it to leave alone what it saw); scanning for several keeps a
+sighting only in the cases it matched, not every unrelated file of a crawl in every case.
 
 A web page is read for every picture it shows (CSS backgrounds and Telegram posts included),
 and pages of older posts are followed up to ``ScanOptions.max_pages``. Each page source ends
@@ -13,21 +20,23 @@ page where nothing could be checked is reported as such, never as "0 matched".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from .._errors import FetchError, InputFileError, MediaError, StopNCIIError
+from .._errors import FetchError, InputFileError, StopNCIIError
 from ..csvfile import read_csv, read_lines, read_text
 from ..matching.case import CaseMatcher, MatchFound
-from ..media.files import iter_files, short_name
+from ..matching.pipeline import BankSource, Checked, DaskEngine, Engine, Job, LocalEngine
+from ..media.files import FoundFile, count_files, iter_files, short_name
 from ..media.pictures import sniff
 from ..signals import SignalValue
-from ..signals.hashing import MediaHashes, hash_bytes, hash_files
+from ..signals.hashing import MediaHashes
 from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
 from ..store import Case, MatchRecord, Sighting, SightingSource, Store
-from ..store.rows import SignalRow
+from ..store.rows import MediaRecord, SignalRow
 from .records import media_record, signal_rows
 
 if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
@@ -36,6 +45,9 @@ if TYPE_CHECKING:  # fetching and the directory load only when a URL is scanned
     from ..web.pages import MediaLink, PageReading
 
 DEFAULT_MAX_PAGES = 5
+DEFAULT_BATCH = 64  # items written per transaction
+_BATCH_SECONDS: Final = 1.0  # and at least this often, so matches show while a slow scan runs
+ENGINES = ("local", "dask")
 NO_PICTURES_REASON = (
     "it shows no pictures or videos we could find. Some sites show them only after logging in: "
     "open the page in your browser and save the picture, or copy the links of the posts"
@@ -44,7 +56,11 @@ NO_PICTURES_REASON = (
 
 @dataclass
 class ScanOutcome:
-    """One scanned item: the sighting and its matches, or the reason it failed."""
+    """One scanned item: the sighting and its matches, or the reason it failed.
+
+    ``sightings`` has one sighting per case it was recorded in (``sighting`` is the first);
+    each match names its case.
+    """
 
     source: str
     sighting: Sighting | None = None
@@ -53,6 +69,7 @@ class ScanOutcome:
     error: str | None = None
     skipped: bool = False
     page: PageReport | None = None  # set on the one outcome that sums up a page source
+    sightings: list[Sighting] = field(default_factory=list)
 
 
 @dataclass
@@ -81,7 +98,9 @@ class PageReport:
 @dataclass(frozen=True)
 class ScanOptions:
     """How to scan. ``hosts`` maps host names to addresses, like an /etc/hosts entry (for the
-    demo and tests, which serve pages on this computer under example names)."""
+    demo and tests, which serve pages on this computer under example names). ``engine`` is
+    ``local`` (worker processes here, ``jobs`` of them) or ``dask`` (the cluster whose scheduler
+    is at ``scheduler``; needs the ``cluster`` extra)."""
 
     allow_private: bool = False
     jobs: int | None = None
@@ -89,9 +108,12 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     hosts: Mapping[str, str] = field(default_factory=dict)
     max_pages: int = DEFAULT_MAX_PAGES  # a page and the pages of older posts followed from it
-    only_new: bool = False  # leave alone what this case has seen before (watch runs)
+    only_new: bool = False  # leave alone what this case has seen before (watch runs; one case only)
     after_post: int | None = None  # with only_new: a finished run saw the posts up to this number
     covered_until: str | None = None  # with only_new: when the last finished run ended (what it saw is covered)
+    engine: str = "local"
+    scheduler: str | None = None
+    batch_size: int = DEFAULT_BATCH
 
 
 @dataclass
@@ -102,26 +124,178 @@ class _Plan:
     problems: list[ScanOutcome] = field(default_factory=list)
 
 
+@dataclass
+class _PageTrack:
+    """A page source while its pictures are being checked: its summary comes after the last one."""
+
+    report: PageReport
+    pending: int = 0
+    queued_all: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.queued_all and self.pending == 0
+
+
+@dataclass(frozen=True)
+class _PageEnd:
+    track: _PageTrack
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """What the main process keeps about an item in flight (never its bytes)."""
+
+    where: SightingSource
+    page: _PageTrack | None = None
+
+
 def scan_sources(
     store: Store, case: Case, sources: Sequence[str], options: ScanOptions = ScanOptions()
 ) -> Iterator[ScanOutcome]:
-    """Scan every source and yield one outcome per item found, as each is done."""
+    """Scan every source for one case and yield one outcome per item found, as each is recorded."""
+    yield from scan_cases(store, [case], sources, options)
+
+
+def scan_cases(
+    store: Store, cases: Sequence[Case], sources: Sequence[str], options: ScanOptions = ScanOptions()
+) -> Iterator[ScanOutcome]:
+    """Scan every source once for all ``cases`` and yield one outcome per item, as each batch
+    is recorded. Each match is recorded under the case whose protected item it matched."""
+    if not cases:
+        raise InputFileError("there is no open case to scan for: create one with 'stopncii case new'")
+    if options.only_new and len(cases) > 1:
+        raise InputFileError("only new items can be scanned for one case at a time")
+    if options.engine not in ENGINES:
+        raise InputFileError(f"there is no engine {options.engine!r}; choose one of: {', '.join(ENGINES)}")
     plan = _Plan()
     for source in sources:
         _plan_source(source, plan, depth=0)
     yield from plan.problems
-    matcher = CaseMatcher.for_case(store, case.id)
-    for name, text in plan.hash_lists:
-        yield from _scan_hash_list(store, case, matcher, name, text)
-    files = iter_files(plan.paths, include=options.include, exclude=options.exclude)
-    for outcome in hash_files(files, jobs=options.jobs, on_request=matcher.on_request):
-        if outcome.hashes is None:
-            yield ScanOutcome(outcome.path, error=outcome.error, skipped=outcome.skipped)
-            continue
-        where = SightingSource(source=short_name(outcome.path))  # the name only: folders can be private
-        yield _record(store, case, matcher, where, outcome.hashes)
-    if plan.urls:
-        yield from _scan_urls(store, case, matcher, plan.urls, options, _platforms())
+    owners = {item.id: case.id for case in cases for item in store.protected_items(case.id)}
+    recorder = _Recorder(store, cases, owners, keep_unmatched=len(cases) == 1, batch_size=options.batch_size)
+    if plan.hash_lists:
+        matcher = CaseMatcher.for_cases(store, [case.id for case in cases])
+        for name, text in plan.hash_lists:
+            yield from _scan_hash_list(recorder, matcher, name, text)
+        yield from recorder.flush()
+    if not plan.paths and not plan.urls:
+        return
+    expected: dict[int, _Expected] = {}
+    engine = _engine(store, cases, options)
+    try:
+        for piece in engine.run(_work(store, cases, plan, options, expected)):
+            if isinstance(piece, Checked):
+                yield from _take(piece, expected.pop(piece.key), recorder)
+            elif isinstance(piece, _PageEnd):
+                piece.track.queued_all = True
+                if piece.track.finished:
+                    yield from recorder.flush()
+                    yield _page_outcome(piece.track.report)
+            else:
+                yield piece
+        yield from recorder.flush()
+    finally:
+        engine.close()
+
+
+def _engine(store: Store, cases: Sequence[Case], options: ScanOptions) -> Engine:
+    case_ids = tuple(case.id for case in cases)
+    if options.engine == "dask":
+        if not options.scheduler:
+            raise InputFileError("scanning on a Dask cluster needs the address of its scheduler (--scheduler)")
+        return DaskEngine.connect(options.scheduler, CaseMatcher.for_cases(store, case_ids))
+    return LocalEngine(BankSource(str(store.path), case_ids), jobs=options.jobs)
+
+
+def _take(checked: Checked, item: _Expected, recorder: _Recorder) -> Iterator[ScanOutcome]:
+    """One worker result: recorded (in the next batch), or its error passed on; a page's
+    summary follows its last picture."""
+    track = item.page
+    if track is not None:
+        track.pending -= 1
+        if checked.hashes is None:
+            track.report.failed += 1
+        else:
+            track.report.checked += 1
+    if checked.hashes is None:
+        yield ScanOutcome(item.where.source if track else checked.name, error=checked.error, skipped=checked.skipped)
+    else:
+        recorder.add(item.where, checked.hashes, None, list(checked.matches))
+    if recorder.due or (track is not None and track.finished):
+        yield from recorder.flush()
+    if track is not None and track.finished:
+        yield _page_outcome(track.report)
+
+
+@dataclass
+class _Seen:
+    where: SightingSource
+    media: MediaRecord | None
+    rows: list[SignalRow]
+    found: list[MatchFound]
+
+
+class _Recorder:
+    """Writes sightings and their matches in batches, one transaction per batch."""
+
+    def __init__(self, store: Store, cases: Sequence[Case], owners: dict[int, str], *, keep_unmatched: bool,
+                 batch_size: int) -> None:
+        self._store, self._cases, self._owners = store, cases, owners
+        self._keep_unmatched, self._batch_size = keep_unmatched, max(1, batch_size)
+        self._waiting: list[_Seen] = []
+        self._since = 0.0
+
+    def add(self, where: SightingSource, hashes: MediaHashes | None, listed: SignalValue | None,
+            found: list[MatchFound]) -> None:
+        """``hashes`` is None for an entry of a hash list: ``listed`` is then the hash that was seen."""
+        if not self._waiting:
+            self._since = time.monotonic()
+        if hashes is not None:
+            self._waiting.append(_Seen(where, media_record(hashes), signal_rows(hashes), found))
+        else:
+            assert listed is not None
+            self._waiting.append(_Seen(where, None, [SignalRow(listed.signal, 0, listed.value, None)], found))
+
+    @property
+    def due(self) -> bool:
+        return bool(self._waiting) and (len(self._waiting) >= self._batch_size
+                                        or time.monotonic() - self._since >= _BATCH_SECONDS)
+
+    def flush(self) -> list[ScanOutcome]:
+        if not self._waiting:
+            return []
+        with self._store.transaction():
+            outcomes = [self._write(seen) for seen in self._waiting]
+        self._waiting.clear()
+        return outcomes
+
+    def _write(self, seen: _Seen) -> ScanOutcome:
+        by_case: dict[str, list[MatchFound]] = {}
+        for match in seen.found:
+            case_id = self._owners.get(match.item_id)  # None: protected after this scan started
+            if case_id is not None:
+                by_case.setdefault(case_id, []).append(match)
+        outcome = ScanOutcome(seen.where.url or seen.where.source)
+        for case in self._cases:
+            if case.id not in by_case and not self._keep_unmatched:
+                continue
+            sighting, new = self._store.add_sighting(case.id, seen.where, seen.media, seen.rows)
+            outcome.sightings.append(sighting)
+            outcome.new = outcome.new or new
+            outcome.matches += [self._store.record_match(case.id, sighting.id, m.item_id, m.kind, m.confidence,
+                                                         m.evidence)[0] for m in by_case.get(case.id, [])]
+        outcome.sighting = outcome.sightings[0] if outcome.sightings else None
+        return outcome
+
+
+def count_items(sources: Sequence[str], include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> int:
+    """About how many items a scan of ``sources`` checks (files in folders, addresses, hash list
+    entries count one each; archives and pages one each too), for a progress estimate."""
+    plan = _Plan()
+    for source in sources:
+        _plan_source(source, plan, depth=0)
+    return len(plan.urls) + len(plan.hash_lists) + len(plan.problems) + count_files(plan.paths, include, exclude)
 
 
 def _plan_source(source: str, plan: _Plan, depth: int) -> None:
@@ -178,34 +352,7 @@ def _platforms() -> PlatformDirectory:
     return load_directory()
 
 
-def _record(
-    store: Store, case: Case, matcher: CaseMatcher, where: SightingSource, hashes: MediaHashes | None,
-    listed: SignalValue | None = None,
-) -> ScanOutcome:
-    """Store the sighting and its matches in one transaction (a rerun repeats nothing).
-
-    ``hashes`` is None for an entry of a hash list: ``listed`` is then the hash that was seen.
-    """
-    if hashes is not None:
-        found = matcher.match(hashes.signals)
-        media, rows = media_record(hashes), signal_rows(hashes)
-    else:
-        assert listed is not None
-        found = matcher.match({listed.signal: listed})
-        media, rows = None, [SignalRow(listed.signal, 0, listed.value, None)]
-    with store.transaction():
-        sighting, new = store.add_sighting(case.id, where, media, rows)
-        records = [_store_match(store, case, sighting, m) for m in found]
-    return ScanOutcome(where.url or where.source, sighting=sighting, new=new, matches=records)
-
-
-def _store_match(store: Store, case: Case, sighting: Sighting, found: MatchFound) -> MatchRecord:
-    record, _ = store.record_match(case.id, sighting.id, found.item_id, found.kind, found.confidence, found.evidence)
-    return record
-
-
-
-def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, text: str) -> Iterator[ScanOutcome]:
+def _scan_hash_list(recorder: _Recorder, matcher: CaseMatcher, name: str, text: str) -> Iterator[ScanOutcome]:
     try:
         entries = list(parse_hash_list(text))
     except InputFileError as exc:
@@ -215,43 +362,68 @@ def _scan_hash_list(store: Store, case: Case, matcher: CaseMatcher, name: str, t
         if not isinstance(entry, HashEntry):
             yield ScanOutcome(f"{name}, {entry.where}", error=f"{name}, {entry.where}: {entry.reason}")
             continue
+        listed = SignalValue(entry.signal, entry.value)
         where = SightingSource(source=f"{entry.signal} {entry.value}")  # the hash is what was seen
-        yield _record(store, case, matcher, where, None, SignalValue(entry.signal, entry.value))
+        recorder.add(where, None, listed, matcher.match({listed.signal: listed}))
+        if recorder.due:
+            yield from recorder.flush()
 
 
-def _scan_urls(
-    store: Store, case: Case, matcher: CaseMatcher, urls: list[str], options: ScanOptions,
-    directory: PlatformDirectory,
-) -> Iterator[ScanOutcome]:
+def _work(
+    store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions, expected: dict[int, _Expected],
+) -> Iterator[Job | ScanOutcome | _PageEnd]:
+    """Every item to check, read as the workers are ready for it: files, then addresses, then
+    what each page shows. Errors found on the way (a download refused) come as outcomes."""
+    keys = iter(range(1 << 62))
+    for found in iter_files(plan.paths, include=options.include, exclude=options.exclude):
+        key = next(keys)
+        # the name only: folders can be private
+        expected[key] = _Expected(SightingSource(source=short_name(found.label)))
+        yield Job(key, found)
+    if not plan.urls:
+        return
     from ..web.fetch import Fetcher, FetchLimits, resolve_host
     from ..web.pages import public_view, read_page
+
+    directory = _platforms()
 
     def resolve(host: str, port: int) -> list[str]:
         return [options.hosts[host]] if host in options.hosts else resolve_host(host, port)
 
+    def download(result: FetchedResource, page_url: str | None, track: _PageTrack | None) -> Job:
+        key = next(keys)
+        expected[key] = _Expected(SightingSource(
+            source=result.url, url=result.url, final_url=result.final_url, page_url=page_url,
+            http_status=result.status, content_type=result.content_type,
+            platform=directory.detect(page_url or result.url).id, seen_at=result.fetched_at,
+        ), track)
+        # decoded in a worker within its budget, like a file; in memory only, never written anywhere
+        return Job(key, FoundFile(Path(result.url), explicit=True, data=result.body, name=result.url))
+
     with Fetcher(FetchLimits(), allow_private=options.allow_private, resolver=resolve) as fetcher:
         pages: list[tuple[str, FetchedResource]] = []
-        for url, result in fetcher.get_many(public_view(u) for u in urls):
+        for url, result in fetcher.get_many(public_view(u) for u in plan.urls):
             if isinstance(result, FetchError):
                 yield ScanOutcome(url, error=str(result.for_item(url)))
             elif result.kind == "html":
                 pages.append((url, result))  # read after the direct links, one page at a time
             else:
-                yield _record_fetched(store, case, matcher, result, None, directory)
+                yield download(result, None, None)
         for url, first in pages:
-            report = PageReport(url)
-            yield from _scan_page(store, case, matcher, fetcher, read_page(first.body, first.final_url),
-                                  first.final_url, report, options, directory)
-            yield _page_outcome(report)
+            track = _PageTrack(PageReport(url))
+            yield from _page_work(store, cases[0], fetcher, read_page(first.body, first.final_url),
+                                  first.final_url, track, options, download)
+            yield _PageEnd(track)
 
 
-def _scan_page(
-    store: Store, case: Case, matcher: CaseMatcher, fetcher: Fetcher, reading: PageReading, page_url: str,
-    report: PageReport, options: ScanOptions, directory: PlatformDirectory,
-) -> Iterator[ScanOutcome]:
-    """Check what the page shows, then each page of older posts, up to ``options.max_pages``."""
+def _page_work(
+    store: Store, case: Case, fetcher: Fetcher, reading: PageReading, page_url: str, track: _PageTrack,
+    options: ScanOptions, download: Callable[[FetchedResource, str | None, _PageTrack | None], Job],
+) -> Iterator[Job | ScanOutcome]:
+    """What the page shows, then each page of older posts, up to ``options.max_pages``."""
     from ..web.pages import read_page
 
+    report = track.report
     seen: set[str] = set()
     while True:
         report.pages += 1
@@ -272,12 +444,8 @@ def _scan_page(
             elif result.kind == "html":
                 yield ScanOutcome(url, skipped=True, error=f"a web page linked from {page_url}; pages are not followed")
             else:
-                outcome = _record_fetched(store, case, matcher, result, by_url[url].post or page_url, directory)
-                if outcome.error:
-                    report.failed += 1
-                else:
-                    report.checked += 1
-                yield outcome
+                track.pending += 1
+                yield download(result, by_url[url].post or page_url, track)
         older = reading.older_page
         if older is None:
             return
@@ -324,19 +492,3 @@ def _page_outcome(report: PageReport) -> ScanOutcome:
     reason = (NO_PICTURES_REASON if report.found == 0 else
               f"none of the {report.found} pictures and videos it shows could be read")
     return ScanOutcome(report.url, page=report, error=f"{report.url}: nothing could be checked on this page: {reason}")
-
-
-def _record_fetched(
-    store: Store, case: Case, matcher: CaseMatcher, result: FetchedResource, page_url: str | None,
-    directory: PlatformDirectory,
-) -> ScanOutcome:
-    where = SightingSource(
-        source=result.url, url=result.url, final_url=result.final_url, page_url=page_url,
-        http_status=result.status, content_type=result.content_type,
-        platform=directory.detect(page_url or result.url).id, seen_at=result.fetched_at,
-    )
-    try:
-        hashes = hash_bytes(result.body, on_request=matcher.on_request)  # in memory; never written anywhere
-    except MediaError as exc:
-        return ScanOutcome(result.url, error=str(exc.for_item(result.url)))
-    return _record(store, case, matcher, where, hashes)
