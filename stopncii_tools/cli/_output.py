@@ -14,7 +14,16 @@ from typing import Any
 import click
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -159,16 +168,26 @@ def render(
         table(title, columns, ([r.get(c) for c in columns] for r in records), cut)
 
 
-def progress(label: str, total: int | None = None) -> Progress:
-    """A progress bar on stderr; hidden when stderr is not a terminal."""
+class _RateColumn(ProgressColumn):
+    """Items per second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="progress.data.speed")
+
+
+def progress(label: str, total: int | None = None, *, quiet: bool = False) -> Progress:
+    """A progress bar on stderr with the rate and, when the task has a total, the time left;
+    hidden when stderr is not a terminal or ``quiet`` (e.g. with --json)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        _RateColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
+        disable=quiet or not err.is_terminal,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import click
@@ -9,7 +10,7 @@ import click
 from ..matching import explain
 from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
-from ..workflow.scan import DEFAULT_MAX_PAGES, PageReport, ScanOptions, scan_sources
+from ..workflow.scan import DEFAULT_MAX_PAGES, ENGINES, PageReport, ScanOptions, count_items, scan_cases
 from . import _output as o
 from ._common import case_option, db_option, file_options, host_map, open_store, resolve_option, with_store
 
@@ -328,18 +329,26 @@ def render_matches(records: list[dict[str, Any]], fmt: str, title: str) -> None:
 
 @click.command(name="scan")
 @click.argument("sources", nargs=-1, required=True)
-@case_option
+@click.option("--case", "case_ids", metavar="ID", multiple=True,
+              help="Case id; repeat it to scan once for several cases (may be left out when exactly one case is open).")
+@click.option("--all-cases", is_flag=True,
+              help="Scan once for every open case: each file is checked against all of them.")
 @click.option("--allow-private", is_flag=True,
               help="Allow addresses on private networks and this computer (for testing).")
 @click.option("--pages", "max_pages", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PAGES, show_default=True,
               help="For a page of posts (a Telegram channel, a gallery): how many pages of older posts to read.")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+              help="Where files are hashed and compared: worker processes on this computer, or a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="With --engine dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786.")
 @resolve_option
 @file_options
 @o.output_options
 @with_store
-def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, allow_private: bool, max_pages: int,
-                 resolve: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None,
-                 as_json: bool, as_csv: bool) -> None:
+def scan_command(store: Store, sources: tuple[str, ...], case_ids: tuple[str, ...], all_cases: bool,
+                 allow_private: bool, max_pages: int, engine: str, scheduler: str | None, resolve: tuple[str, ...],
+                 include: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None, as_json: bool,
+                 as_csv: bool) -> None:
     """Look for copies of your protected pictures in files, web pages and hash lists.
 
     SOURCES are files or folders, web addresses of pictures, videos or pages (the pictures
@@ -347,6 +356,10 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
     column), or hash lists: 'pdq <hash>' and 'video_md5 <hash>' lines (python-threatexchange's
     local files), CSV with 'signal' and 'hash' columns, StopNCII hash records (JSON) or HMA
     bank content (JSON).
+
+    With --all-cases (or several --case), each file is hashed once and checked against the
+    protected pictures of all those cases; a match is recorded in the case it belongs to,
+    and the other cases keep nothing of it.
 
     Downloaded content is hashed in memory and thrown away: it is never saved. The case
     keeps where each item was seen (address, date, file hash) as evidence.
@@ -356,16 +369,22 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
       stopncii scan ~/Downloads/reported
       stopncii scan https://example.com/post/123 @links.txt
       stopncii scan --json platform-hashes.txt > found.jsonl
+      stopncii scan --all-cases --json ~/crawl > found.jsonl
+      stopncii scan --all-cases --engine dask --scheduler tcp://10.0.0.5:8786 /mnt/crawl
     """
-    case = store.resolve_case(case_id)
+    if all_cases:
+        cases = store.list_cases(status="open")
+    else:
+        cases = [store.resolve_case(c) for c in dict.fromkeys(case_ids)] or [store.resolve_case(None)]
     fmt = o.choose_format(as_json, as_csv)
     options = ScanOptions(allow_private=allow_private, jobs=jobs, include=include, exclude=exclude,
-                          max_pages=max_pages, hosts=host_map(resolve))
+                          max_pages=max_pages, hosts=host_map(resolve), engine=engine, scheduler=scheduler)
     scanned = failed = 0
     found: list[dict[str, Any]] = []
-    with o.progress("Scanning") as bar:
-        task = bar.add_task("Scanning", total=None)
-        for outcome in scan_sources(store, case, sources, options):
+    quiet = fmt == "json" or not o.err.is_terminal
+    with o.progress("Scanning", quiet=quiet) as bar:
+        task = bar.add_task("Scanning", total=None if quiet else count_items(sources, include, exclude))
+        for outcome in scan_cases(store, cases, sources, options):
             bar.advance(task)
             if outcome.skipped:
                 o.status(f"skipped {outcome.source}: {outcome.error}")
@@ -391,8 +410,15 @@ def scan_command(store: Store, sources: tuple[str, ...], case_id: str | None, al
                     o.json_line({"source": outcome.source, **record})
     if fmt != "json":
         render_matches(found, fmt, "Matches")
-    o.status(f"{scanned} scanned, {failed} failed, {len(found)} matched your protected items. "
-             "Nothing downloaded was saved.")
+    if len(cases) > 1:
+        per_case = Counter(record["case"] for record in found)
+        for case in cases:
+            if fmt == "json":
+                o.json_line({"case_summary": case.id, "case_title": case.title, "matched": per_case[case.id]})
+            elif per_case[case.id]:
+                o.status(f"{case.title} ({case.id}): {per_case[case.id]} matched.")
+    o.status(f"{scanned} scanned, {failed} failed, {len(found)} matched your protected items"
+             f"{f' in {len(cases)} cases' if len(cases) > 1 else ''}. Nothing downloaded was saved.")
     if not scanned:
         o.status("Nothing could be checked, so this says nothing yet about where your pictures are.")
     if found:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,11 @@ from .case import CaseMatcher, MatchFound
 if TYPE_CHECKING:
     from distributed import Client
 
+    from ..store import StoredSignal
+
 # results in flight on a cluster per worker thread: enough to keep each busy, few enough to keep memory flat
 _CLUSTER_QUEUE_PER_THREAD: Final = 4
+_CONNECT_SECONDS: Final = 30
 
 
 @dataclass(frozen=True)
@@ -138,23 +143,25 @@ class LocalEngine(Engine):
 class DaskEngine(Engine):
     """Hashing and matching on a Dask cluster (the ``cluster`` extra).
 
-    The matcher (hashes of the protected items, never pictures) is sent once to every worker;
-    suspect bytes are read or downloaded here and sent with each task. Results come back here,
-    where the case database is written: the cluster keeps no record.
+    The protected items' hashes (rows of the case database, never pictures) are sent once to
+    every worker, which builds its matcher from them on its first task; suspect bytes are read
+    or downloaded here and sent with each task. Results come back here, where the case
+    database is written: the cluster keeps no record.
     """
 
-    def __init__(self, client: Client, matcher: CaseMatcher, *, options: HashOptions | None = None,
+    def __init__(self, client: Client, protected: Sequence[StoredSignal], *, options: HashOptions | None = None,
                  owns_client: bool = False) -> None:
         self._client, self._owns_client = client, owns_client
         self._options = options or {}
-        self._matcher = client.scatter(matcher, broadcast=True)
+        self._bank = client.scatter(_ClusterBank(uuid.uuid4().hex, list(protected)), broadcast=True)
         threads = sum(client.nthreads().values()) or 1
         self._queue = threads * _CLUSTER_QUEUE_PER_THREAD
 
     @classmethod
-    def connect(cls, scheduler: str, matcher: CaseMatcher, *, options: HashOptions | None = None) -> DaskEngine:
+    def connect(cls, scheduler: str, protected: Sequence[StoredSignal], *,
+                options: HashOptions | None = None) -> DaskEngine:
         """Connect to the scheduler at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``)."""
-        return cls(_dask_client(scheduler), matcher, options=options, owns_client=True)
+        return cls(_dask_client(scheduler), protected, options=options, owns_client=True)
 
     def run(self, work: Iterable[Job | Any]) -> Iterator[Checked | Any]:
         from distributed import as_completed
@@ -166,13 +173,35 @@ class DaskEngine(Engine):
                 continue
             while running.count() >= self._queue:
                 yield next(running).result()
-            running.add(self._client.submit(check, _with_bytes(piece), self._matcher, self._options, pure=False))
+            running.add(self._client.submit(_check_on_cluster, _with_bytes(piece), self._bank, self._options,
+                                            pure=False))
         for future in running:
             yield future.result()
 
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+
+@dataclass(frozen=True)
+class _ClusterBank:
+    """The hashes a cluster worker builds its matcher from; ``token`` names this scan's bank."""
+
+    token: str
+    protected: list[StoredSignal]
+
+
+_cluster_matchers: dict[str, CaseMatcher] = {}  # on a cluster worker: one matcher per scan, built once
+_cluster_lock = threading.Lock()
+
+
+def _check_on_cluster(job: Job, bank: _ClusterBank, options: HashOptions) -> Checked:
+    with _cluster_lock:
+        matcher = _cluster_matchers.get(bank.token)
+        if matcher is None:
+            _cluster_matchers.clear()  # a worker keeps only the bank of the scan it works for
+            matcher = _cluster_matchers[bank.token] = CaseMatcher(bank.protected)
+    return check(job, matcher, options)
 
 
 def _with_bytes(job: Job) -> Job:
@@ -191,24 +220,29 @@ def _with_bytes(job: Job) -> Job:
 
 
 def _dask_client(scheduler: str) -> Client:
+    from .._errors import InputFileError
+
     try:
         from distributed import Client
     except ImportError:
-        from .._errors import InputFileError
-
         raise InputFileError("scanning on a Dask cluster needs the cluster extra: "
                              "pip install 'stopncii-tools[cluster]'") from None
-    return Client(scheduler)
+    try:
+        return Client(scheduler, timeout=_CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputFileError(f"the Dask scheduler at {scheduler} could not be reached ({exc}); "
+                             "nothing was scanned") from None
 
 
 def check_files_on_cluster(
-    client: Client, matcher: CaseMatcher, paths: Sequence[str | Path], options: HashOptions | None = None,
+    client: Client, protected: Sequence[StoredSignal], paths: Sequence[str | Path], options: HashOptions | None = None,
 ) -> Iterator[Checked]:
-    """The library entry point for a cluster: check every file under ``paths`` against
-    ``matcher`` on the Dask cluster of ``client``, yielding results as they come (record them
-    yourself, or use :func:`stopncii_tools.workflow.scan.scan_cases` with ``engine="dask"``)."""
+    """The library entry point for a cluster: check every file under ``paths`` against the
+    ``protected`` hashes (e.g. ``store.protected_signals(case_id)``) on the Dask cluster of
+    ``client``, yielding results as they come (record them yourself, or use
+    :func:`stopncii_tools.workflow.scan.scan_cases` with ``engine="dask"``, which records them)."""
     from ..media.files import iter_files
 
-    engine = DaskEngine(client, matcher, options=options)
+    engine = DaskEngine(client, protected, options=options)
     jobs = (Job(key, found) for key, found in enumerate(iter_files(paths)))
     yield from engine.run(jobs)

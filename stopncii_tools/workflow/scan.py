@@ -204,7 +204,7 @@ def _engine(store: Store, cases: Sequence[Case], options: ScanOptions) -> Engine
     if options.engine == "dask":
         if not options.scheduler:
             raise InputFileError("scanning on a Dask cluster needs the address of its scheduler (--scheduler)")
-        return DaskEngine.connect(options.scheduler, CaseMatcher.for_cases(store, case_ids))
+        return DaskEngine.connect(options.scheduler, [row for c in case_ids for row in store.protected_signals(c)])
     return LocalEngine(BankSource(str(store.path), case_ids), jobs=options.jobs)
 
 
