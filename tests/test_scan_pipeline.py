@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from stopncii_tools.cli import cli
 from stopncii_tools.store import Store
 from stopncii_tools.workflow.protect import protect_paths
-from stopncii_tools.workflow.scan import ScanOptions, scan_cases
+from stopncii_tools.workflow.scan import ScanOptions, count_items, scan_cases
 
 from ._pictures import write_edits, write_photos
 
@@ -98,7 +98,7 @@ def test_two_chosen_cases_leave_the_third_alone(helpline: Helpline, tmp_path: Pa
 _KILLABLE_SCAN = """
 import sys
 from stopncii_tools.store import Store
-from stopncii_tools.workflow.scan import ScanOptions, scan_cases
+from stopncii_tools.workflow.scan import ScanOptions, count_items, scan_cases
 with Store(sys.argv[1]) as store:
     for outcome in scan_cases(store, store.list_cases("open"), [sys.argv[2]], ScanOptions(jobs=1, batch_size=2)):
         pass
@@ -155,3 +155,12 @@ def test_the_dask_engine_needs_a_scheduler_address(helpline: Helpline, tmp_path:
     result = CliRunner().invoke(cli, ["scan", "--db", str(db), "--all-cases", "--engine", "dask", str(helpline.suspects)])
     assert result.exit_code != 0
     assert "needs the address of its scheduler (--scheduler)" in result.output
+
+
+def test_the_progress_estimate_counts_files_and_addresses_without_reading_them(tmp_path: Path) -> None:
+    write_photos(tmp_path / "folder" / "inner", [1, 2])
+    (tmp_path / "folder" / ".hidden.jpg").write_bytes(b"left out, like the scan leaves it out")
+    (tmp_path / "folder" / "notes.txt").write_text("counted: the scan reports it as skipped")
+    (tmp_path / "links.txt").write_text("https://example.com/a.jpg\n# a comment\nhttps://example.com/b.jpg\n")
+    assert count_items([str(tmp_path / "folder"), f"@{tmp_path / 'links.txt'}"]) == 5
+    assert count_items([str(tmp_path / "folder")], include=("*.jpg",)) == 2

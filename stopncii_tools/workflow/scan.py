@@ -219,7 +219,7 @@ def _take(checked: Checked, item: _Expected, recorder: _Recorder) -> Iterator[Sc
         else:
             track.report.checked += 1
     if checked.hashes is None:
-        yield ScanOutcome(item.where.source if track else checked.name, error=checked.error, skipped=checked.skipped)
+        yield ScanOutcome(checked.name, error=checked.error, skipped=checked.skipped)
     else:
         recorder.add(item.where, checked.hashes, None, list(checked.matches))
     if recorder.due or (track is not None and track.finished):
