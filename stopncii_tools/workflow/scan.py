@@ -195,6 +195,9 @@ def scan_cases(
             else:
                 yield piece
         yield from recorder.flush()
+    except GeneratorExit:  # the caller stopped early: what the workers found is still kept
+        recorder.flush()
+        raise
     finally:
         engine.close()
 
