@@ -111,7 +111,7 @@ def test_the_report_holds_every_address_hash_and_date_in_pdf_html_and_json(worke
     # what happened, in plain words, with the local time beside UTC
     assert "2026-06-01 09:00:00 UTC (2026-06-01 11:00:00 CEST (UTC+02:00))" in pdf_text.replace("\n", " ")
     for words in ("Notice 1 was sent", "The platform acknowledged notice 1", "confirmed: it shows the person",
-                  "removed: the address no longer serves it", "PDQ hash:", "Not met: overdue by",
+                  "removed: the address no longer serves it", "PDQ (the fingerprint StopNCII uses): the fingerprints differ in", "Not met: overdue by",
                   "ticket 4471", "stopncii case verify --case", "What a match does not prove"):
         assert words in _flat(pdf_text) or _flat(words) in _flat(pdf_text), words
     report = json.loads(json_text)

@@ -9,6 +9,7 @@ import click
 from ..matching import explain
 from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
+from ..workflow.report import build_report
 from ..workflow.scan import DEFAULT_MAX_PAGES, PageReport, ScanOptions, scan_sources
 from . import _output as o
 from ._common import case_option, db_option, file_options, host_map, open_store, resolve_option, with_store
@@ -88,7 +89,9 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
     fmt = o.choose_format(as_json, as_csv)
     if fmt != "table":
         record["items"] = [{"id": i.id, "label": i.label, "kind": i.kind, "sha256": i.sha256} for i in items]
-        record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action} for e in store.events(case.id)]
+        words = {e.event: e.what for e in build_report(store, case.id).timeline()}
+        record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action, "what": words.get(e.id)}
+                            for e in store.events(case.id)]
         record["watches"] = [{"id": w.id, "url": w.url, "every_seconds": w.every_seconds, "next_due_at": w.next_due_at}
                              for w in watches]
         o.render([record], CASE_COLUMNS, fmt)
@@ -100,7 +103,7 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
     if watches:
         o.table("Watched pages", ("id", "url", "next check"), ((w.id, w.url, w.next_due_at) for w in watches))
     o.table("What happened", ("when", "who", "what"),
-            ((e.at, e.actor, e.action) for e in store.events(case.id)))
+            ((e.when.utc, e.who, e.what) for e in build_report(store, case.id).timeline()))
 
 
 @case_group.command(name="edit")

@@ -26,9 +26,10 @@ from .. import __version__
 from .. import clock as clocks
 from .._errors import NotFound, StoreError
 from ..countries import country_name
+from ..matching import explain
 from ..notices import get_framework
 from ..notices.platforms import PlatformDirectory, load_directory
-from ..signals import SIGNALS, HashSignal
+from ..signals import SIGNALS
 from ..store import Case, Event, MatchRecord, NoticePayload, RemovalCheck, Sighting, Store, StoredNotice
 from ..store.notice_states import OPEN_AFTER_SENDING
 from .outbox import payload_text
@@ -42,12 +43,6 @@ _OUTCOMES = {
     "gone_from_page": "no longer on the page it was found on",
     "replaced": "the address now serves something else",
     "unreachable": "could not be reached",
-}
-_KINDS = {
-    "exact": "an exact copy (the same file, byte for byte)",
-    "copy": "a copy (the same picture, perhaps resized, re-encoded or slightly edited)",
-    "partial": "part of the picture (a crop or a screenshot)",
-    "derived": "a picture made from it (for example a fake made from the photo)",
 }
 _STATUSES = {
     "draft": "drafted, not sent", "queued": "ready to send, not sent yet", "sending": "being sent",
@@ -372,8 +367,8 @@ class CaseReport:
 
     def _match(self, match: MatchRecord, decision: Event | None) -> MatchLine:
         return MatchLine(
-            match=match.id, item=self.item(match.item_id), kind=_KINDS.get(match.kind, match.kind),
-            confidence=match.confidence, how=tuple(how_matched(e) for e in match.evidence),
+            match=match.id, item=self.item(match.item_id), kind=explain.summary(match.kind),
+            confidence=match.confidence, how=tuple(explain.explain(match.kind, match.evidence)),
             status={"confirmed": "confirmed: it shows the person", "rejected": "rejected: it does not show the person",
                     "pending": "not yet confirmed"}.get(match.status, match.status),
             decided_by=self.actor(decision.actor) if decision and match.status != "pending" else None,
@@ -518,34 +513,6 @@ class Redactor:
         return self._pattern.sub(LEFT_OUT, text) if self._pattern else text
 
 
-def how_matched(evidence: dict[str, Any]) -> str:
-    """One piece of match evidence in plain words."""
-    name = str(evidence.get("signal", "?"))
-    signal = SIGNALS.get(name)
-    title = {"sha256": "SHA-256", "md5": "MD5", "pdq": "PDQ", "vpdq": "video PDQ (frame by frame)",
-             "regions": "region signature"}.get(name, name)
-    if name in ("sha256", "md5"):
-        words = f"{title}: the file is byte for byte the same as the protected one"
-    elif name == "vpdq":
-        share = float(evidence.get("query_fraction", 0)) * 100
-        words = (f"{title}: {evidence.get('frames')} frames match ({share:.0f}% of the video's frames; "
-                 f"80% or more counts as the same video), the nearest {evidence.get('distance')} bits apart")
-    elif name == "regions":
-        words = (f"{title}: {evidence.get('score')} distinctive regions agree "
-                 f"(at least {evidence.get('threshold')} needed)")
-    elif "distance" in evidence and isinstance(signal, HashSignal):
-        words = (f"{title} hash: {evidence['distance']} of {signal.bits} bits differ "
-                 f"(a match is {evidence.get('threshold', signal.threshold)} or fewer)")
-    else:
-        words = f"{title}: " + ", ".join(f"{k} {v}" for k, v in evidence.items() if k != "signal")
-    variant = evidence.get("variant")
-    if variant and variant != "original":
-        words += f"; it matches the protected picture {variant}"
-    if evidence.get("note"):
-        words += f"; {evidence['note']}"
-    return words
-
-
 def _words(report: CaseReport, event: Event) -> str:
     d = event.detail
     notice = f"notice {d.get('notice')}"
@@ -619,8 +586,8 @@ def _match_words(report: CaseReport, match_id: int, kind: str) -> str:
     try:
         match = report.store.match(match_id)
     except NotFound:
-        return _KINDS.get(kind, kind)
-    return f"sighting {match.sighting_id} is {_KINDS.get(kind, kind)} of {report.item(match.item_id)}"
+        return explain.summary(kind)
+    return f"sighting {match.sighting_id} ({report.item(match.item_id)}): {explain.summary(kind)}"
 
 
 def _framework_title(framework_id: str) -> str:

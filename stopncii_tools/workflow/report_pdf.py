@@ -230,7 +230,7 @@ def _sighting(pdf: _Document, x: SightingEntry) -> None:
     pdf.row("SHA-256 of the bytes", x.sha256 or "—", mono=True)
     for m in x.matches:
         decided = f", by {m.decided_by or 'the person'} on {_when(m.decided)}" if m.decided else ""
-        pdf.row(f"Match {m.match}", f"{m.kind} of {m.item}, {m.confidence} confidence; {m.status}{decided}. "
+        pdf.row(f"Match {m.match}", f"{m.item}: {m.kind}; {m.confidence} confidence; {m.status}{decided}. "
                                     f"How: {'; '.join(m.how)}")
     for c in x.checks:
         pdf.row(f"Removal check {c.check}", _check_words(c))
