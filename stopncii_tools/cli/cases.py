@@ -141,26 +141,53 @@ def case_close(store: Store, case_id: str | None) -> None:
 
 @case_group.command(name="verify")
 @case_option
+@click.option("--head", "kept_head", metavar="HEX", callback=lambda _c, _p, v: _kept_head(v),
+              help="A chain head you kept (from a report, or an earlier 'case verify'): check that the log "
+                   "still holds it, so no event up to it was deleted.")
 @with_store
-def case_verify(store: Store, case_id: str | None) -> None:
+def case_verify(store: Store, case_id: str | None, kept_head: str | None) -> None:
     """Check that the case's event log was not changed since it was written.
 
     Each event carries the SHA-256 of the event before it. This recomputes every link and
     names the first event that does not fit (exit code 1), or prints the chain's head: the
     same head as in a report means the log is as it was when the report was written.
 
+    Deleting the newest events leaves a chain that still fits. To notice that, keep the head
+    a report prints (write it down, or keep the report) and give it with --head: the log must
+    end at it or go on from it.
+
     \b
-    Example:
+    Examples:
       stopncii case verify --case k7m3qx
+      stopncii case verify --head 3f9a0c...  (the head printed in the report)
     """
     case = store.resolve_case(case_id)
-    check = store.verify_chain(case.id)
+    check = store.verify_chain(case.id, kept_head)
     if not check.intact:
         o.error_line(f"Case {case.id}: event {check.broken_at} ({check.broken_action}, {check.broken_time}) does not "
                      f"fit the chain: {check.reason}.")
         raise SystemExit(1)
+    if kept_head and check.kept_head_event is None:
+        o.error_line(f"Case {case.id}: the head you kept ({kept_head}) is not in the event log: events up to it "
+                     "were deleted or changed since it was printed.")
+        raise SystemExit(1)
     o.out.print(f"Case {case.id}: the event log is intact ({check.events} events).")
+    if kept_head:
+        o.out.print(f"The head you kept is event {check.kept_head_event}; "
+                    + ("the log ends there." if not check.events_after_kept else
+                       "1 event was written after it." if check.events_after_kept == 1 else
+                       f"{check.events_after_kept} events were written after it."))
     o.out.print(f"Chain head: {check.head or 'none (no events)'}")
+
+
+def _kept_head(value: str | None) -> str | None:
+    if value is None:
+        return None
+    head = value.strip().rstrip(".…").lower()
+    if len(head) < 16 or len(head) > 64 or any(c not in "0123456789abcdef" for c in head):
+        raise click.BadParameter(f"{value!r} is not a chain head: give the 16 to 64 hexadecimal digits the "
+                                 "report prints")
+    return head
 
 
 @case_group.command(name="delete")

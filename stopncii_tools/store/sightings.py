@@ -168,8 +168,13 @@ class SightingRecords(Database):
         return RemovalCheck(**rows[0])
 
     def removal_checks(self, sighting_id: int) -> list[RemovalCheck]:
-        rows = self.db.query("SELECT * FROM removal_checks WHERE sighting_id = ? ORDER BY id", [sighting_id])
-        return [RemovalCheck(**r) for r in rows]
+        return self.removal_checks_of([sighting_id]).get(sighting_id, [])
+
+    def removal_checks_of(self, sighting_ids: Sequence[int]) -> dict[int, list[RemovalCheck]]:
+        """The removal checks of many sightings, by sighting, each list in order."""
+        grouped = self.rows_by("SELECT sighting_id AS key, * FROM removal_checks WHERE sighting_id IN ({keys})"
+                               " ORDER BY id", sighting_ids)
+        return {key: [RemovalCheck(**r) for r in rows] for key, rows in grouped.items()}
 
 
     def iter_sightings(self, case_id: str) -> Iterator[Sighting]:
@@ -181,8 +186,18 @@ class SightingRecords(Database):
             yield Sighting(**dict(zip(names, row, strict=True)))
 
     def sighting_matches(self, sighting_id: int) -> list[MatchRecord]:
-        return [_match(r) for r in self.db.query("SELECT * FROM matches WHERE sighting_id = ? ORDER BY id",
-                                                 [sighting_id])]
+        return self.matches_of_sightings([sighting_id]).get(sighting_id, [])
+
+    def matches_of_sightings(self, sighting_ids: Sequence[int]) -> dict[int, list[MatchRecord]]:
+        """The matches of many sightings, by sighting, each list in order."""
+        grouped = self.rows_by("SELECT sighting_id AS key, * FROM matches WHERE sighting_id IN ({keys}) ORDER BY id",
+                               sighting_ids)
+        return {key: [_match(r) for r in rows] for key, rows in grouped.items()}
+
+    def matches_by_id(self, match_ids: Sequence[int]) -> dict[int, MatchRecord]:
+        """Many matches at once, by id (ids with no match are left out)."""
+        grouped = self.rows_by("SELECT id AS key, * FROM matches WHERE id IN ({keys})", match_ids)
+        return {key: _match(rows[0]) for key, rows in grouped.items()}
 
     def first_sighting_time(self, case_id: str) -> str | None:
         row = self.conn.execute("SELECT MIN(first_seen_at) FROM sightings WHERE case_id = ?", (case_id,)).fetchone()

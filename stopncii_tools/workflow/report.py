@@ -14,13 +14,15 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from functools import cache, lru_cache
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import __version__
 from .. import clock as clocks
@@ -30,12 +32,23 @@ from ..matching import explain
 from ..notices import get_framework
 from ..notices.platforms import PlatformDirectory, load_directory
 from ..signals import SIGNALS
-from ..store import Case, Event, MatchRecord, NoticePayload, RemovalCheck, Sighting, Store, StoredNotice
+from ..store import (
+    Case,
+    Event,
+    MatchRecord,
+    NoticePayload,
+    RemovalCheck,
+    SendAttempt,
+    Sighting,
+    Store,
+    StoredNotice,
+)
 from ..store.notice_states import OPEN_AFTER_SENDING
 from .outbox import payload_text
 
 FORMATS = ("pdf", "html", "json")
 LEFT_OUT = "[left out]"
+_Record = TypeVar("_Record")
 
 _OUTCOMES = {
     "present": "still online",
@@ -101,6 +114,7 @@ class Moment:
         return f"{self.utc} ({self.local})"
 
 
+@lru_cache(maxsize=4096)  # the same times recur: a sighting's event, its first sight, its match
 def moment(stamp: str | datetime) -> Moment:
     at = clocks.parse_time(stamp, "time") if isinstance(stamp, str) else stamp
     local = at.astimezone()
@@ -164,6 +178,14 @@ class ChainStatus:
     intact: bool
     problem: str | None
     verify_command: str
+
+    @property
+    def how_to_verify(self) -> str:
+        return ("Each event carries the SHA-256 of the one before it. On the computer that holds the case, run "
+                f"'{self.verify_command}': it recomputes every link, names the first event that does not fit, and "
+                "checks that the log still holds the head above, so no event up to this report was changed or "
+                "deleted since. Keep this head (keep the report, or write the head down): without it, deleting the "
+                "newest events would leave a log that still fits.")
 
 
 @dataclass(frozen=True)
@@ -293,6 +315,7 @@ class CaseReport:
     _redactor: Redactor
     _actors: dict[str, str] = field(default_factory=dict)
     _items: dict[int, str] = field(default_factory=dict)
+    _platforms: dict[str, str] = field(default_factory=dict)
 
     def actor(self, name: str) -> str:
         """The account that did something; numbered instead of named when redacted."""
@@ -322,39 +345,58 @@ class CaseReport:
         )
 
     def timeline(self) -> Iterator[TimelineEntry]:
-        for event in self.store.iter_events(self.case.id):
-            yield TimelineEntry(event.id, moment(event.at), self.actor(event.actor),
-                                self._redactor(_words(self, event)))
+        for chunk in _chunks(self.store.iter_events(self.case.id)):
+            found = self.store.matches_by_id([int(e.detail.get("match", 0)) for e in chunk
+                                              if e.action == "match.found"])
+            for event in chunk:
+                yield TimelineEntry(event.id, moment(event.at), self.actor(event.actor),
+                                    self._redactor(_words(self, event, found)))
 
     def sightings(self) -> Iterator[SightingEntry]:
-        decisions = {int(e.detail.get("match", 0)): e for action in ("match.confirmed", "match.rejected")
-                     for e in self.store.iter_events(self.case.id, action)}
-        for sighting in self.store.iter_sightings(self.case.id):
-            yield self._sighting(sighting, decisions)
+        deciders = {int(e.detail.get("match", 0)): e.actor for action in ("match.confirmed", "match.rejected")
+                    for e in self.store.iter_events(self.case.id, action)}
+        for chunk in _chunks(self.store.iter_sightings(self.case.id)):
+            ids = [s.id for s in chunk]  # what belongs to a few hundred sightings is read in one query each
+            matches, checks = self.store.matches_of_sightings(ids), self.store.removal_checks_of(ids)
+            notices = self.store.notice_ids_of_sightings(ids)
+            for sighting in chunk:
+                yield self._sighting(sighting, deciders, matches.get(sighting.id, []), checks.get(sighting.id, []),
+                                     notices.get(sighting.id, []))
 
     def notices(self) -> Iterator[NoticeEntry]:
-        for notice in self.store.iter_notices(self.case.id):
-            yield self._notice(notice)
+        for chunk in _chunks(self.store.iter_notices(self.case.id)):
+            ids = [n.id for n in chunk]
+            sighting_of = {m.id: m.sighting_id
+                           for m in self.store.matches_by_id([m for n in chunk for m in n.match_ids]).values()}
+            checks = self.store.removal_checks_of(list(dict.fromkeys(sighting_of.values())))
+            payloads, attempts = self.store.notice_payloads(ids), self.store.send_attempts_of(ids)
+            for notice in chunk:
+                sightings = tuple(dict.fromkeys(sighting_of[m] for m in notice.match_ids if m in sighting_of))
+                yield self._notice(notice, payloads.get(notice.id), attempts.get(notice.id, []), sightings,
+                                   tuple((s, _check(c)) for s in sightings for c in checks.get(s, [])))
 
     def notice_texts(self) -> Iterator[NoticeText]:
         """The exact text of each notice that was frozen to go out (redacted when asked)."""
-        for notice in self.store.iter_notices(self.case.id):
-            payload = self.store.notice_payload(notice.id)
-            if payload is not None:
-                yield NoticeText(notice.id, payload.kind, _sha256(payload.body), self._redactor(readable(payload)))
+        for chunk in _chunks(self.store.iter_notices(self.case.id)):
+            payloads = self.store.notice_payloads([n.id for n in chunk])
+            for notice in chunk:
+                payload = payloads.get(notice.id)
+                if payload is not None:
+                    yield NoticeText(notice.id, payload.kind, _sha256(payload.body),
+                                     self._redactor(readable(payload)))
 
     # -- one sighting, one notice -----------------------------------------------------------
 
-    def _sighting(self, sighting: Sighting, decisions: dict[int, Event]) -> SightingEntry:
-        platform = self.directory.get(sighting.platform).name if sighting.platform else None
+    def _sighting(self, sighting: Sighting, deciders: dict[int, str], matches: list[MatchRecord],
+                  checks: list[RemovalCheck], notices: list[int]) -> SightingEntry:
+        platform = self._platform_name(sighting.platform) if sighting.platform else None
         return SightingEntry(
             number=sighting.id, address=self._address(sighting), page=sighting.page_url, platform=platform,
             first_seen=moment(sighting.first_seen_at), last_seen=moment(sighting.last_seen_at),
             http_status=sighting.http_status, content_type=sighting.content_type, media=_media(sighting),
             sha256=sighting.sha256,
-            matches=tuple(self._match(m, decisions.get(m.id)) for m in self.store.sighting_matches(sighting.id)),
-            checks=tuple(_check(c) for c in self.store.removal_checks(sighting.id)),
-            notices=tuple(self.store.sighting_notice_ids(sighting.id)),
+            matches=tuple(self._match(m, deciders.get(m.id)) for m in matches),
+            checks=tuple(_check(c) for c in checks), notices=tuple(notices),
         )
 
     def _address(self, sighting: Sighting) -> str:
@@ -365,21 +407,19 @@ class CaseReport:
         name = f" ({sighting.source})" if self.options.include_labels else ""
         return f"a file checked on this computer{name}"
 
-    def _match(self, match: MatchRecord, decision: Event | None) -> MatchLine:
+    def _match(self, match: MatchRecord, decider: str | None) -> MatchLine:
         return MatchLine(
             match=match.id, item=self.item(match.item_id), kind=explain.summary(match.kind),
             confidence=match.confidence, how=tuple(explain.explain(match.kind, match.evidence)),
             status={"confirmed": "confirmed: it shows the person", "rejected": "rejected: it does not show the person",
                     "pending": "not yet confirmed"}.get(match.status, match.status),
-            decided_by=self.actor(decision.actor) if decision and match.status != "pending" else None,
+            decided_by=self.actor(decider) if decider and match.status != "pending" else None,
             decided=_maybe(match.decided_at) if match.status != "pending" else None,
         )
 
-    def _notice(self, notice: StoredNotice) -> NoticeEntry:
+    def _notice(self, notice: StoredNotice, payload: NoticePayload | None, attempts: list[SendAttempt],
+                sightings: tuple[int, ...], checks: tuple[tuple[int, CheckLine], ...]) -> NoticeEntry:
         framework = get_framework(notice.framework)
-        payload = self.store.notice_payload(notice.id)
-        sightings = tuple(dict.fromkeys(self.store.match(m).sighting_id for m in notice.match_ids))
-        checks = tuple((s, _check(c)) for s in sightings for c in self.store.removal_checks(s))
         evidence = notice.evidence
         hours = evidence.get("deadline_hours", framework.deadline_hours if notice.sent_at else None)
         return NoticeEntry(
@@ -392,16 +432,18 @@ class CaseReport:
             replies=tuple(ReplyLine(moment(r["at"]), r["status"], self._redactor(r["note"]) if r.get("note") else None)
                           for r in evidence.get("replies", [])),
             attempts=tuple(AttemptLine(a.number, a.channel, moment(a.started_at), a.outcome, a.detail)
-                           for a in self.store.send_attempts(notice.id)),
+                           for a in attempts),
             sightings=sightings, checks=checks, next_step=self._next_step(notice, framework.escalation),
             text_sha256=_sha256(payload.body) if payload else None, text_kind=payload.kind if payload else None,
         )
 
     def _platform_name(self, platform: str) -> str:
-        try:
-            return self.directory.get(platform).name
-        except NotFound:
-            return platform
+        if platform not in self._platforms:
+            try:
+                self._platforms[platform] = self.directory.get(platform).name
+            except NotFound:
+                self._platforms[platform] = platform
+        return self._platforms[platform]
 
     def _deadline(self, notice: StoredNotice, hours: int | None) -> str:
         if not notice.sent_at:
@@ -454,7 +496,8 @@ def build_report(
     check = store.verify_chain(case.id)
     problem = None if check.intact else (
         f"event {check.broken_at} ({check.broken_action}, {check.broken_time}) does not fit: {check.reason}")
-    chain = ChainStatus(check.events, check.head, check.intact, problem, f"stopncii case verify --case {case.id}")
+    chain = ChainStatus(check.events, check.head, check.intact, problem,
+                        f"stopncii case verify --case {case.id}" + (f" --head {check.head}" if check.head else ""))
     summary = Summary(
         case_id=case.id, title=None if options.redact else case.title,
         jurisdiction=f"{country_name(case.jurisdiction)} ({case.jurisdiction})" if case.jurisdiction else None,
@@ -513,7 +556,8 @@ class Redactor:
         return self._pattern.sub(LEFT_OUT, text) if self._pattern else text
 
 
-def _words(report: CaseReport, event: Event) -> str:
+def _words(report: CaseReport, event: Event, found: dict[int, MatchRecord]) -> str:
+    """What ``event`` did, in plain words (``found``: the matches of the match.found events near it)."""
     d = event.detail
     notice = f"notice {d.get('notice')}"
     match d, event.action:
@@ -540,7 +584,10 @@ def _words(report: CaseReport, event: Event) -> str:
             return (f"Removal check of sighting {d.get('sighting')}: "
                     f"{_OUTCOMES.get(str(d.get('outcome')), d.get('outcome'))}{status}.")
         case _, "match.found":
-            return f"Match {d.get('match')}: {_match_words(report, int(d.get('match', 0)), str(d.get('kind')))}."
+            match = found.get(int(d.get("match", 0)))
+            what = explain.summary(str(d.get("kind")))
+            return (f"Match {d.get('match')}: sighting {match.sighting_id} ({report.item(match.item_id)}): {what}."
+                    if match else f"Match {d.get('match')}: {what}.")
         case _, "match.confirmed":
             return f"Match {d.get('match')} was confirmed: it shows the person."
         case _, "match.rejected":
@@ -580,14 +627,6 @@ def _words(report: CaseReport, event: Event) -> str:
         case _, "batch.note":
             return f"Note from the batch list (line {d.get('line')}): {d.get('note')}"
     return f"{event.action}: " + ", ".join(f"{k} {v}" for k, v in d.items())
-
-
-def _match_words(report: CaseReport, match_id: int, kind: str) -> str:
-    try:
-        match = report.store.match(match_id)
-    except NotFound:
-        return explain.summary(kind)
-    return f"sighting {match.sighting_id} ({report.item(match.item_id)}): {explain.summary(kind)}"
 
 
 def _framework_title(framework_id: str) -> str:
@@ -652,8 +691,25 @@ def readable(payload: NoticePayload) -> str:
 
 
 def as_json(record: Any) -> Any:
-    """A report record as JSON-ready data (times with their UTC, local and stored forms)."""
-    return asdict(record)
+    """A report record as JSON-ready data (times with their UTC, local and stored forms); like
+    ``dataclasses.asdict`` without its deep copies, which took most of the JSON report's time."""
+    if isinstance(record, tuple | list):
+        return [as_json(value) for value in record]
+    names = _field_names(record.__class__)
+    if names:
+        return {name: as_json(getattr(record, name)) for name in names}
+    return record
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else ()
+
+
+def _chunks(records: Iterator[_Record], size: int = 500) -> Iterator[list[_Record]]:
+    """``records`` a few hundred at a time: few queries, and memory bounded whatever the case's size."""
+    while chunk := list(islice(records, size)):
+        yield chunk
 
 
 Writer = Callable[[CaseReport, Path], None]
@@ -677,10 +733,19 @@ def write_report(report: CaseReport, fmt: str, out: Path) -> Path:
 
 
 def _writers() -> dict[str, Writer]:
-    from .report_html import write_html
-    from .report_pdf import write_pdf
+    return {"html": _write_html, "pdf": _write_pdf, "json": write_json}
 
-    return {"html": write_html, "pdf": write_pdf, "json": write_json}
+
+def _write_html(report: CaseReport, path: Path) -> None:
+    from .report_html import write_html  # jinja2 is imported only when an HTML report is written
+
+    write_html(report, path)
+
+
+def _write_pdf(report: CaseReport, path: Path) -> None:
+    from .report_pdf import write_pdf  # fpdf2 takes a second to import: only when a PDF is written
+
+    write_pdf(report, path)
 
 
 def write_json(report: CaseReport, path: Path) -> None:
