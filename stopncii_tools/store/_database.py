@@ -75,8 +75,8 @@ class Database:
         else:
             self.write_refusal = ("the case database is read-only (its file or folder cannot be written), "
                                   "so nothing can be changed in it; reading still works")
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                   timeout=_WAIT_MS / 1000)
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro{self._unchangeable()}", uri=True,
+                                   isolation_level=None, timeout=_WAIT_MS / 1000)
         self.conn = conn
         try:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -112,6 +112,13 @@ class Database:
                 return False
             raise StoreError(f"cannot open the case database: {exc.strerror or exc}", str(self.path)) from None
         return True
+
+    def _unchangeable(self) -> str:
+        """``&immutable=1`` when no program can change the file: its folder cannot be written and it has
+        no write-ahead log. SQLite then reads it without the shared-memory file it cannot make there."""
+        folder_locked = not os.access(self.path.parent, os.W_OK)
+        no_log = not self.path.with_name(self.path.name + "-wal").exists()
+        return "&immutable=1" if folder_locked and no_log else ""
 
     def _private_sidecars(self) -> None:
         for suffix in ("-wal", "-shm"):
