@@ -21,7 +21,7 @@ CASE_TABLE = ("id", "title", "jurisdiction", "status", "protected", "matches")  
 def _case_record(store: Store, case: Case) -> dict[str, Any]:
     return {"id": case.id, "title": case.title, "jurisdiction": case.jurisdiction, "status": case.status,
             "notes": case.notes, "created_at": case.created_at, "closed_at": case.closed_at,
-            **store.case_counts(case.id)}
+            "draft_watch_matches": case.draft_watch_matches, **store.case_counts(case.id)}
 
 
 @click.group(name="case")
@@ -111,18 +111,34 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
 @click.option("--title", help="A new title.")
 @click.option("--jurisdiction", "-j", metavar="CODE", help="Country of the person, e.g. US, GB, DE, AU.")
 @click.option("--notes", help="New notes (replace the old ones).")
+@click.option("--draft-watch-matches/--no-draft-watch-matches", "draft_watch_matches", default=None,
+              help="Let 'watch run' confirm new copies of photos you already confirmed and draft their notices "
+                   "(never sent), confirming the statements each notice needs for you; other matches still wait "
+                   "for you.")
 @with_store
 def case_edit(
-    store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None
+    store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None,
+    draft_watch_matches: bool | None,
 ) -> None:
-    """Change a case's title, country or notes.
+    """Change a case's title, country, notes, or whether watching drafts notices.
+
+    With --draft-watch-matches, a new match found by 'watch run' is confirmed and its notice
+    drafted when it is a copy of a photo you already confirmed: byte for byte the same file as
+    one you confirmed, or an exact or high-confidence copy of a protected photo you confirmed a
+    copy of. Pictures made from your photo, or parts of it, always wait for you. Nothing is
+    sent: read the drafts with 'stopncii notice list'.
 
     \b
-    Example:
+    Examples:
       stopncii case edit --jurisdiction GB
+      stopncii case edit --case k7m3qx --draft-watch-matches
     """
-    case = store.update_case(store.resolve_case(case_id).id, title=title, jurisdiction=jurisdiction, notes=notes)
+    case = store.update_case(store.resolve_case(case_id).id, title=title, jurisdiction=jurisdiction, notes=notes,
+                             draft_watch_matches=draft_watch_matches)
     o.status(f"Case {case.id} updated: {case.title} ({case.jurisdiction or 'no country set'}).")
+    if draft_watch_matches is not None:
+        o.status("'watch run' now drafts notices (never sends them) for new copies of photos you confirmed."
+                 if case.draft_watch_matches else "'watch run' no longer drafts notices: new matches wait for you.")
 
 
 @case_group.command(name="close")

@@ -125,8 +125,9 @@ class SightingRecords(Database):
             sql, args = sql + " AND status = ?", args + [status]
         return [_match(r) for r in self.db.query(sql + " ORDER BY id", args)]
 
-    def decide_match(self, match_id: int, decision: str) -> MatchRecord:
-        """Record the person's decision: 'confirmed' (it is them) or 'rejected' (it is not)."""
+    def decide_match(self, match_id: int, decision: str, *, rule: str | None = None) -> MatchRecord:
+        """Record the person's decision: 'confirmed' (it is them) or 'rejected' (it is not);
+        ``rule``: the case's rule decided it for them (the event log keeps the rule's words)."""
         if decision not in ("confirmed", "rejected", "pending"):
             raise StoreError(f"unknown decision {decision!r}")
         record = self.match(match_id)
@@ -134,8 +135,18 @@ class SightingRecords(Database):
             self.conn.execute(
                 "UPDATE matches SET status = ?, decided_at = ? WHERE id = ?", (decision, _iso(), match_id)
             )
-            self.log(record.case_id, f"match.{decision}", match=match_id)
+            self.log(record.case_id, f"match.{decision}", match=match_id, **({"rule": rule} if rule else {}))
         return self.match(match_id)
+
+    def confirmed_copies(self, case_id: str) -> tuple[set[int], set[str]]:
+        """What the person confirmed in a case: the protected items with a confirmed match, and
+        the SHA-256 of the files found at confirmed matches."""
+        items = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT item_id FROM matches WHERE case_id = ? AND status = 'confirmed'", (case_id,))}
+        files = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT s.sha256 FROM matches m JOIN sightings s ON s.id = m.sighting_id"
+            " WHERE m.case_id = ? AND m.status = 'confirmed' AND s.sha256 != ''", (case_id,))}
+        return items, files
 
 
     def sightings_at(self, case_id: str, url: str) -> list[Sighting]:

@@ -42,6 +42,7 @@ from ..store import (
     Sighting,
     Store,
     StoredNotice,
+    Watch,
 )
 from ..store.notice_states import OPEN_AFTER_SENDING
 from .outbox import payload_text
@@ -81,7 +82,9 @@ METHOD = (
      "for resized or re-encoded copies, exact digests (SHA-256, MD5) for the same file, frame-by-frame PDQ "
      "for videos, and distinctive regions for crops, screenshots and pictures made from a photo. Each match "
      "lists the signals that agreed and by how much. A person then looked at each match and confirmed "
-     "or rejected it; only confirmed matches went into notices."),
+     "or rejected it; only confirmed matches went into notices. A case can be set to let its regular "
+     "checks confirm new copies of a photo the person had already confirmed (the same file, or an exact or "
+     "high-confidence copy); such matches say 'by the case's drafting rule'."),
     ("What a match does not prove",
      "A match is strong evidence that two pictures are the same or that one was made from the other; it is "
      "not proof of who made, posted or shared the item, of when it was first posted, or that the person "
@@ -280,6 +283,23 @@ class NoticeEntry:
 
 
 @dataclass(frozen=True)
+class WatchEntry:
+    """A page the case re-checks on a schedule, and what its last run did."""
+
+    number: int
+    page: str
+    every: str
+    added: Moment
+    last_run: Moment | None
+    next_due: Moment
+    pages_read: int
+    pictures_found: int
+    pictures_checked: int
+    new_matches: int
+    last_result: str  # in words
+
+
+@dataclass(frozen=True)
 class NoticeText:
     number: int
     kind: str
@@ -353,7 +373,8 @@ class CaseReport:
                                     self._redactor(_words(self, event, found)))
 
     def sightings(self) -> Iterator[SightingEntry]:
-        deciders = {int(e.detail.get("match", 0)): e.actor for action in ("match.confirmed", "match.rejected")
+        deciders = {int(e.detail.get("match", 0)): (e.actor, "rule" in e.detail)
+                    for action in ("match.confirmed", "match.rejected")
                     for e in self.store.iter_events(self.case.id, action)}
         for chunk in _chunks(self.store.iter_sightings(self.case.id)):
             ids = [s.id for s in chunk]  # what belongs to a few hundred sightings is read in one query each
@@ -375,6 +396,10 @@ class CaseReport:
                 yield self._notice(notice, payloads.get(notice.id), attempts.get(notice.id, []), sightings,
                                    tuple((s, _check(c)) for s in sightings for c in checks.get(s, [])))
 
+    def watches(self) -> list[WatchEntry]:
+        """The case's watched pages (a case has a handful: read at once)."""
+        return [_watch_entry(w) for w in self.store.watches(self.case.id)]
+
     def notice_texts(self) -> Iterator[NoticeText]:
         """The exact text of each notice that was frozen to go out (redacted when asked)."""
         for chunk in _chunks(self.store.iter_notices(self.case.id)):
@@ -387,7 +412,7 @@ class CaseReport:
 
     # -- one sighting, one notice -----------------------------------------------------------
 
-    def _sighting(self, sighting: Sighting, deciders: dict[int, str], matches: list[MatchRecord],
+    def _sighting(self, sighting: Sighting, deciders: dict[int, tuple[str, bool]], matches: list[MatchRecord],
                   checks: list[RemovalCheck], notices: list[int]) -> SightingEntry:
         platform = self._platform_name(sighting.platform) if sighting.platform else None
         return SightingEntry(
@@ -407,13 +432,16 @@ class CaseReport:
         name = f" ({sighting.source})" if self.options.include_labels else ""
         return f"a file checked on this computer{name}"
 
-    def _match(self, match: MatchRecord, decider: str | None) -> MatchLine:
+    def _match(self, match: MatchRecord, decider: tuple[str, bool] | None) -> MatchLine:
+        """``decider``: who decided, and whether the case's drafting rule did it for them."""
+        by_rule = bool(decider and decider[1] and match.status == "confirmed")
         return MatchLine(
             match=match.id, item=self.item(match.item_id), kind=explain.summary(match.kind),
             confidence=match.confidence, how=tuple(explain.explain(match.kind, match.evidence)),
             status={"confirmed": "confirmed: it shows the person", "rejected": "rejected: it does not show the person",
                     "pending": "not yet confirmed"}.get(match.status, match.status),
-            decided_by=self.actor(decider) if decider and match.status != "pending" else None,
+            decided_by=(self.actor(decider[0]) + (" (by the case's drafting rule)" if by_rule else "")
+                        if decider and match.status != "pending" else None),
             decided=_maybe(match.decided_at) if match.status != "pending" else None,
         )
 
@@ -589,6 +617,8 @@ def _words(report: CaseReport, event: Event, found: dict[int, MatchRecord]) -> s
             return (f"Match {d.get('match')}: sighting {match.sighting_id} ({report.item(match.item_id)}): {what}."
                     if match else f"Match {d.get('match')}: {what}.")
         case _, "match.confirmed":
+            if d.get("rule"):
+                return f"Match {d.get('match')} was confirmed by the case's drafting rule: {d['rule']}."
             return f"Match {d.get('match')} was confirmed: it shows the person."
         case _, "match.rejected":
             return f"Match {d.get('match')} was rejected: it does not show the person."
@@ -643,6 +673,23 @@ def _media(sighting: Sighting) -> str:
     if sighting.size:
         parts.append(f"{sighting.size:,} bytes")
     return ", ".join(parts)
+
+
+def _watch_entry(watch: Watch) -> WatchEntry:
+    last = watch.last_summary
+    hours = watch.every_seconds / 3600
+    every = f"every {hours:g} hours" if hours >= 1 else f"every {watch.every_seconds // 60} minutes"
+    if not watch.last_run_at:
+        result = "not checked yet"
+    elif last.get("nothing_checked"):
+        result = "nothing could be checked on the page at the last run"
+    else:
+        result = (f"{last.get('pages_read', 0)} pages read, {last.get('found', 0)} pictures and videos found, "
+                  f"{last.get('checked', 0)} new ones checked, {last.get('new_matches', 0)} new matches"
+                  + (f", {last['drafted']} notices drafted" if last.get("drafted") else ""))
+    return WatchEntry(watch.id, watch.url, every, moment(watch.created_at), _maybe(watch.last_run_at),
+                      moment(watch.next_due_at), int(last.get("pages_read", 0)), int(last.get("found", 0)),
+                      int(last.get("checked", 0)), int(last.get("new_matches", 0)), result)
 
 
 def _check(check: RemovalCheck) -> CheckLine:
@@ -752,7 +799,8 @@ def write_json(report: CaseReport, path: Path) -> None:
     """One JSON document, written part by part as the records are read."""
     with path.open("w", encoding="utf-8") as out:
         head = {"format": "stopncii-case-report/1", "summary": as_json(report.summary),
-                "event_chain": as_json(report.chain), "signals": [as_json(s) for s in report.signals]}
+                "event_chain": as_json(report.chain), "signals": [as_json(s) for s in report.signals],
+                "watches": as_json(report.watches())}
         out.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
         for name, records in (("sightings", report.sightings()), ("notices", report.notices()),
                               ("notice_texts", report.notice_texts()), ("timeline", report.timeline())):

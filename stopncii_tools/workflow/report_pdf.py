@@ -232,6 +232,15 @@ def write_pdf(report: CaseReport, path: Path) -> None:
     if s.signing_key:
         pdf.row("Signature", f"This file is signed (Ed25519) with the key {s.signing_key}; the signature is in the "
                              "file beside it ending in .sig. Check it with 'stopncii report verify FILE'.")
+    watches = report.watches()
+    if watches:
+        pdf.heading("Pages watched")
+        pdf.paragraph("These pages are checked again on a schedule; new pictures on them are hashed and compared "
+                      "like the rest.")
+        for w in watches:
+            pdf.heading(f"Watch {w.number}", 10.5)
+            pdf.rows([("Page", w.page), ("How often", f"{w.every}, since {_when(w.added)}"),
+                      ("Last run", f"{_when(w.last_run)}: {w.last_result}"), ("Next run due", _when(w.next_due))])
     pdf.heading("Where it was found")
     found = False
     for sighting in report.sightings():
