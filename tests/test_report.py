@@ -140,8 +140,10 @@ def test_the_pdf_pages_are_pictures_with_something_on_them(worked_case: MadeCase
         picture = document[number].render(scale=0.5).to_pil().convert("L")
         png = tmp_path / f"page{number + 1}.png"
         picture.save(png)
-        dark = sum(picture.histogram()[:128])
-        assert dark > 0.002 * picture.width * picture.height, f"page {number + 1} is blank"
+        body = picture.crop((0, 0, picture.width, int(picture.height * 0.93)))  # above the footer line
+        dark = sum(body.histogram()[:128])
+        # a few lines (the end of a notice's text on the last page) give some dozens of dark pixels
+        assert dark > 10, f"page {number + 1} is blank"
     document.close()
 
 
