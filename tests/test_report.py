@@ -18,6 +18,8 @@ from pathlib import Path
 import pypdfium2
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from stopncii_tools.cli import cli
@@ -182,3 +184,19 @@ def test_a_report_in_russian_words_keeps_its_cyrillic(tmp_path: Path) -> None:
     out = tmp_path / "ru.pdf"
     assert run("report", "--db", str(db), "--case", case.id, "--out", str(out)).exit_code == 0
     assert "Дело Анны" in "".join(p.extract_text() for p in PdfReader(out).pages)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.sampled_from("abcdefghij/:.-?=_ ЖжΩ\n"), max_size=600),
+       width=st.floats(min_value=3, max_value=180))
+def test_pdf_lines_keep_every_character_and_fit_the_width(text: str, width: float) -> None:
+    from stopncii_tools.workflow.report_pdf import _Document
+
+    document = _Document("k7m3qx", None)
+    for font, size in (("sans", 9), ("mono", 8)):
+        document.use(font, size)
+        lines = document.wrap(text, width)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "").replace("\n", "")  # spaces only at breaks
+        assert len(lines) >= text.count("\n") + 1  # a line at least per paragraph
+        widths = document._font.widths
+        assert all(len(line) == 1 or sum(widths[c] for c in line) <= width + 1e-9 for line in lines)

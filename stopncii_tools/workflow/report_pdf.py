@@ -6,9 +6,11 @@ a character they do not cover is printed as U+FFFD, and the HTML and JSON report
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
 from importlib.resources import as_file, files
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +60,7 @@ class _FontTables:
     def __init__(self, font: Any, size: float, scale: float) -> None:
         self.number: int = font.i
         self.size = size
-        self._widths, self._glyphs = _Widths(font, scale), _Glyphs(font)
-
-    def measure(self, text: str) -> float:
-        return sum(map(self._widths.__getitem__, text))
+        self.widths, self._glyphs = _Widths(font, scale), _Glyphs(font)
 
     def encode(self, text: str) -> str:
         return "".join(map(self._glyphs.__getitem__, text))
@@ -107,32 +106,30 @@ class _Document(FPDF):
         self._font = self._fonts[font, size]
 
     def wrap(self, text: str, width: float) -> list[str]:
-        """``text`` broken into lines of at most ``width`` mm in the current font: at spaces, and
-        inside a word (an address, a hash) only when it is wider than a line. Done here in one
-        pass with a width per character because fpdf2's own line breaking re-measures each line."""
-        measure = self._font.measure
+        """``text`` broken into lines of at most ``width`` mm in the current font: at the last space
+        that fits, and inside a word (an address, a hash) only when it is wider than a line. The
+        widths are summed once per paragraph and each break found by bisection, because fpdf2's
+        own line breaking re-measures each line per character."""
         lines: list[str] = []
         for paragraph in text.split("\n"):
-            if measure(paragraph) <= width:  # most values fit on one line
-                lines.append(paragraph.rstrip())
+            if not paragraph:
+                lines.append("")
                 continue
-            line, used, space = "", 0.0, measure(" ")
-            for word in paragraph.split(" "):
-                size = measure(word)
-                gap = space if line else 0.0
-                if used + gap + size <= width:
-                    line, used = (line + " " + word if line else word), used + gap + size
-                    continue
-                if line:
-                    lines.append(line)
-                line, used = "", 0.0
-                for char in word:  # a word wider than the line is cut where it must be
-                    step = measure(char)
-                    if used + step > width and line:
-                        lines.append(line)
-                        line, used = "", 0.0
-                    line, used = line + char, used + step
-            lines.append(line)
+            ends = list(accumulate(map(self._font.widths.__getitem__, paragraph)))  # width up to each character
+            start = 0
+            while start < len(paragraph):
+                before = ends[start - 1] if start else 0.0
+                if ends[-1] - before <= width:
+                    lines.append(paragraph[start:].rstrip())
+                    break
+                fits = max(bisect_right(ends, before + width, lo=start), start + 1)  # one past the last that fits
+                space = paragraph.rfind(" ", start, fits + 1)
+                if space > start:
+                    lines.append(paragraph[start:space].rstrip())
+                    start = space + 1
+                else:
+                    lines.append(paragraph[start:fits])
+                    start = fits
         return lines
 
     def line_at(self, x: float, y: float, line: str) -> None:
