@@ -154,3 +154,20 @@ def test_a_space_in_a_host_name_gets_a_plain_message(tmp_path: Path) -> None:
         result = run("scan", "--db", db, address)
         assert result.exit_code == 1 and words in result.stderr, result.stderr
         assert "network interface" not in result.stderr
+
+
+def test_a_match_is_worded_the_same_in_matches_show_case_show_and_the_report(
+        two_cases: tuple[Path, list[str]], tmp_path: Path) -> None:
+    db, ids = two_cases
+    [first] = [json.loads(line) for line in run("matches", "--db", str(db), "--case", ids[0], "--json").stdout.splitlines()][:1]
+    shown = " ".join(run("matches", "show", str(first["match"]), "--db", str(db)).stdout.split())
+    out = tmp_path / "report.json"
+    assert run("report", "--db", str(db), "--case", ids[0], "--out", str(out)).exit_code == 0
+    [line] = [m for s in json.loads(out.read_text())["sightings"] for m in s["matches"] if m["match"] == first["match"]]
+    assert line["kind"] == "a copy of your photo (it may be resized, recompressed or lightly edited)"
+    assert line["how"] and all(" ".join(how.split()) in shown for how in line["how"])
+    case = run("case", "show", "--db", str(db), "--case", ids[0], "--json")
+    events = json.loads(case.stdout)["events"]
+    found = [e["what"] for e in events if e["action"] == "match.found"]
+    assert found and all("a copy of your photo" in what for what in found)
+    assert any(e["what"].startswith("Item 1 was protected") for e in events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -96,6 +97,28 @@ def test_a_removed_event_is_found_at_the_one_after_it(history: tuple[Path, str, 
     report = tmp_path / "report.json"
     assert run("report", "--db", str(db), "--case", case_id, "--out", str(report)).exit_code == 0
     assert '"intact": false' in report.read_text()  # the report says so too
+
+
+def test_deleting_the_last_events_is_found_with_a_head_kept_from_the_report(
+        history: tuple[Path, str, list[int]], tmp_path: Path) -> None:
+    source, case_id, ids = history
+    db = tmp_path / "cases.db"
+    shutil.copy(source, db)
+    report = tmp_path / "report.json"
+    assert run("report", "--db", str(db), "--case", case_id, "--out", str(report)).exit_code == 0
+    kept = json.loads(report.read_text())["event_chain"]["head"]
+    same = run("case", "verify", "--db", str(db), "--case", case_id, "--head", kept)
+    assert same.exit_code == 0 and f"The head you kept is event {ids[-1]}; the log ends there." in same.stdout
+    with Store(db) as store:
+        store.update_case(case_id, notes="a later note")
+    later = run("case", "verify", "--db", str(db), "--case", case_id, "--head", kept[:16])
+    assert later.exit_code == 0 and "1 event was written after it" in later.stdout
+    _edit(db, "DELETE FROM events WHERE id >= ?", ids[-1])  # the newest events: the rest still fits
+    assert run("case", "verify", "--db", str(db), "--case", case_id).exit_code == 0
+    cut = run("case", "verify", "--db", str(db), "--case", case_id, "--head", kept)
+    assert cut.exit_code == 1 and "the head you kept" in cut.output and "is not in the event log" in cut.output
+    wrong = run("case", "verify", "--db", str(db), "--case", case_id, "--head", "not-a-head")
+    assert wrong.exit_code == 2 and "is not a chain head" in wrong.output
 
 
 def test_a_database_from_before_the_chain_keeps_every_event_and_gets_chained(tmp_path: Path) -> None:

@@ -39,13 +39,15 @@ def batch_group() -> None:
               help="Allow addresses on private networks and this computer (for testing).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the full report as JSON to this file.")
+@click.option("--watches", "run_watches", is_flag=True,
+              help="Also check the watched pages of the file's cases that are due (as 'watch run' does).")
 @resolve_option
 @sending_options
 @o.output_options
 @with_store
 def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool, confirm_matches: bool,
               refresh: bool, jurisdiction: str | None, requester_from: str | None, allow_private: bool,
-              report_path: Path | None, resolve: tuple[str, ...], channel_config: Path | None,
+              report_path: Path | None, run_watches: bool, resolve: tuple[str, ...], channel_config: Path | None,
               default_deadline_hours: int | None, as_json: bool, as_csv: bool) -> None:
     """Scan the addresses in a CSV file, match, draft notices and (with --send) send them.
 
@@ -60,12 +62,14 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
     Examples:
       stopncii batch run reports.csv
       stopncii batch run reports.csv --yes --requester-from k7m3qx --send --report run1.json
+      stopncii batch run reports.csv --watches
     """
     if send and not confirm_statements:
         raise click.UsageError("--send needs --yes: notices are drafted (with their statements confirmed) first")
     options = BatchOptions(send=send, confirm_matches=confirm_matches, confirm_statements=confirm_statements,
                            refresh=refresh, jurisdiction=jurisdiction, requester_from=requester_from,
-                           scan=ScanOptions(allow_private=allow_private, hosts=host_map(resolve)))
+                           scan=ScanOptions(allow_private=allow_private, hosts=host_map(resolve)),
+                           watches=run_watches)
     config = load_config(channel_config, default_deadline_hours)
     with o.progress("Batch") as bar:
         task = bar.add_task("Batch", total=None)
@@ -88,12 +92,35 @@ def batch_run(store: Store, csv_file: Path, send: bool, confirm_statements: bool
                                encoding="utf-8")
         report_path.chmod(0o600)
         o.status(f"Report written to {report_path}.")
+    _render_watches(report, fmt)
     totals = report.to_json()["summary"]
     o.status(f"{totals['rows']} rows, {totals['failed_rows']} could not be done; {totals['matches']} matches, "
              f"{totals['pending_confirmation']} waiting for confirmation; {totals['notices']} notices"
              + ("." if confirm_statements else " (give --yes to draft notices)."))
     if report.failed_rows:
         raise SystemExit(1)
+
+
+def _render_watches(report: BatchReport, fmt: str) -> None:
+    """The watched pages of the file's cases: what their last run found, and which are due."""
+    if not report.watches:
+        return
+    for watch in report.watches:
+        for problem in watch["problems"]:
+            o.error_line(problem)
+    if fmt == "table":
+        o.render([{**w, "last run": w["last_run_at"] or "not yet", "new matches": w["new_matches"]}
+                  for w in report.watches], ("watch", "case", "url", "last run", "checked", "new matches"), fmt,
+                 title="Watched pages of these cases")
+    ran = [w for w in report.watches if w["ran"]]
+    due = [w for w in report.watches if w["due"] and not w["ran"]]
+    if ran:
+        o.status(f"{len(ran)} watched pages checked: {sum(w['checked'] for w in ran)} new pictures and videos "
+                 f"looked at, {sum(w['new_matches'] for w in ran)} new matches, "
+                 f"{sum(w['drafted'] for w in ran)} notices drafted (not sent).")
+    if due:
+        o.status(f"{len(due)} watched pages of these cases are due for a check: add --watches, "
+                 "or run 'stopncii watch run'.")
 
 
 def _render_new_sends(report: BatchReport) -> None:

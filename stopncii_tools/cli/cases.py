@@ -10,6 +10,7 @@ import click
 from ..matching import explain
 from ..store import Case, MatchRecord, Store
 from ..workflow.protect import protect_paths
+from ..workflow.report import build_report
 from ..workflow.scan import DEFAULT_MAX_PAGES, ENGINES, PageReport, ScanOptions, count_items, scan_cases
 from . import _output as o
 from ._common import case_option, db_option, file_options, host_map, open_store, resolve_option, with_store
@@ -21,7 +22,7 @@ CASE_TABLE = ("id", "title", "jurisdiction", "status", "protected", "matches")  
 def _case_record(store: Store, case: Case) -> dict[str, Any]:
     return {"id": case.id, "title": case.title, "jurisdiction": case.jurisdiction, "status": case.status,
             "notes": case.notes, "created_at": case.created_at, "closed_at": case.closed_at,
-            **store.case_counts(case.id)}
+            "draft_watch_matches": case.draft_watch_matches, **store.case_counts(case.id)}
 
 
 @click.group(name="case")
@@ -89,7 +90,9 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
     fmt = o.choose_format(as_json, as_csv)
     if fmt != "table":
         record["items"] = [{"id": i.id, "label": i.label, "kind": i.kind, "sha256": i.sha256} for i in items]
-        record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action} for e in store.events(case.id)]
+        words = {e.event: e.what for e in build_report(store, case.id).timeline()}
+        record["events"] = [{"at": e.at, "actor": e.actor, "action": e.action, "what": words.get(e.id)}
+                            for e in store.events(case.id)]
         record["watches"] = [{"id": w.id, "url": w.url, "every_seconds": w.every_seconds, "next_due_at": w.next_due_at}
                              for w in watches]
         o.render([record], CASE_COLUMNS, fmt)
@@ -101,7 +104,7 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
     if watches:
         o.table("Watched pages", ("id", "url", "next check"), ((w.id, w.url, w.next_due_at) for w in watches))
     o.table("What happened", ("when", "who", "what"),
-            ((e.at, e.actor, e.action) for e in store.events(case.id)))
+            ((e.when.utc, e.who, e.what) for e in build_report(store, case.id).timeline()))
 
 
 @case_group.command(name="edit")
@@ -109,18 +112,34 @@ def case_show(store: Store, case_id: str | None, as_json: bool, as_csv: bool) ->
 @click.option("--title", help="A new title.")
 @click.option("--jurisdiction", "-j", metavar="CODE", help="Country of the person, e.g. US, GB, DE, AU.")
 @click.option("--notes", help="New notes (replace the old ones).")
+@click.option("--draft-watch-matches/--no-draft-watch-matches", "draft_watch_matches", default=None,
+              help="Let 'watch run' confirm new copies of photos you already confirmed and draft their notices "
+                   "(never sent), confirming the statements each notice needs for you; other matches still wait "
+                   "for you.")
 @with_store
 def case_edit(
-    store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None
+    store: Store, case_id: str | None, title: str | None, jurisdiction: str | None, notes: str | None,
+    draft_watch_matches: bool | None,
 ) -> None:
-    """Change a case's title, country or notes.
+    """Change a case's title, country, notes, or whether watching drafts notices.
+
+    With --draft-watch-matches, a new match found by 'watch run' is confirmed and its notice
+    drafted when it is a copy of a photo you already confirmed: byte for byte the same file as
+    one you confirmed, or an exact or high-confidence copy of a protected photo you confirmed a
+    copy of. Pictures made from your photo, or parts of it, always wait for you. Nothing is
+    sent: read the drafts with 'stopncii notice list'.
 
     \b
-    Example:
+    Examples:
       stopncii case edit --jurisdiction GB
+      stopncii case edit --case k7m3qx --draft-watch-matches
     """
-    case = store.update_case(store.resolve_case(case_id).id, title=title, jurisdiction=jurisdiction, notes=notes)
+    case = store.update_case(store.resolve_case(case_id).id, title=title, jurisdiction=jurisdiction, notes=notes,
+                             draft_watch_matches=draft_watch_matches)
     o.status(f"Case {case.id} updated: {case.title} ({case.jurisdiction or 'no country set'}).")
+    if draft_watch_matches is not None:
+        o.status("'watch run' now drafts notices (never sends them) for new copies of photos you confirmed."
+                 if case.draft_watch_matches else "'watch run' no longer drafts notices: new matches wait for you.")
 
 
 @case_group.command(name="close")
@@ -139,26 +158,53 @@ def case_close(store: Store, case_id: str | None) -> None:
 
 @case_group.command(name="verify")
 @case_option
+@click.option("--head", "kept_head", metavar="HEX", callback=lambda _c, _p, v: _kept_head(v),
+              help="A chain head you kept (from a report, or an earlier 'case verify'): check that the log "
+                   "still holds it, so no event up to it was deleted.")
 @with_store
-def case_verify(store: Store, case_id: str | None) -> None:
+def case_verify(store: Store, case_id: str | None, kept_head: str | None) -> None:
     """Check that the case's event log was not changed since it was written.
 
     Each event carries the SHA-256 of the event before it. This recomputes every link and
     names the first event that does not fit (exit code 1), or prints the chain's head: the
     same head as in a report means the log is as it was when the report was written.
 
+    Deleting the newest events leaves a chain that still fits. To notice that, keep the head
+    a report prints (write it down, or keep the report) and give it with --head: the log must
+    end at it or go on from it.
+
     \b
-    Example:
+    Examples:
       stopncii case verify --case k7m3qx
+      stopncii case verify --head 3f9a0c...  (the head printed in the report)
     """
     case = store.resolve_case(case_id)
-    check = store.verify_chain(case.id)
+    check = store.verify_chain(case.id, kept_head)
     if not check.intact:
         o.error_line(f"Case {case.id}: event {check.broken_at} ({check.broken_action}, {check.broken_time}) does not "
                      f"fit the chain: {check.reason}.")
         raise SystemExit(1)
+    if kept_head and check.kept_head_event is None:
+        o.error_line(f"Case {case.id}: the head you kept ({kept_head}) is not in the event log: events up to it "
+                     "were deleted or changed since it was printed.")
+        raise SystemExit(1)
     o.out.print(f"Case {case.id}: the event log is intact ({check.events} events).")
+    if kept_head:
+        o.out.print(f"The head you kept is event {check.kept_head_event}; "
+                    + ("the log ends there." if not check.events_after_kept else
+                       "1 event was written after it." if check.events_after_kept == 1 else
+                       f"{check.events_after_kept} events were written after it."))
     o.out.print(f"Chain head: {check.head or 'none (no events)'}")
+
+
+def _kept_head(value: str | None) -> str | None:
+    if value is None:
+        return None
+    head = value.strip().rstrip(".…").lower()
+    if len(head) < 16 or len(head) > 64 or any(c not in "0123456789abcdef" for c in head):
+        raise click.BadParameter(f"{value!r} is not a chain head: give the 16 to 64 hexadecimal digits the "
+                                 "report prints")
+    return head
 
 
 @case_group.command(name="delete")

@@ -134,6 +134,8 @@ def watch_run(store: Store, case_id: str | None, run_all: bool, max_pages: int, 
             runs.append(run)
             for problem in run.problems:
                 o.error_line(problem)
+            if run.summary.get("draft_problem"):
+                o.error_line(f"Case {run.watch.case_id}: {run.summary['draft_problem']}")
     o.render([{**watch_record(r.watch), **r.summary} for r in runs],
              ("watch", "case", "url", "checked", "seen_before", "new_matches", "failed"), fmt, title="Watch run")
     if not runs:
@@ -143,7 +145,13 @@ def watch_run(store: Store, case_id: str | None, run_all: bool, max_pages: int, 
     checked = sum(r.summary["checked"] for r in runs)
     o.status(f"{len(runs)} pages checked: {checked} new pictures and videos looked at, {new} new matches. "
              "Nothing downloaded was saved.")
-    if new:
+    drafted = sum(int(r.summary.get("drafted", 0)) for r in runs)
+    by_rule = sum(int(r.summary.get("confirmed_by_rule", 0)) for r in runs)
+    if by_rule:
+        o.status(f"{by_rule} of the new matches are copies of photos you already confirmed: "
+                 f"{drafted} notices were drafted for them, and nothing was sent. "
+                 "Read them with 'stopncii notice list'.")
+    if new > by_rule:
         o.status("See them with 'stopncii matches', then confirm each one that is you.")
     if any(r.summary["nothing_checked"] or r.problems for r in runs):
         raise SystemExit(1)

@@ -1,7 +1,9 @@
 """A match in plain words: what kind of copy was found, and the evidence, for a person to judge.
 
-The words come from what the matcher recorded (``MatchFound.evidence``), so an explanation shown
-months later says what was true when the match was made.
+This is the one place match evidence is put into words: ``matches show``, ``case show``, the
+case report and the web pages all call it. The words come from what the matcher recorded
+(``MatchFound.evidence``), so an explanation shown months later says what was true when the
+match was made.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ KIND_WORDS = {
 KIND_SHORT = {"exact": "same file", "copy": "copy", "partial": "part of photo", "derived": "made from photo"}
 
 _DIGEST_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+_HASH_NAMES = {"pdq": "PDQ (the fingerprint StopNCII uses)", "phash": "pHash", "dhash": "dHash",
+               "whash": "wHash", "colorhash": "colour hash"}
 
 
 def summary(kind: str) -> str:
@@ -38,27 +42,29 @@ def explain(kind: str, evidence: Sequence[Mapping[str, Any]]) -> list[str]:
 def _words(kind: str, evidence: Mapping[str, Any]) -> str:
     signal = str(evidence.get("signal", ""))
     if signal in _DIGEST_NAMES:
-        return f"the file is byte for byte the same as yours (the same {_DIGEST_NAMES[signal]} fingerprint)"
+        return f"the same file: byte for byte the same as your photo (the same {_DIGEST_NAMES[signal]} fingerprint)"
     if signal == "regions":
         return _region_words(kind, evidence)
     if signal == "vpdq":
         return (f"{evidence.get('frames')} frames of this video match your video "
-                f"({float(evidence.get('query_fraction') or 0):.0%} of its frames, from second "
-                f"{evidence.get('first_seconds')} to {evidence.get('last_seconds')})")
+                f"({float(evidence.get('query_fraction') or 0):.0%} of its frames; 80% or more counts as the "
+                f"same video), from second {evidence.get('first_seconds')} to {evidence.get('last_seconds')}")
     if "first_seconds" in evidence and signal == "pdq":
-        return (f"your picture is shown as {evidence.get('frames')} frames of this video "
+        return (f"your photo is shown as {evidence.get('frames')} frames of this video "
                 f"(first at second {evidence.get('first_seconds')})")
-    return _hash_words(signal, evidence)
+    if "distance" in evidence:
+        return _hash_words(signal, evidence)
+    details = ", ".join(f"{name} {value}" for name, value in evidence.items() if name != "signal")
+    return f"{signal}: {details}" if details else signal
 
 
 def _hash_words(signal: str, evidence: Mapping[str, Any]) -> str:
     known = SIGNALS.get(signal)
     bits = known.bits if isinstance(known, HashSignal) else None
-    distance, threshold = evidence.get("distance"), evidence.get("threshold")
-    name = "PDQ (the fingerprint StopNCII uses)" if signal == "pdq" else signal
+    threshold = evidence.get("threshold", known.threshold if isinstance(known, HashSignal) else None)
     out_of = f" of {bits}" if bits else ""
-    text = (f"{name}: the fingerprints differ in {distance}{out_of} points "
-            f"(up to {threshold} counts as the same picture)")
+    text = (f"{_HASH_NAMES.get(signal, signal)}: the fingerprints differ in {evidence.get('distance')}{out_of} "
+            f"points (up to {threshold} counts as the same picture)")
     variant = evidence.get("variant")
     if variant and variant != "original":
         text += f", once your photo is {variant}"
@@ -71,5 +77,7 @@ def _region_words(kind: str, evidence: Mapping[str, Any]) -> str:
     what = "made from your photo" if kind == "derived" else "part of your photo"
     agreeing = [str(a) for a in evidence.get("agreeing") or []]
     differing = [str(d) for d in evidence.get("differing") or []]
-    parts = agreeing + differing
-    return f"{what}: " + "; ".join(parts) if parts else what
+    if not agreeing:  # evidence recorded before the regions were named
+        agreeing = [f"{evidence.get('score')} distinctive details agree "
+                    f"(at least {evidence.get('threshold')} are needed)"]
+    return f"{what}: " + "; ".join(agreeing + differing)

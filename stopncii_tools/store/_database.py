@@ -7,7 +7,7 @@ import getpass
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -76,8 +76,8 @@ class Database:
         else:
             self.write_refusal = ("the case database is read-only (its file or folder cannot be written), "
                                   "so nothing can be changed in it; reading still works")
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                   timeout=_WAIT_MS / 1000)
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro{self._unchangeable()}", uri=True,
+                                   isolation_level=None, timeout=_WAIT_MS / 1000)
         self.conn = conn
         try:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -113,6 +113,13 @@ class Database:
                 return False
             raise StoreError(f"cannot open the case database: {exc.strerror or exc}", str(self.path)) from None
         return True
+
+    def _unchangeable(self) -> str:
+        """``&immutable=1`` when no program can change the file: its folder cannot be written and it has
+        no write-ahead log. SQLite then reads it without the shared-memory file it cannot make there."""
+        folder_locked = not os.access(self.path.parent, os.W_OK)
+        no_log = not self.path.with_name(self.path.name + "-wal").exists()
+        return "&immutable=1" if folder_locked and no_log else ""
 
     def _private_sidecars(self) -> None:
         for suffix in ("-wal", "-shm"):
@@ -207,6 +214,18 @@ class Database:
 
     # -- events ---------------------------------------------------------------------------
 
+    def rows_by(self, sql: str, keys: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The rows of ``sql`` grouped by its first column, each row without it. ``sql`` is a SELECT
+        with ``IN ({keys})`` where the keys go: one query for many keys instead of one per key."""
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(keys), 500):  # SQLite allows 999 parameters in older builds
+            part = keys[start:start + 500]
+            cursor = self.conn.execute(sql.format(keys=", ".join("?" * len(part))), tuple(part))
+            names = [c[0] for c in cursor.description[1:]]
+            for key, *row in cursor:
+                grouped.setdefault(key, []).append(dict(zip(names, row, strict=True)))
+        return grouped
+
     def log(self, case_id: str | None, action: str, **detail: Any) -> None:
         """Append to the event log, chained to the case's last event (inside the caller's
         transaction when there is one: the write lock keeps two writers from forking the chain)."""
@@ -241,15 +260,25 @@ class Database:
         for event_id, case, at, actor, action, detail, prev_hash, chained in cursor:
             yield Event(event_id, case, at, actor, action, json.loads(detail), prev_hash, chained)
 
-    def verify_chain(self, case_id: str) -> ChainCheck:
-        """Recompute the case's event chain; the first event whose hash or link does not fit is named."""
+    def verify_chain(self, case_id: str, kept_head: str | None = None) -> ChainCheck:
+        """Recompute the case's event chain; the first event whose hash or link does not fit is named.
+
+        ``kept_head`` (a head printed earlier, or its first 16 or more hex digits) is looked for
+        among the events' hashes: deleting the last events leaves an intact chain, but not one
+        that holds a head kept before they were deleted."""
         cursor = self.conn.execute(
             "SELECT id, case_id, at, actor, action, detail, prev_hash, hash FROM events WHERE case_id = ?"
             " ORDER BY id", (case_id,))
         prev: str | None = None
         count = 0
+        kept = (kept_head or "").lower()
+        kept_event: int | None = None
+        after = 0
         for event_id, case, at, actor, action, detail, stored_prev, stored_hash in cursor:
             count += 1
+            after += kept_event is not None
+            if kept and kept_event is None and stored_hash.startswith(kept):
+                kept_event = event_id
             if stored_prev != prev:
                 why = ("the event before it was removed or changed" if count > 1 else
                        "it claims an earlier event that is not in the log")
@@ -257,4 +286,5 @@ class Database:
             if event_hash(case, at, actor, action, detail, stored_prev) != stored_hash:
                 return ChainCheck(case_id, count, prev, event_id, action, at, "it was changed after it was written")
             prev = stored_hash
-        return ChainCheck(case_id, count, prev)
+        return ChainCheck(case_id, count, prev, kept_head=kept_head, kept_head_event=kept_event,
+                          events_after_kept=after)

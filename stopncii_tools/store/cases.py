@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, fields
+from typing import Any
 
 from .._errors import CaseChoiceNeeded, NotFound, NoticeError, StoreError
 from ..countries import normalise_jurisdiction
@@ -53,14 +54,14 @@ class CaseRecords(Database):
         rows = list(self.db.query("SELECT * FROM cases WHERE id = ?", [case_id.strip().lower()]))
         if not rows:
             raise NotFound(f"there is no case with id {case_id!r} (see 'stopncii case list')")
-        return Case(**rows[0])
+        return _case(rows[0])
 
     def list_cases(self, status: str | None = None) -> list[Case]:
         if status:
             rows = self.db.query("SELECT * FROM cases WHERE status = ? ORDER BY created_at", [status])
         else:
             rows = self.db.query("SELECT * FROM cases ORDER BY created_at")
-        return [Case(**r) for r in rows]
+        return [_case(r) for r in rows]
 
     def resolve_case(self, case_id: str | None) -> Case:
         """The case named, or the only open case when none is named."""
@@ -75,12 +76,14 @@ class CaseRecords(Database):
         raise CaseChoiceNeeded(f"there are {len(open_cases)} open cases ({ids}): choose one with --case ID")
 
     def update_case(
-        self, case_id: str, *, title: str | None = None, jurisdiction: str | None = None, notes: str | None = None
+        self, case_id: str, *, title: str | None = None, jurisdiction: str | None = None, notes: str | None = None,
+        draft_watch_matches: bool | None = None,
     ) -> Case:
-        """Change a case's title, country or notes (only what is given)."""
+        """Change a case's title, country, notes or drafting rule (only what is given)."""
         case = self.get_case(case_id)
         changes = {"title": title.strip() if title else None,
-                   "jurisdiction": _country(jurisdiction), "notes": notes}
+                   "jurisdiction": _country(jurisdiction), "notes": notes,
+                   "draft_watch_matches": None if draft_watch_matches is None else int(draft_watch_matches)}
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return case
@@ -142,5 +145,8 @@ class CaseRecords(Database):
 
     def cases_titled(self, title: str) -> list[Case]:
         rows = self.db.query("SELECT * FROM cases WHERE title = ? ORDER BY created_at", [title.strip()])
-        return [Case(**r) for r in rows]
+        return [_case(r) for r in rows]
 
+
+def _case(row: dict[str, Any]) -> Case:
+    return Case(**{**row, "draft_watch_matches": bool(row["draft_watch_matches"])})

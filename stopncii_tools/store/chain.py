@@ -31,6 +31,9 @@ class ChainCheck:
     broken_action: str | None = None
     broken_time: str | None = None
     reason: str | None = None
+    kept_head: str | None = None  # a head kept earlier (from a report), looked for in the chain
+    kept_head_event: int | None = None  # the event whose hash it is; None when it is not in the chain
+    events_after_kept: int = 0  # events written after the kept head
 
     @property
     def intact(self) -> bool:

@@ -333,6 +333,11 @@ def _send_lease(conn: sqlite3.Connection) -> None:
     )
 
 
+def _case_auto_draft(conn: sqlite3.Connection) -> None:
+    """A case can ask 'watch run' to draft notices for new copies of what the person confirmed."""
+    run_script(conn, "ALTER TABLE cases ADD COLUMN draft_watch_matches INTEGER NOT NULL DEFAULT 0;")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_cases_media_sightings_matches_events", _cases_and_media),
     ("0002_requesters_and_notices", _requesters_and_notices),
@@ -343,4 +348,5 @@ MIGRATIONS: list[Migration] = [
     ("0007_watches", _watches),
     ("0008_event_chain", _event_chain),
     ("0009_send_lease", _send_lease),
+    ("0010_case_auto_draft", _case_auto_draft),
 ]

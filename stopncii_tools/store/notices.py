@@ -180,13 +180,13 @@ class NoticeRecords(Database):
             f" WHERE n.case_id = ? AND n.status IN ({marks})", (case_id, *statuses))
         return {r[0] for r in rows}
 
-    def _stored_notice(self, row: dict[str, Any]) -> StoredNotice:
+    def _stored_notice(self, row: dict[str, Any], match_ids: Sequence[int] | None = None) -> StoredNotice:
         return StoredNotice(**{
             **row,
             "confirmed": tuple(json.loads(row["confirmed"])),
             "attach_hashes": bool(row["attach_hashes"]),
             "evidence": json.loads(row["evidence"]),
-            "match_ids": tuple(self.notice_match_ids(row["id"])),
+            "match_ids": tuple(self.notice_match_ids(row["id"]) if match_ids is None else match_ids),
         })
 
     # -- outbox, removal checks, hash-bank pushes -------------------------------------------
@@ -235,8 +235,13 @@ class NoticeRecords(Database):
                 " VALUES (?, ?, ?, ?, ?)", (notice_id, kind, body, deadline_hours, _iso(at)))
 
     def notice_payload(self, notice_id: int) -> NoticePayload | None:
-        rows = list(self.db.query("SELECT * FROM notice_payloads WHERE notice_id = ?", [notice_id]))
-        return NoticePayload(**rows[0]) if rows else None
+        return self.notice_payloads([notice_id]).get(notice_id)
+
+    def notice_payloads(self, notice_ids: Sequence[int]) -> dict[int, NoticePayload]:
+        """The frozen payloads of the notices that have one, by notice."""
+        grouped = self.rows_by("SELECT notice_id AS key, * FROM notice_payloads WHERE notice_id IN ({keys})",
+                               notice_ids)
+        return {key: NoticePayload(**rows[0]) for key, rows in grouped.items()}
 
     def claim_notice(
         self, notice_id: int, sender: Sender, *, channel: str, at: datetime, resume: bool,
@@ -296,8 +301,14 @@ class NoticeRecords(Database):
                 (outcome, _iso(at), detail, attempt_id))
 
     def send_attempts(self, notice_id: int) -> list[SendAttempt]:
-        rows = self.db.query("SELECT * FROM send_attempts WHERE notice_id = ? ORDER BY id", [notice_id])
-        return [SendAttempt(**r) for r in rows]
+        return self.send_attempts_of([notice_id]).get(notice_id, [])
+
+    def send_attempts_of(self, notice_ids: Sequence[int]) -> dict[int, list[SendAttempt]]:
+        """The send attempts of many notices, by notice, each list in order."""
+        grouped = self.rows_by("SELECT notice_id AS key, * FROM send_attempts WHERE notice_id IN ({keys})"
+                               " ORDER BY id", notice_ids)
+        return {key: [SendAttempt(**r) for r in rows]
+                for key, rows in grouped.items()}
 
     def hashbank_ids(self, case_ids: Sequence[str], server: str, bank: str) -> dict[tuple[str, str], int]:
         """Content ids a hash bank gave for these cases' hashes earlier: ``(signal_type, hex) -> id``."""
@@ -322,12 +333,19 @@ class NoticeRecords(Database):
         """The case's notices in order, read as they are used."""
         cursor = self.conn.execute("SELECT * FROM notices WHERE case_id = ? ORDER BY id", (case_id,))
         names = [c[0] for c in cursor.description]
-        for row in cursor:
-            yield self._stored_notice(dict(zip(names, row, strict=True)))
+        while rows := [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(500)]:
+            matches = self.rows_by("SELECT notice_id, match_id FROM notice_matches WHERE notice_id IN ({keys})"
+                                   " ORDER BY match_id", [r["id"] for r in rows])
+            for row in rows:
+                yield self._stored_notice(row, [m["match_id"] for m in matches.get(row["id"], [])])
 
     def sighting_notice_ids(self, sighting_id: int) -> list[int]:
         """The notices that ask about a sighting (through any of its matches)."""
-        rows = self.conn.execute(
-            "SELECT DISTINCT nm.notice_id FROM notice_matches nm JOIN matches m ON m.id = nm.match_id"
-            " WHERE m.sighting_id = ? ORDER BY nm.notice_id", (sighting_id,))
-        return [r[0] for r in rows]
+        return self.notice_ids_of_sightings([sighting_id]).get(sighting_id, [])
+
+    def notice_ids_of_sightings(self, sighting_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The notices that ask about each of many sightings, by sighting."""
+        grouped = self.rows_by(
+            "SELECT DISTINCT m.sighting_id, nm.notice_id FROM notice_matches nm JOIN matches m ON m.id = nm.match_id"
+            " WHERE m.sighting_id IN ({keys}) ORDER BY nm.notice_id", sighting_ids)
+        return {key: [r["notice_id"] for r in rows] for key, rows in grouped.items()}

@@ -16,6 +16,7 @@ class Case:
     status: str
     created_at: str
     closed_at: str | None
+    draft_watch_matches: bool = False  # 'watch run' drafts notices for new copies of what was confirmed
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,9 @@ class SightingRecords(Database):
             sql, args = sql + " AND status = ?", args + [status]
         return [_match(r) for r in self.db.query(sql + " ORDER BY id", args)]
 
-    def decide_match(self, match_id: int, decision: str) -> MatchRecord:
-        """Record the person's decision: 'confirmed' (it is them) or 'rejected' (it is not)."""
+    def decide_match(self, match_id: int, decision: str, *, rule: str | None = None) -> MatchRecord:
+        """Record the person's decision: 'confirmed' (it is them) or 'rejected' (it is not);
+        ``rule``: the case's rule decided it for them (the event log keeps the rule's words)."""
         if decision not in ("confirmed", "rejected", "pending"):
             raise StoreError(f"unknown decision {decision!r}")
         record = self.match(match_id)
@@ -134,8 +135,18 @@ class SightingRecords(Database):
             self.conn.execute(
                 "UPDATE matches SET status = ?, decided_at = ? WHERE id = ?", (decision, _iso(), match_id)
             )
-            self.log(record.case_id, f"match.{decision}", match=match_id)
+            self.log(record.case_id, f"match.{decision}", match=match_id, **({"rule": rule} if rule else {}))
         return self.match(match_id)
+
+    def confirmed_copies(self, case_id: str) -> tuple[set[int], set[str]]:
+        """What the person confirmed in a case: the protected items with a confirmed match, and
+        the SHA-256 of the files found at confirmed matches."""
+        items = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT item_id FROM matches WHERE case_id = ? AND status = 'confirmed'", (case_id,))}
+        files = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT s.sha256 FROM matches m JOIN sightings s ON s.id = m.sighting_id"
+            " WHERE m.case_id = ? AND m.status = 'confirmed' AND s.sha256 != ''", (case_id,))}
+        return items, files
 
 
     def sightings_at(self, case_id: str, url: str) -> list[Sighting]:
@@ -168,8 +179,13 @@ class SightingRecords(Database):
         return RemovalCheck(**rows[0])
 
     def removal_checks(self, sighting_id: int) -> list[RemovalCheck]:
-        rows = self.db.query("SELECT * FROM removal_checks WHERE sighting_id = ? ORDER BY id", [sighting_id])
-        return [RemovalCheck(**r) for r in rows]
+        return self.removal_checks_of([sighting_id]).get(sighting_id, [])
+
+    def removal_checks_of(self, sighting_ids: Sequence[int]) -> dict[int, list[RemovalCheck]]:
+        """The removal checks of many sightings, by sighting, each list in order."""
+        grouped = self.rows_by("SELECT sighting_id AS key, * FROM removal_checks WHERE sighting_id IN ({keys})"
+                               " ORDER BY id", sighting_ids)
+        return {key: [RemovalCheck(**r) for r in rows] for key, rows in grouped.items()}
 
 
     def iter_sightings(self, case_id: str) -> Iterator[Sighting]:
@@ -181,8 +197,18 @@ class SightingRecords(Database):
             yield Sighting(**dict(zip(names, row, strict=True)))
 
     def sighting_matches(self, sighting_id: int) -> list[MatchRecord]:
-        return [_match(r) for r in self.db.query("SELECT * FROM matches WHERE sighting_id = ? ORDER BY id",
-                                                 [sighting_id])]
+        return self.matches_of_sightings([sighting_id]).get(sighting_id, [])
+
+    def matches_of_sightings(self, sighting_ids: Sequence[int]) -> dict[int, list[MatchRecord]]:
+        """The matches of many sightings, by sighting, each list in order."""
+        grouped = self.rows_by("SELECT sighting_id AS key, * FROM matches WHERE sighting_id IN ({keys}) ORDER BY id",
+                               sighting_ids)
+        return {key: [_match(r) for r in rows] for key, rows in grouped.items()}
+
+    def matches_by_id(self, match_ids: Sequence[int]) -> dict[int, MatchRecord]:
+        """Many matches at once, by id (ids with no match are left out)."""
+        grouped = self.rows_by("SELECT id AS key, * FROM matches WHERE id IN ({keys})", match_ids)
+        return {key: _match(rows[0]) for key, rows in grouped.items()}
 
     def first_sighting_time(self, case_id: str) -> str | None:
         row = self.conn.execute("SELECT MIN(first_seen_at) FROM sightings WHERE case_id = ?", (case_id,)).fetchone()

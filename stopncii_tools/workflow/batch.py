@@ -37,7 +37,7 @@ from .. import clock as clocks
 from .._errors import InputFileError, InvalidURL, NotFound, NoticeError, StopNCIIError
 from ..csvfile import read_csv
 from ..matching.case import CaseMatcher
-from ..notices import Requester, framework_ids, normalise_jurisdiction, render_statements
+from ..notices import Requester, framework_ids, normalise_jurisdiction
 from ..notices.platforms import PlatformDirectory
 from ..store import Case, MatchRecord, Sighting, Store
 from ..submit.config import SendingConfig
@@ -45,7 +45,8 @@ from ..web.urls import parse_web_address
 from .outbox import SendResult, send_notices
 from .records import stored_suspect
 from .scan import ScanOptions, scan_sources
-from .takedown import case_requester, plan_notices, save_plan, save_requester
+from .takedown import case_requester, draft_for_matches, platform_of, save_requester
+from .watch import run_watches
 
 COLUMNS = ("case", "url", "platform", "framework", "jurisdiction", "confirmed", "note", "new_case")
 CHUNK = 20  # rows fetched together: fetches run concurrently, and progress moves every chunk
@@ -79,6 +80,7 @@ class BatchOptions:
     jurisdiction: str | None = None
     requester_from: str | None = None
     scan: ScanOptions = field(default_factory=ScanOptions)
+    watches: bool = False  # also check the due watched pages of the batch's cases
 
 
 @dataclass
@@ -113,6 +115,7 @@ class BatchReport:
     cases: dict[str, CaseResult] = field(default_factory=dict)
     sends: list[SendResult] = field(default_factory=list)
     first_sent: set[int] = field(default_factory=set)  # notices this run queued for the first time
+    watches: list[dict[str, Any]] = field(default_factory=list)  # the watched pages of the batch's cases
 
     @property
     def failed_rows(self) -> list[RowResult]:
@@ -132,10 +135,13 @@ class BatchReport:
                 "pending_confirmation": sum(r.pending for r in self.rows),
                 "notices": sum(len(c.notices) for c in self.cases.values()),
                 "sent": sum(s.outcome == "sent" for s in self.sends),
+                "watches": len(self.watches), "watches_due": sum(w["due"] for w in self.watches),
+                "watches_run": sum(w["ran"] for w in self.watches),
             },
             "rows": [asdict(r) for r in self.rows],
             "cases": [asdict(c) for c in self.cases.values()],
             "sends": sends,
+            "watches": self.watches,
         }
 
 
@@ -236,7 +242,34 @@ def run_batch(
         for outcome in report.cases.values():
             for entry in outcome.notices:
                 entry["status"] = status.get(entry["id"], entry["status"])
+    report.watches = _watches(store, list(report.cases), options, directory, clock)
     return report
+
+
+def _watches(store: Store, case_ids: list[str], options: BatchOptions, directory: PlatformDirectory,
+             clock: clocks.Clock) -> list[dict[str, Any]]:
+    """The watched pages of the batch's cases and what their last run found; with
+    ``options.watches`` the due ones are checked now (after sending: what a watch drafts is
+    never sent by the batch)."""
+    ran: dict[int, list[str]] = {}
+    if options.watches:
+        for case_id in case_ids:
+            for run in run_watches(store, case_id=case_id, options=options.scan, directory=directory, clock=clock):
+                ran[run.watch.id] = run.problems
+    now = clocks.iso(clock())
+    entries = []
+    for case_id in case_ids:
+        for watch in store.watches(case_id):
+            last = watch.last_summary
+            entries.append({
+                "watch": watch.id, "case": case_id, "url": watch.url, "ran": watch.id in ran,
+                "due": watch.next_due_at <= now, "problems": ran.get(watch.id, []),
+                "last_run_at": watch.last_run_at, "next_due_at": watch.next_due_at,
+                "pages_read": last.get("pages_read", 0), "checked": last.get("checked", 0),
+                "new_matches": last.get("new_matches", 0), "drafted": last.get("drafted", 0),
+                "nothing_checked": bool(watch.last_run_at and last.get("nothing_checked")),
+            })
+    return entries
 
 
 @dataclass
@@ -367,15 +400,11 @@ def _remember_framework(
     if not row.framework:
         return
     for match in matches:
-        key = (case.id, _platform_of(store.sighting(match.sighting_id), directory))
+        key = (case.id, platform_of(store.sighting(match.sighting_id), directory))
         earlier = frameworks.setdefault(key, (row.framework, row.line))
         if earlier[0] != row.framework:
             raise InputFileError(f"line {earlier[1]} asks for {earlier[0]} for the same case and platform; "
                                  "one notice cannot use two laws")
-
-
-def _platform_of(sighting: Sighting, directory: PlatformDirectory) -> str:
-    return sighting.platform or directory.detect(sighting.location).id
 
 
 def _draft(
@@ -388,20 +417,11 @@ def _draft(
     except StopNCIIError as exc:
         outcome.errors.append(str(exc))
         return
-    platforms = sorted({_platform_of(store.sighting(store.match(m).sighting_id), directory) for m in match_ids})
-    for platform in platforms:
-        framework = frameworks.get((case.id, platform), (None, 0))[0]
-        try:
-            plan = plan_notices(store, case, directory, requester, platform=platform, framework=framework)
-            plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids)
-                            for n, why, ids in plan.notices]
-            if not plan.notices or all(store.notice_by_key(n.notice_key) for n, _, _ in plan.notices):
-                continue
-            saved = save_plan(store, case, plan)
-        except StopNCIIError as exc:
-            outcome.errors.append(f"{platform}: {exc}")
-            continue
-        outcome.drafted += [n.id for n, created in saved if created]
+    drafted, problems = draft_for_matches(
+        store, case, directory, requester, match_ids,
+        framework_of=lambda platform: frameworks.get((case.id, platform), (None, 0))[0])
+    outcome.drafted += drafted
+    outcome.errors += problems
 
 
 def _requester(store: Store, case: Case, options: BatchOptions) -> Requester:

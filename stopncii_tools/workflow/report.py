@@ -14,27 +14,42 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from functools import cache, lru_cache
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import __version__
 from .. import clock as clocks
 from .._errors import NotFound, StoreError
 from ..countries import country_name
+from ..matching import explain
 from ..notices import get_framework
 from ..notices.platforms import PlatformDirectory, load_directory
-from ..signals import SIGNALS, HashSignal
-from ..store import Case, Event, MatchRecord, NoticePayload, RemovalCheck, Sighting, Store, StoredNotice
+from ..signals import SIGNALS
+from ..store import (
+    Case,
+    Event,
+    MatchRecord,
+    NoticePayload,
+    RemovalCheck,
+    SendAttempt,
+    Sighting,
+    Store,
+    StoredNotice,
+    Watch,
+)
 from ..store.notice_states import OPEN_AFTER_SENDING
 from .outbox import payload_text
 
 FORMATS = ("pdf", "html", "json")
 LEFT_OUT = "[left out]"
+_Record = TypeVar("_Record")
 
 _OUTCOMES = {
     "present": "still online",
@@ -42,12 +57,6 @@ _OUTCOMES = {
     "gone_from_page": "no longer on the page it was found on",
     "replaced": "the address now serves something else",
     "unreachable": "could not be reached",
-}
-_KINDS = {
-    "exact": "an exact copy (the same file, byte for byte)",
-    "copy": "a copy (the same picture, perhaps resized, re-encoded or slightly edited)",
-    "partial": "part of the picture (a crop or a screenshot)",
-    "derived": "a picture made from it (for example a fake made from the photo)",
 }
 _STATUSES = {
     "draft": "drafted, not sent", "queued": "ready to send, not sent yet", "sending": "being sent",
@@ -73,7 +82,9 @@ METHOD = (
      "for resized or re-encoded copies, exact digests (SHA-256, MD5) for the same file, frame-by-frame PDQ "
      "for videos, and distinctive regions for crops, screenshots and pictures made from a photo. Each match "
      "lists the signals that agreed and by how much. A person then looked at each match and confirmed "
-     "or rejected it; only confirmed matches went into notices."),
+     "or rejected it; only confirmed matches went into notices. A case can be set to let its regular "
+     "checks confirm new copies of a photo the person had already confirmed (the same file, or an exact or "
+     "high-confidence copy); such matches say 'by the case's drafting rule'."),
     ("What a match does not prove",
      "A match is strong evidence that two pictures are the same or that one was made from the other; it is "
      "not proof of who made, posted or shared the item, of when it was first posted, or that the person "
@@ -106,6 +117,7 @@ class Moment:
         return f"{self.utc} ({self.local})"
 
 
+@lru_cache(maxsize=4096)  # the same times recur: a sighting's event, its first sight, its match
 def moment(stamp: str | datetime) -> Moment:
     at = clocks.parse_time(stamp, "time") if isinstance(stamp, str) else stamp
     local = at.astimezone()
@@ -169,6 +181,14 @@ class ChainStatus:
     intact: bool
     problem: str | None
     verify_command: str
+
+    @property
+    def how_to_verify(self) -> str:
+        return ("Each event carries the SHA-256 of the one before it. On the computer that holds the case, run "
+                f"'{self.verify_command}': it recomputes every link, names the first event that does not fit, and "
+                "checks that the log still holds the head above, so no event up to this report was changed or "
+                "deleted since. Keep this head (keep the report, or write the head down): without it, deleting the "
+                "newest events would leave a log that still fits.")
 
 
 @dataclass(frozen=True)
@@ -263,6 +283,23 @@ class NoticeEntry:
 
 
 @dataclass(frozen=True)
+class WatchEntry:
+    """A page the case re-checks on a schedule, and what its last run did."""
+
+    number: int
+    page: str
+    every: str
+    added: Moment
+    last_run: Moment | None
+    next_due: Moment
+    pages_read: int
+    pictures_found: int
+    pictures_checked: int
+    new_matches: int
+    last_result: str  # in words
+
+
+@dataclass(frozen=True)
 class NoticeText:
     number: int
     kind: str
@@ -298,6 +335,7 @@ class CaseReport:
     _redactor: Redactor
     _actors: dict[str, str] = field(default_factory=dict)
     _items: dict[int, str] = field(default_factory=dict)
+    _platforms: dict[str, str] = field(default_factory=dict)
 
     def actor(self, name: str) -> str:
         """The account that did something; numbered instead of named when redacted."""
@@ -327,39 +365,63 @@ class CaseReport:
         )
 
     def timeline(self) -> Iterator[TimelineEntry]:
-        for event in self.store.iter_events(self.case.id):
-            yield TimelineEntry(event.id, moment(event.at), self.actor(event.actor),
-                                self._redactor(_words(self, event)))
+        for chunk in _chunks(self.store.iter_events(self.case.id)):
+            found = self.store.matches_by_id([int(e.detail.get("match", 0)) for e in chunk
+                                              if e.action == "match.found"])
+            for event in chunk:
+                yield TimelineEntry(event.id, moment(event.at), self.actor(event.actor),
+                                    self._redactor(_words(self, event, found)))
 
     def sightings(self) -> Iterator[SightingEntry]:
-        decisions = {int(e.detail.get("match", 0)): e for action in ("match.confirmed", "match.rejected")
-                     for e in self.store.iter_events(self.case.id, action)}
-        for sighting in self.store.iter_sightings(self.case.id):
-            yield self._sighting(sighting, decisions)
+        deciders = {int(e.detail.get("match", 0)): (e.actor, "rule" in e.detail)
+                    for action in ("match.confirmed", "match.rejected")
+                    for e in self.store.iter_events(self.case.id, action)}
+        for chunk in _chunks(self.store.iter_sightings(self.case.id)):
+            ids = [s.id for s in chunk]  # what belongs to a few hundred sightings is read in one query each
+            matches, checks = self.store.matches_of_sightings(ids), self.store.removal_checks_of(ids)
+            notices = self.store.notice_ids_of_sightings(ids)
+            for sighting in chunk:
+                yield self._sighting(sighting, deciders, matches.get(sighting.id, []), checks.get(sighting.id, []),
+                                     notices.get(sighting.id, []))
 
     def notices(self) -> Iterator[NoticeEntry]:
-        for notice in self.store.iter_notices(self.case.id):
-            yield self._notice(notice)
+        for chunk in _chunks(self.store.iter_notices(self.case.id)):
+            ids = [n.id for n in chunk]
+            sighting_of = {m.id: m.sighting_id
+                           for m in self.store.matches_by_id([m for n in chunk for m in n.match_ids]).values()}
+            checks = self.store.removal_checks_of(list(dict.fromkeys(sighting_of.values())))
+            payloads, attempts = self.store.notice_payloads(ids), self.store.send_attempts_of(ids)
+            for notice in chunk:
+                sightings = tuple(dict.fromkeys(sighting_of[m] for m in notice.match_ids if m in sighting_of))
+                yield self._notice(notice, payloads.get(notice.id), attempts.get(notice.id, []), sightings,
+                                   tuple((s, _check(c)) for s in sightings for c in checks.get(s, [])))
+
+    def watches(self) -> list[WatchEntry]:
+        """The case's watched pages (a case has a handful: read at once)."""
+        return [_watch_entry(w) for w in self.store.watches(self.case.id)]
 
     def notice_texts(self) -> Iterator[NoticeText]:
         """The exact text of each notice that was frozen to go out (redacted when asked)."""
-        for notice in self.store.iter_notices(self.case.id):
-            payload = self.store.notice_payload(notice.id)
-            if payload is not None:
-                yield NoticeText(notice.id, payload.kind, _sha256(payload.body), self._redactor(readable(payload)))
+        for chunk in _chunks(self.store.iter_notices(self.case.id)):
+            payloads = self.store.notice_payloads([n.id for n in chunk])
+            for notice in chunk:
+                payload = payloads.get(notice.id)
+                if payload is not None:
+                    yield NoticeText(notice.id, payload.kind, _sha256(payload.body),
+                                     self._redactor(readable(payload)))
 
     # -- one sighting, one notice -----------------------------------------------------------
 
-    def _sighting(self, sighting: Sighting, decisions: dict[int, Event]) -> SightingEntry:
-        platform = self.directory.get(sighting.platform).name if sighting.platform else None
+    def _sighting(self, sighting: Sighting, deciders: dict[int, tuple[str, bool]], matches: list[MatchRecord],
+                  checks: list[RemovalCheck], notices: list[int]) -> SightingEntry:
+        platform = self._platform_name(sighting.platform) if sighting.platform else None
         return SightingEntry(
             number=sighting.id, address=self._address(sighting), page=sighting.page_url, platform=platform,
             first_seen=moment(sighting.first_seen_at), last_seen=moment(sighting.last_seen_at),
             http_status=sighting.http_status, content_type=sighting.content_type, media=_media(sighting),
             sha256=sighting.sha256,
-            matches=tuple(self._match(m, decisions.get(m.id)) for m in self.store.sighting_matches(sighting.id)),
-            checks=tuple(_check(c) for c in self.store.removal_checks(sighting.id)),
-            notices=tuple(self.store.sighting_notice_ids(sighting.id)),
+            matches=tuple(self._match(m, deciders.get(m.id)) for m in matches),
+            checks=tuple(_check(c) for c in checks), notices=tuple(notices),
         )
 
     def _address(self, sighting: Sighting) -> str:
@@ -370,21 +432,22 @@ class CaseReport:
         name = f" ({sighting.source})" if self.options.include_labels else ""
         return f"a file checked on this computer{name}"
 
-    def _match(self, match: MatchRecord, decision: Event | None) -> MatchLine:
+    def _match(self, match: MatchRecord, decider: tuple[str, bool] | None) -> MatchLine:
+        """``decider``: who decided, and whether the case's drafting rule did it for them."""
+        by_rule = bool(decider and decider[1] and match.status == "confirmed")
         return MatchLine(
-            match=match.id, item=self.item(match.item_id), kind=_KINDS.get(match.kind, match.kind),
-            confidence=match.confidence, how=tuple(how_matched(e) for e in match.evidence),
+            match=match.id, item=self.item(match.item_id), kind=explain.summary(match.kind),
+            confidence=match.confidence, how=tuple(explain.explain(match.kind, match.evidence)),
             status={"confirmed": "confirmed: it shows the person", "rejected": "rejected: it does not show the person",
                     "pending": "not yet confirmed"}.get(match.status, match.status),
-            decided_by=self.actor(decision.actor) if decision and match.status != "pending" else None,
+            decided_by=(self.actor(decider[0]) + (" (by the case's drafting rule)" if by_rule else "")
+                        if decider and match.status != "pending" else None),
             decided=_maybe(match.decided_at) if match.status != "pending" else None,
         )
 
-    def _notice(self, notice: StoredNotice) -> NoticeEntry:
+    def _notice(self, notice: StoredNotice, payload: NoticePayload | None, attempts: list[SendAttempt],
+                sightings: tuple[int, ...], checks: tuple[tuple[int, CheckLine], ...]) -> NoticeEntry:
         framework = get_framework(notice.framework)
-        payload = self.store.notice_payload(notice.id)
-        sightings = tuple(dict.fromkeys(self.store.match(m).sighting_id for m in notice.match_ids))
-        checks = tuple((s, _check(c)) for s in sightings for c in self.store.removal_checks(s))
         evidence = notice.evidence
         hours = evidence.get("deadline_hours", framework.deadline_hours if notice.sent_at else None)
         return NoticeEntry(
@@ -397,16 +460,18 @@ class CaseReport:
             replies=tuple(ReplyLine(moment(r["at"]), r["status"], self._redactor(r["note"]) if r.get("note") else None)
                           for r in evidence.get("replies", [])),
             attempts=tuple(AttemptLine(a.number, a.channel, moment(a.started_at), a.outcome, a.detail)
-                           for a in self.store.send_attempts(notice.id)),
+                           for a in attempts),
             sightings=sightings, checks=checks, next_step=self._next_step(notice, framework.escalation),
             text_sha256=_sha256(payload.body) if payload else None, text_kind=payload.kind if payload else None,
         )
 
     def _platform_name(self, platform: str) -> str:
-        try:
-            return self.directory.get(platform).name
-        except NotFound:
-            return platform
+        if platform not in self._platforms:
+            try:
+                self._platforms[platform] = self.directory.get(platform).name
+            except NotFound:
+                self._platforms[platform] = platform
+        return self._platforms[platform]
 
     def _deadline(self, notice: StoredNotice, hours: int | None) -> str:
         if not notice.sent_at:
@@ -459,7 +524,8 @@ def build_report(
     check = store.verify_chain(case.id)
     problem = None if check.intact else (
         f"event {check.broken_at} ({check.broken_action}, {check.broken_time}) does not fit: {check.reason}")
-    chain = ChainStatus(check.events, check.head, check.intact, problem, f"stopncii case verify --case {case.id}")
+    chain = ChainStatus(check.events, check.head, check.intact, problem,
+                        f"stopncii case verify --case {case.id}" + (f" --head {check.head}" if check.head else ""))
     summary = Summary(
         case_id=case.id, title=None if options.redact else case.title,
         jurisdiction=f"{country_name(case.jurisdiction)} ({case.jurisdiction})" if case.jurisdiction else None,
@@ -518,35 +584,8 @@ class Redactor:
         return self._pattern.sub(LEFT_OUT, text) if self._pattern else text
 
 
-def how_matched(evidence: dict[str, Any]) -> str:
-    """One piece of match evidence in plain words."""
-    name = str(evidence.get("signal", "?"))
-    signal = SIGNALS.get(name)
-    title = {"sha256": "SHA-256", "md5": "MD5", "pdq": "PDQ", "vpdq": "video PDQ (frame by frame)",
-             "regions": "region signature"}.get(name, name)
-    if name in ("sha256", "md5"):
-        words = f"{title}: the file is byte for byte the same as the protected one"
-    elif name == "vpdq":
-        share = float(evidence.get("query_fraction", 0)) * 100
-        words = (f"{title}: {evidence.get('frames')} frames match ({share:.0f}% of the video's frames; "
-                 f"80% or more counts as the same video), the nearest {evidence.get('distance')} bits apart")
-    elif name == "regions":
-        words = (f"{title}: {evidence.get('score')} distinctive regions agree "
-                 f"(at least {evidence.get('threshold')} needed)")
-    elif "distance" in evidence and isinstance(signal, HashSignal):
-        words = (f"{title} hash: {evidence['distance']} of {signal.bits} bits differ "
-                 f"(a match is {evidence.get('threshold', signal.threshold)} or fewer)")
-    else:
-        words = f"{title}: " + ", ".join(f"{k} {v}" for k, v in evidence.items() if k != "signal")
-    variant = evidence.get("variant")
-    if variant and variant != "original":
-        words += f"; it matches the protected picture {variant}"
-    if evidence.get("note"):
-        words += f"; {evidence['note']}"
-    return words
-
-
-def _words(report: CaseReport, event: Event) -> str:
+def _words(report: CaseReport, event: Event, found: dict[int, MatchRecord]) -> str:
+    """What ``event`` did, in plain words (``found``: the matches of the match.found events near it)."""
     d = event.detail
     notice = f"notice {d.get('notice')}"
     match d, event.action:
@@ -573,8 +612,13 @@ def _words(report: CaseReport, event: Event) -> str:
             return (f"Removal check of sighting {d.get('sighting')}: "
                     f"{_OUTCOMES.get(str(d.get('outcome')), d.get('outcome'))}{status}.")
         case _, "match.found":
-            return f"Match {d.get('match')}: {_match_words(report, int(d.get('match', 0)), str(d.get('kind')))}."
+            match = found.get(int(d.get("match", 0)))
+            what = explain.summary(str(d.get("kind")))
+            return (f"Match {d.get('match')}: sighting {match.sighting_id} ({report.item(match.item_id)}): {what}."
+                    if match else f"Match {d.get('match')}: {what}.")
         case _, "match.confirmed":
+            if d.get("rule"):
+                return f"Match {d.get('match')} was confirmed by the case's drafting rule: {d['rule']}."
             return f"Match {d.get('match')} was confirmed: it shows the person."
         case _, "match.rejected":
             return f"Match {d.get('match')} was rejected: it does not show the person."
@@ -615,14 +659,6 @@ def _words(report: CaseReport, event: Event) -> str:
     return f"{event.action}: " + ", ".join(f"{k} {v}" for k, v in d.items())
 
 
-def _match_words(report: CaseReport, match_id: int, kind: str) -> str:
-    try:
-        match = report.store.match(match_id)
-    except NotFound:
-        return _KINDS.get(kind, kind)
-    return f"sighting {match.sighting_id} is {_KINDS.get(kind, kind)} of {report.item(match.item_id)}"
-
-
 def _framework_title(framework_id: str) -> str:
     try:
         return get_framework(framework_id).title
@@ -637,6 +673,23 @@ def _media(sighting: Sighting) -> str:
     if sighting.size:
         parts.append(f"{sighting.size:,} bytes")
     return ", ".join(parts)
+
+
+def _watch_entry(watch: Watch) -> WatchEntry:
+    last = watch.last_summary
+    hours = watch.every_seconds / 3600
+    every = f"every {hours:g} hours" if hours >= 1 else f"every {watch.every_seconds // 60} minutes"
+    if not watch.last_run_at:
+        result = "not checked yet"
+    elif last.get("nothing_checked"):
+        result = "nothing could be checked on the page at the last run"
+    else:
+        result = (f"{last.get('pages_read', 0)} pages read, {last.get('found', 0)} pictures and videos found, "
+                  f"{last.get('checked', 0)} new ones checked, {last.get('new_matches', 0)} new matches"
+                  + (f", {last['drafted']} notices drafted" if last.get("drafted") else ""))
+    return WatchEntry(watch.id, watch.url, every, moment(watch.created_at), _maybe(watch.last_run_at),
+                      moment(watch.next_due_at), int(last.get("pages_read", 0)), int(last.get("found", 0)),
+                      int(last.get("checked", 0)), int(last.get("new_matches", 0)), result)
 
 
 def _check(check: RemovalCheck) -> CheckLine:
@@ -685,8 +738,25 @@ def readable(payload: NoticePayload) -> str:
 
 
 def as_json(record: Any) -> Any:
-    """A report record as JSON-ready data (times with their UTC, local and stored forms)."""
-    return asdict(record)
+    """A report record as JSON-ready data (times with their UTC, local and stored forms); like
+    ``dataclasses.asdict`` without its deep copies, which took most of the JSON report's time."""
+    if isinstance(record, tuple | list):
+        return [as_json(value) for value in record]
+    names = _field_names(record.__class__)
+    if names:
+        return {name: as_json(getattr(record, name)) for name in names}
+    return record
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else ()
+
+
+def _chunks(records: Iterator[_Record], size: int = 500) -> Iterator[list[_Record]]:
+    """``records`` a few hundred at a time: few queries, and memory bounded whatever the case's size."""
+    while chunk := list(islice(records, size)):
+        yield chunk
 
 
 Writer = Callable[[CaseReport, Path], None]
@@ -710,17 +780,27 @@ def write_report(report: CaseReport, fmt: str, out: Path) -> Path:
 
 
 def _writers() -> dict[str, Writer]:
-    from .report_html import write_html
-    from .report_pdf import write_pdf
+    return {"html": _write_html, "pdf": _write_pdf, "json": write_json}
 
-    return {"html": write_html, "pdf": write_pdf, "json": write_json}
+
+def _write_html(report: CaseReport, path: Path) -> None:
+    from .report_html import write_html  # jinja2 is imported only when an HTML report is written
+
+    write_html(report, path)
+
+
+def _write_pdf(report: CaseReport, path: Path) -> None:
+    from .report_pdf import write_pdf  # fpdf2 takes a second to import: only when a PDF is written
+
+    write_pdf(report, path)
 
 
 def write_json(report: CaseReport, path: Path) -> None:
     """One JSON document, written part by part as the records are read."""
     with path.open("w", encoding="utf-8") as out:
         head = {"format": "stopncii-case-report/1", "summary": as_json(report.summary),
-                "event_chain": as_json(report.chain), "signals": [as_json(s) for s in report.signals]}
+                "event_chain": as_json(report.chain), "signals": [as_json(s) for s in report.signals],
+                "watches": as_json(report.watches())}
         out.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
         for name, records in (("sightings", report.sightings()), ("notices", report.notices()),
                               ("notice_texts", report.notice_texts()), ("timeline", report.timeline())):

@@ -8,16 +8,24 @@ protected pictures, so no label, file name or path can reach a notice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from .._errors import InvalidURL, NoticeError, StopNCIIError
 from ..countries import normalise_jurisdiction
-from ..notices import Notice, NoticeItem, Requester, choose_framework, draft_notices, validate
+from ..notices import (
+    Notice,
+    NoticeItem,
+    Requester,
+    choose_framework,
+    draft_notices,
+    render_statements,
+    validate,
+)
 from ..notices.draft import is_email_address, notice_languages, recipient_channel, without_site_name
 from ..notices.platforms import Platform, PlatformDirectory, ReportingChannel
-from ..store import Case, MatchRecord, NewNotice, Store, StoredNotice, StoredRequester
+from ..store import Case, MatchRecord, NewNotice, Sighting, Store, StoredNotice, StoredRequester
 from ..store.notice_states import COMMITTED
 
 
@@ -113,6 +121,37 @@ def plan_notices(
             ids = sorted(m for item in notice.items for m in matches_of[item.url])
             plan.notices.append((notice, choice.reason, ids))
     return plan
+
+
+def platform_of(sighting: Sighting, directory: PlatformDirectory) -> str:
+    """The platform a sighting is on: as recorded, else told from its address."""
+    return sighting.platform or directory.detect(sighting.location).id
+
+
+def draft_for_matches(
+    store: Store, case: Case, directory: PlatformDirectory, requester: Requester, match_ids: Iterable[int], *,
+    framework_of: Callable[[str], str | None] = lambda platform: None,
+) -> tuple[list[int], list[str]]:
+    """Draft and store the notices for the platforms of these confirmed matches, with the
+    statements each law needs confirmed (the caller has the person's word for them). A plan
+    whose notices are all stored already is not stored again. Returns the new notices' ids and
+    one line per platform that could not be drafted."""
+    drafted: list[int] = []
+    problems: list[str] = []
+    platforms = {platform_of(store.sighting(store.match(m).sighting_id), directory) for m in match_ids}
+    for platform in sorted(platforms):
+        try:
+            plan = plan_notices(store, case, directory, requester, platform=platform, framework=framework_of(platform))
+            plan.notices = [(n.with_confirmed(sid for sid, _ in render_statements(n)), why, ids)
+                            for n, why, ids in plan.notices]
+            if not plan.notices or all(store.notice_by_key(n.notice_key) for n, _, _ in plan.notices):
+                continue
+            saved = save_plan(store, case, plan)
+        except StopNCIIError as exc:  # one platform's problem spares the rest
+            problems.append(f"{platform}: {exc}")
+            continue
+        drafted += [n.id for n, created in saved if created]
+    return drafted, problems
 
 
 def save_plan(store: Store, case: Case, plan: DraftPlan) -> list[tuple[StoredNotice, bool]]:

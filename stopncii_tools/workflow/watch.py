@@ -7,6 +7,9 @@ older pages at the first one that holds something a finished run saw (a stopped 
 have read on, so what only it saw is skipped without stopping there). Sightings and matches are committed
 one by one and the watch's cursor moves only when its run finished, so a run stopped at any
 point can simply be run again: nothing is lost, and nothing recorded is fetched twice.
+
+A case set to draft (``case edit --draft-watch-matches``) also gets notices drafted, never sent,
+for the new matches that meet :data:`DRAFT_RULE`; every other new match waits for the person.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from typing import Any
 
 from .. import clock as clocks
 from .._errors import InvalidURL, StoreError
-from ..store import Case, Store, Watch
+from ..notices.platforms import PlatformDirectory, load_directory
+from ..store import Case, MatchRecord, Store, Watch
 from ..web.pages import public_view
 from ..web.urls import parse_web_address
 from .scan import PageReport, ScanOptions, ScanOutcome, scan_sources
+from .takedown import case_requester, draft_for_matches
 
+DRAFT_RULE = ("a copy of a photo you already confirmed: byte for byte the same file as one you confirmed, "
+              "or an exact or high-confidence copy of a protected photo you have confirmed a copy of; "
+              "pictures made from your photo, or parts of it, always wait for you")
 DEFAULT_EVERY = timedelta(hours=6)
 SHORTEST_EVERY = timedelta(minutes=10)  # polite to the sites watched
 _INTERVAL = re.compile(r"\s*(\d{1,6})\s*([mhd])\s*", re.IGNORECASE)
@@ -71,7 +79,7 @@ class WatchRun:
 
 def run_watches(
     store: Store, *, case_id: str | None = None, due_only: bool = True, options: ScanOptions | None = None,
-    clock: clocks.Clock = clocks.now,
+    directory: PlatformDirectory | None = None, clock: clocks.Clock = clocks.now,
 ) -> Iterator[WatchRun]:
     """Run every watch that is due (or every watch), one page at a time."""
     options = options or ScanOptions()
@@ -82,8 +90,38 @@ def run_watches(
         outcomes = list(scan_sources(store, case, [watch.url], scan))
         report = next((o.page for o in outcomes if o.page is not None), None)
         summary = _summary(outcomes, report)
+        if case.draft_watch_matches:
+            summary.update(_draft_by_rule(store, case, outcomes, directory or load_directory()))
         after = store.finish_watch_run(watch.id, clock(), summary, report.newest_post if report else None)
         yield WatchRun(after, outcomes, summary)
+
+
+def _draft_by_rule(store: Store, case: Case, outcomes: list[ScanOutcome], directory: PlatformDirectory,
+                   ) -> dict[str, Any]:
+    """Confirm the new matches that meet :data:`DRAFT_RULE` and draft (never send) their notices."""
+    items, files = store.confirmed_copies(case.id)
+    chosen = [m for o in outcomes if o.new and o.sighting is not None for m in o.matches
+              if _meets_rule(m, o.sighting.sha256, items, files)]
+    for match in chosen:
+        store.decide_match(match.id, "confirmed", rule=DRAFT_RULE)
+    if not chosen:
+        return {"confirmed_by_rule": 0, "drafted": 0}
+    requester = case_requester(store, case.id)
+    if requester is None:
+        return {"confirmed_by_rule": len(chosen), "drafted": 0,
+                "draft_problem": "no notice was drafted: the case has no requester details yet "
+                                 f"(set them with 'stopncii requester set --case {case.id}')"}
+    drafted, problems = draft_for_matches(store, case, directory, requester, [m.id for m in chosen])
+    return {"confirmed_by_rule": len(chosen), "drafted": len(drafted),
+            **({"draft_problem": "; ".join(problems)} if problems else {})}
+
+
+def _meets_rule(match: MatchRecord, sha256: str, confirmed_items: set[int], confirmed_files: set[str]) -> bool:
+    if match.status != "pending" or match.kind in ("partial", "derived"):
+        return False
+    if sha256 in confirmed_files:
+        return True
+    return match.item_id in confirmed_items and (match.kind == "exact" or match.confidence == "high")
 
 
 def _summary(outcomes: list[ScanOutcome], report: PageReport | None) -> dict[str, Any]:
