@@ -13,7 +13,7 @@ page where nothing could be checked is reported as such, never as "0 matched".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -340,3 +340,18 @@ def _record_fetched(
     except MediaError as exc:
         return ScanOutcome(result.url, error=str(exc.for_item(result.url)))
     return _record(store, case, matcher, where, hashes)
+
+
+def scan_in_memory(store: Store, case: Case, files: Iterable[tuple[str, bytes]]) -> Iterator[ScanOutcome]:
+    """Scan pictures and videos held in memory (the local web page's uploads), one outcome each.
+
+    Only the file's name is kept as where it was seen; the bytes are hashed and dropped.
+    """
+    matcher = CaseMatcher.for_case(store, case.id)
+    for name, data in files:
+        try:
+            hashes = hash_bytes(data, on_request=matcher.on_request)
+        except MediaError as exc:
+            yield ScanOutcome(name, error=str(exc.for_item(name)))
+            continue
+        yield _record(store, case, matcher, SightingSource(source=short_name(name)), hashes)
