@@ -31,7 +31,14 @@ from stopncii_tools.app import AppSettings, Session, create_app
 from stopncii_tools.store import Store
 from stopncii_tools.workflow.protect import protect_paths
 
-from ._casework import PICS_HOST, copies_on_site, mailbox_server, site_server, write_intake_platform
+from ._casework import (
+    PICS_HOST,
+    copies_on_site,
+    mailbox_server,
+    make_case,
+    site_server,
+    write_intake_platform,
+)
 from .test_submit_smtp import MemoryKeyring
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -207,9 +214,18 @@ def test_the_whole_flow_in_the_browser(tab: Any, tmp_path: Path, request: pytest
         assert tab.get_by_role("heading", name=re.compile("waiting for the platform")).is_visible()
         assert tab.get_by_text("Due by").is_visible()
         accessible(tab)
+        tab.get_by_role("button", name="Check now whether they are gone").click()
+        tab.get_by_text(f"http://{PICS_HOST}:{port}/photo401-").first.wait_for()
         tab.get_by_role("button", name="Write the case report").click()
         tab.get_by_text("The report was written to").wait_for()
         shot(tab, "7-track")
+        report_address = tab.get_by_role("link", name=re.compile("Open the case report")).get_attribute("href")
+        tab.get_by_role("link", name="Write a follow-up").click()
+        assert tab.get_by_text("The deadline has not passed yet").is_visible()
+        accessible(tab)
+        tab.goto(f"http://127.0.0.1:{session.port}{report_address}")
+        assert tab.title() == f"Case report {store_case_id(db)}"
+        tab.goto(f"http://127.0.0.1:{session.port}/case/{store_case_id(db)}/track")
 
         # Russian: the same page in the other language
         tab.get_by_role("button", name="Русский").click()
@@ -223,6 +239,35 @@ def test_the_whole_flow_in_the_browser(tab: Any, tmp_path: Path, request: pytest
     with Store(db) as store:
         assert [m.status for m in store.matches(store.list_cases()[0].id, "confirmed")] != []
         assert all(item.label == "photo401.jpg" for item in store.protected_items(store.list_cases()[0].id))
+
+
+def store_case_id(db: Path) -> str:
+    with Store(db) as store:
+        return store.list_cases()[0].id
+
+
+def test_a_form_notice_is_copied_by_hand_and_recorded_as_sent(tab: Any, tmp_path: Path) -> None:
+    write_intake_platform(kind="web_form", address="https://pics.example/report")
+    with site_server(tmp_path / "site") as port:
+        made = make_case(tmp_path, tmp_path / "site", port, count=1)
+        with page_server(AppSettings(made.db, hosts={PICS_HOST: "127.0.0.1"}, allow_private=True)) as session:
+            tab.goto(session.start_url())
+            tab.goto(f"http://127.0.0.1:{session.port}/case/{made.case_id}/takedown")
+            tab.get_by_role("button", name="Show the text to copy").click()
+            packet = tab.locator("pre[id^=packet-]")
+            assert made.urls[0] in packet.inner_text()
+            assert tab.get_by_text("paste it into https://pics.example/report").is_visible()
+            tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+            tab.get_by_role("button", name="Copy the text").click()
+            tab.get_by_role("button", name="Copied.").wait_for()
+            assert made.urls[0] in tab.evaluate("navigator.clipboard.readText()")
+            accessible(tab)
+            tab.get_by_label("Ticket or reference number you got").fill("WF-2026-77")
+            tab.get_by_role("button", name="I have sent it").click()
+            tab.get_by_role("heading", name=re.compile("waiting for the platform")).wait_for()
+    with Store(made.db) as store:
+        sent = store.notices(made.case_id)[0]
+        assert sent.status == "sent" and "WF-2026-77" in str(sent.evidence)
 
 
 def test_a_wrong_token_a_wrong_host_and_a_form_without_its_code_are_refused(

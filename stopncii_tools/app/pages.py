@@ -30,7 +30,7 @@ from ..matching.explain import KIND_WORDS, explain
 from ..media.pictures import open_picture
 from ..notices import Notice, Requester, render_statements, render_text
 from ..notices.platforms import PlatformDirectory, load_directory
-from ..store import MatchRecord, Store
+from ..store import MatchRecord, Store, StoredNotice
 from ..store.notice_states import targets
 from ..submit.config import SendingConfig, load_sending_config, save_smtp_settings
 from ..workflow.outbox import mark_reply, mark_sent, payload_text, route_for, send_notices
@@ -148,7 +148,7 @@ async def uploads(form: dict[str, Any], *keys: str) -> list[tuple[str, bytes]]:
 
 def _countries() -> list[tuple[str, str]]:
     return sorted(((code, f"{country_name(code)} ({code})" if country_name(code) != code else code)
-                   for code in ISO_3166_CODES), key=lambda pair: (pair[1] == pair[0], pair[1].lstrip("the ")))
+                   for code in ISO_3166_CODES), key=lambda pair: (pair[1] == pair[0], pair[1].removeprefix("the ")))
 
 
 async def start(request: Request, ctx: Context) -> Response:
@@ -249,6 +249,8 @@ async def find_progress(request: Request, ctx: Context) -> Response:
 
 @dataclass(frozen=True)
 class MatchView:
+    """A match as the review page shows it: where, what kind, and why, in words."""
+
     match: MatchRecord
     where: str
     what: str
@@ -301,10 +303,13 @@ async def look(request: Request, ctx: Context) -> Response:
 
 async def picture(request: Request, ctx: Context) -> Response:
     """The found picture, downloaded again into memory and sent as PNG; never stored."""
-    match_id = int(request.path_params["match_id"])
+    case_id, match_id = request.path_params["case_id"], int(request.path_params["match_id"])
 
     def address(store: Store) -> str | None:
-        sighting = store.sighting(store.match(match_id).sighting_id)
+        match = store.match(match_id)
+        if match.case_id != case_id:
+            raise HTTPException(404)
+        sighting = store.sighting(match.sighting_id)
         return sighting.final_url or sighting.url
     url = await ctx.work(address)
     if url is None:
@@ -337,6 +342,8 @@ def _fetch_picture(url: str, settings: AppSettings) -> bytes:
 
 @dataclass(frozen=True)
 class Proposal:
+    """A notice the plan would draft: its statements to tick, and its text to read first."""
+
     key: str
     platform: str
     language: str
@@ -347,7 +354,9 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Ready:
-    notice: Any
+    """A notice not sent yet: how it would go, and the text to copy when it goes by hand."""
+
+    notice: StoredNotice
     method: str
     address: str
     packet: str | None
@@ -372,7 +381,7 @@ async def takedown_page(request: Request, ctx: Context) -> Response:
         case = store.get_case(case_id)
         requester = case_requester(store, case_id)
         proposals, problems = [], []
-        if requester is not None:
+        if requester is not None and store.matches(case_id, "confirmed"):
             try:
                 plan = plan_notices(store, case, load_directory(), requester)
                 problems = plan.problems + plan.waiting
@@ -541,7 +550,11 @@ def _latest_report(case_id: str) -> Path | None:
 
 
 def _report_time(report: Path | None) -> str | None:
-    return report.stem.rsplit("-", 2)[-2] + " " + report.stem.rsplit("-", 1)[-1] if report else None
+    """When a report was written, from its name (``case-report-ID-20261201-094500.html``)."""
+    if report is None:
+        return None
+    day, hour = report.stem.rsplit("-", 2)[1:]
+    return f"{day[:4]}-{day[4:6]}-{day[6:]} {hour[:2]}:{hour[2:4]}"
 
 
 async def report_post(request: Request, ctx: Context) -> Response:
