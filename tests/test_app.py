@@ -211,11 +211,11 @@ def test_the_whole_flow_in_the_browser(tab: Any, tmp_path: Path, request: pytest
 
         # Track: the notice on the board, waiting for the platform, with its deadline
         tab.get_by_role("link", name="Track").click()
-        assert tab.get_by_role("heading", name=re.compile("waiting for the platform")).is_visible()
+        assert tab.get_by_role("heading", name="Intake Test (en): waiting for the platform").is_visible()
         assert tab.get_by_text("Due by").is_visible()
         accessible(tab)
         tab.get_by_role("button", name="Check now whether they are gone").click()
-        tab.get_by_text(f"http://{PICS_HOST}:{port}/photo401-").first.wait_for()
+        tab.get_by_text(re.compile(rf"http://{PICS_HOST}:{port}/photo401-\S+: still there")).first.wait_for()
         tab.get_by_role("button", name="Write the case report").click()
         tab.get_by_text("The report was written to").wait_for()
         shot(tab, "7-track")

@@ -41,7 +41,7 @@ from ..workflow.takedown import case_requester, plan_notices, save_plan, save_re
 from ..workflow.tracking import CheckOptions, check_removals, follow_up, status_board
 from .guard import REPORT_POLICY, Session
 from .jobs import Jobs
-from .messages import CATALOGUE, DEFAULT_LANGUAGE, LANGUAGE_NAMES, translate
+from .messages import CATALOGUE, DEFAULT_LANGUAGE, EN, LANGUAGE_NAMES, translate
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # one form's files, held in memory: a larger upload is refused, not spooled
 SHOWN_SIDE = 800  # the found picture is shown at most this large
@@ -398,7 +398,12 @@ async def takedown_page(request: Request, ctx: Context) -> Response:
                                payload_text(payload) if payload and route.method == "by_hand" else None))
         return {"case": case, "requester": requester, "proposals": proposals, "problems": problems, "ready": ready}
     values = await ctx.work(load)
-    return ctx.render(request, "takedown.html", step="takedown", smtp=config.smtp, **values)
+    return ctx.render(request, "takedown.html", step="takedown", smtp=config.smtp, platform_names=_platform_names(),
+                      **values)
+
+
+def _platform_names() -> dict[str, str]:
+    return {platform.id: platform.name for platform in load_directory().all()}
 
 
 async def requester_post(request: Request, ctx: Context) -> Response:
@@ -511,7 +516,8 @@ async def track_page(request: Request, ctx: Context) -> Response:
                                                status_board(store, config, case_id=case_id, include_closed=True)))
     report = _latest_report(case_id)
     return ctx.render(request, "track.html", case=case, step="track", rows=rows, next_words=_next_words,
-                      replies=targets("reply"), report=report, report_time=_report_time(report))
+                      replies=targets("reply"), report=report, report_time=_report_time(report),
+                      platform_names=_platform_names())
 
 
 async def check_post(request: Request, ctx: Context) -> Response:
@@ -521,9 +527,14 @@ async def check_post(request: Request, ctx: Context) -> Response:
     language = ctx.language(request)
 
     def check(store: Store) -> list[str]:
-        return [translate(language, "track.checked", url=c.sighting.location, outcome=c.check.outcome)
+        return [translate(language, "track.checked", url=c.sighting.location,
+                          outcome=_check_words(language, c.check.outcome))
                 for c in check_removals(store, case_id=case_id, options=options)]
     return ctx.back(f"/case/{case_id}/track", await ctx.work(check))
+
+
+def _check_words(language: str, outcome: str) -> str:
+    return translate(language, f"check.{outcome}") if f"check.{outcome}" in EN else outcome
 
 
 async def reply_post(request: Request, ctx: Context) -> Response:
