@@ -146,9 +146,12 @@ def test_the_whole_flow_in_the_browser(tab: Any, tmp_path: Path, request: pytest
         # Find: a page with three copies; it says how many pictures were checked there
         tab.get_by_role("link", name="Next: look for copies").click()
         accessible(tab)
-        tab.get_by_label("Web addresses, one per line").fill(f"http://{PICS_HOST}:{port}/{post}")
+        empty = write_page(tmp_path / "site", [], "empty.html")
+        tab.get_by_label("Web addresses, one per line").fill(
+            f"http://{PICS_HOST}:{port}/{post}\nhttp://{PICS_HOST}:{port}/{empty}")
         tab.get_by_role("button", name="Look for copies").click()
         tab.get_by_text("Finished.").wait_for()
+        assert tab.get_by_text(f"http://{PICS_HOST}:{port}/{empty}: nothing could be checked on this page").is_visible()
         assert tab.get_by_text(f"http://{PICS_HOST}:{port}/{post}: 3 pictures checked.").is_visible()
         assert tab.get_by_text("3 possible copies found.").is_visible()
         accessible(tab)
@@ -232,9 +235,11 @@ def test_the_whole_flow_in_the_browser(tab: Any, tmp_path: Path, request: pytest
         assert tab.get_by_role("heading", name="Ваши запросы").is_visible()
         accessible(tab)
 
-        # Leave quickly: a neutral page, and Back does not return to the case
+        # Leave quickly: a neutral page, put in the place of this one in the history
+        pages_in_history = tab.evaluate("history.length")
         tab.get_by_role("link", name="Быстро уйти").click()
         tab.wait_for_url("**/away")
+        assert tab.evaluate("history.length") == pages_in_history
         assert "чай" in tab.content().lower()
     with Store(db) as store:
         assert [m.status for m in store.matches(store.list_cases()[0].id, "confirmed")] != []
