@@ -87,7 +87,10 @@ def _p(*names: str) -> tuple[str, ...]:
 
 
 CLI_ON_TOP = Layer("nothing below the CLI imports it", (PACKAGE,), _p("cli"), exempt=_p("cli", "__main__"))
-WORKFLOW_FOR_FACES = Layer("only the CLI uses the workflow", (PACKAGE,), _p("workflow"), exempt=_p("cli", "workflow"))
+APP_ON_TOP = Layer("nothing below the web page imports it", (PACKAGE,), _p("app"), exempt=_p("app", "cli"))
+APP_BESIDE_CLI = Layer("the web page does not use the CLI", _p("app"), _p("cli"))
+WORKFLOW_FOR_FACES = Layer("only the CLI and the web page use the workflow", (PACKAGE,), _p("workflow"),
+                           exempt=_p("cli", "app", "workflow"))
 STORE_KEEPS_ROWS = Layer("the store imports no domain code", _p("store"),
                          _p("signals", "notices", "matching", "media", "web", "submit", "workflow", "cli"))
 MEDIA_AND_SIGNALS_OFFLINE = Layer("media and signals never fetch, send or store", _p("media", "signals"),
@@ -101,6 +104,8 @@ def project_imports() -> list[Import]:
 
 @pytest.mark.parametrize("layer", [
     CLI_ON_TOP,
+    APP_ON_TOP,
+    APP_BESIDE_CLI,
     WORKFLOW_FOR_FACES,
     STORE_KEEPS_ROWS,
     MEDIA_AND_SIGNALS_OFFLINE,
@@ -151,7 +156,7 @@ def test_a_forbidden_import_anywhere_in_a_module_is_reported(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("package", [PACKAGE, *_p("media", "signals", "matching", "web", "store", "notices", "submit",
-                                                  "workflow")])
+                                                  "workflow", "app")])
 def test_each_package_names_its_public_api(package: str) -> None:
     module = importlib.import_module(package)
     public = module.__all__

@@ -17,7 +17,7 @@ from ..store import explain_database_error
 from . import _output as o
 
 # the order a person meets them in, not the alphabet
-FLOW = ("demo", "hash", "case", "protect", "scan", "matches", "requester", "notice", "status", "check", "watch",
+FLOW = ("demo", "app", "hash", "case", "protect", "scan", "matches", "requester", "notice", "status", "check", "watch",
         "batch", "report", "export", "platforms")
 
 
@@ -51,6 +51,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .app import app_command
     from .batch import batch_group
     from .cases import case_group, matches_group, protect_command, scan_command
     from .demo import demo_command
@@ -64,7 +65,7 @@ def _register() -> None:
 
     for command in (demo_command, hash_command, case_group, protect_command, scan_command, matches_group,
                     requester_group, notice_group, platforms_group, status_command, check_command, watch_group,
-                    batch_group, export_command, report_group):
+                    batch_group, export_command, report_group, app_command):
         cli.add_command(command)
     for subcommand in NOTICE_COMMANDS:  # send, mark-sent, mark, follow-up
         notice_group.add_command(subcommand)

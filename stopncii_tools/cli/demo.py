@@ -49,7 +49,7 @@ def demo_command(verbose: bool, keep_path: Path | None) -> None:
     o.out.print("\nThe demo's records were in a temporary database, now deleted.")
     if not verbose:
         o.out.print("Each step in detail (hashes, matches, the notice): stopncii demo --verbose")
-    o.out.print("Start with your own pictures: stopncii case new \"My photos\" --jurisdiction US")
+    o.out.print("Start with your own pictures, in a page of your web browser: stopncii app")
 
 
 def _run(db_path: Path, verbose: bool) -> None:

@@ -24,6 +24,7 @@ environment or the system keyring (:func:`stopncii_tools.submit.get_secret`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -192,3 +193,33 @@ def _positive(value: float, where: str) -> float:
     if value <= 0:
         raise InputFileError("should be above 0", item=where)
     return value
+
+
+def save_smtp_settings(settings: Mapping[str, str | int], path: Path | None = None) -> Path:
+    """Write the ``[smtp]`` table into the sending settings file, keeping what else it holds.
+
+    For the local web page, where a person enters the mail server once. The values are checked
+    as a file would be (a password is refused); the file is private to this account.
+    """
+    file = path if path is not None else default_path()
+    data = read_toml(file) if file.is_file() else {}
+    data["smtp"] = dict(settings)
+    _parse(data, str(file))  # refuses what a hand-written file would be refused for
+    partial = file.with_name(file.name + ".part")
+    partial.write_text(_toml(data), encoding="utf-8")
+    partial.chmod(0o600)
+    partial.replace(file)
+    return file
+
+
+def _toml(data: Mapping[str, Any]) -> str:
+    """The flat tables this file holds, as TOML (values are strings, numbers and booleans)."""
+    def value(v: object) -> str:
+        return ("true" if v else "false") if isinstance(v, bool) else json.dumps(v, ensure_ascii=False)
+
+    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict | list)]
+    for name, table in data.items():
+        for entry in [table] if isinstance(table, dict) else table if isinstance(table, list) else []:
+            lines += ["", f"[{name}]" if isinstance(table, dict) else f"[[{name}]]"]
+            lines += [f"{k} = {value(v)}" for k, v in entry.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"

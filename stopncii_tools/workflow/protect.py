@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._errors import MediaError
 from ..media.files import iter_files
-from ..signals.hashing import ON_REQUEST, MediaHashes, hash_files
+from ..signals.hashing import ON_REQUEST, MediaHashes, hash_bytes, hash_files
 from ..store import Case, ProtectedItem, Store
 from .records import media_record, signal_rows
 
@@ -55,3 +56,14 @@ def protect_paths(
         label = Path(outcome.path).name if store_names else None
         item, created = protect_hashes(store, case, outcome.hashes, label)
         yield ProtectOutcome(outcome.path, item=item, created=created, notes=outcome.hashes.notes)
+
+
+def protect_bytes(store: Store, case: Case, name: str, data: bytes, *, store_names: bool = True) -> ProtectOutcome:
+    """Protect one picture or video held in memory (the local web page's uploads), as
+    :func:`protect_paths` protects a file: the same signals, and only the hashes are kept."""
+    try:
+        hashes = hash_bytes(data, dihedral=True, on_request=ON_REQUEST)
+    except MediaError as exc:
+        return ProtectOutcome(name, error=str(exc.for_item(name)))
+    item, created = protect_hashes(store, case, hashes, Path(name).name if store_names else None)
+    return ProtectOutcome(name, item=item, created=created, notes=hashes.notes)

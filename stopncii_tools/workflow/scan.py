@@ -21,7 +21,7 @@ page where nothing could be checked is reported as such, never as "0 matched".
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -121,6 +121,7 @@ class _Plan:
     paths: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     hash_lists: list[tuple[str, str]] = field(default_factory=list)
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)  # (name, bytes) held in memory
     problems: list[ScanOutcome] = field(default_factory=list)
 
 
@@ -171,6 +172,10 @@ def scan_cases(
     plan = _Plan()
     for source in sources:
         _plan_source(source, plan, depth=0)
+    yield from _run(store, cases, plan, options)
+
+
+def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions) -> Iterator[ScanOutcome]:
     yield from plan.problems
     owners = {item.id: case.id for case in cases for item in store.protected_items(case.id)}
     recorder = _Recorder(store, cases, owners, keep_unmatched=len(cases) == 1, batch_size=options.batch_size)
@@ -179,7 +184,7 @@ def scan_cases(
         for name, text in plan.hash_lists:
             yield from _scan_hash_list(recorder, matcher, name, text)
         yield from recorder.flush()
-    if not plan.paths and not plan.urls:
+    if not plan.paths and not plan.urls and not plan.uploads:
         return
     expected: dict[int, _Expected] = {}
     engine = _engine(store, cases, options)
@@ -378,6 +383,10 @@ def _work(
     """Every item to check, read as the workers are ready for it: files, then addresses, then
     what each page shows. Errors found on the way (a download refused) come as outcomes."""
     keys = iter(range(1 << 62))
+    for name, data in plan.uploads:
+        key = next(keys)
+        expected[key] = _Expected(SightingSource(source=short_name(name)))
+        yield Job(key, FoundFile(Path(name), explicit=True, data=data, name=name))
     for found in iter_files(plan.paths, include=options.include, exclude=options.exclude):
         key = next(keys)
         # the name only: folders can be private
@@ -495,3 +504,15 @@ def _page_outcome(report: PageReport) -> ScanOutcome:
     reason = (NO_PICTURES_REASON if report.found == 0 else
               f"none of the {report.found} pictures and videos it shows could be read")
     return ScanOutcome(report.url, page=report, error=f"{report.url}: nothing could be checked on this page: {reason}")
+
+
+def scan_in_memory(
+    store: Store, case: Case, files: Iterable[tuple[str, bytes]], options: ScanOptions = ScanOptions()
+) -> Iterator[ScanOutcome]:
+    """Scan pictures and videos held in memory (the local web page's uploads), one outcome each.
+
+    They are decoded in the same budgeted workers as files; only each file's name is kept as
+    where it was seen, and the bytes are dropped once hashed.
+    """
+    plan = _Plan(uploads=list(files))
+    yield from _run(store, [case], plan, options)
