@@ -89,15 +89,16 @@ def test_protecting_and_scanning_from_memory_match_and_keep_only_names(tmp_path:
         kept = protect_bytes(store, case, "/home/me/private/photo401.jpg",
                              (tmp_path / "mine" / "photo401.jpg").read_bytes())
         broken = protect_bytes(store, case, "broken.jpg", b"\xff\xd8\xff\xe0 not really")
-        outcomes = list(scan_in_memory(store, case, [
+        outcomes = {o.source: o for o in scan_in_memory(store, case, [
             ("Downloads/sent/photo401-cropped.jpg", (tmp_path / "sent" / "photo401-cropped.jpg").read_bytes()),
-            ("notes.jpg", b"hello")]))
+            ("notes.jpg", b"hello")])}  # each as soon as it is known: an error may come before a batch
         assert kept.item is not None and kept.item.label == "photo401.jpg" and kept.created
         assert broken.item is None and broken.error is not None and broken.error.startswith("broken.jpg: ")
-        assert [o.source for o in outcomes] == ["photo401-cropped.jpg", "notes.jpg"]
-        assert outcomes[0].matches and outcomes[0].sighting is not None
-        assert outcomes[0].sighting.source == "photo401-cropped.jpg"  # the name only, never the folders
-        assert outcomes[1].error is not None and outcomes[1].error.startswith("notes.jpg: ")
+        assert sorted(outcomes) == ["notes.jpg", "photo401-cropped.jpg"]
+        copy, text = outcomes["photo401-cropped.jpg"], outcomes["notes.jpg"]
+        assert copy.matches and copy.sighting is not None
+        assert copy.sighting.source == "photo401-cropped.jpg"  # the name only, never the folders
+        assert text.error is not None and text.error.startswith("notes.jpg: ")
 
 
 def test_mail_settings_from_the_page_keep_the_rest_of_the_file(tmp_path: Path) -> None:
