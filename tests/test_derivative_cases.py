@@ -56,6 +56,8 @@ def test_crops_screenshots_and_derivatives_are_found_with_their_kind(shared_test
     assert found == expected
     listed = [json.loads(line) for line in run("matches", "--db", str(db), "--json").stdout.splitlines()]
     assert all(m["status"] == "pending" for m in listed)  # each waits for the person's confirmation
+    ranks = [["certain", "high", "medium", "low"].index(m["confidence"]) for m in listed]
+    assert ranks == sorted(ranks) and len(set(ranks)) > 1  # surest first
     derived = next(m for m in listed if m["kind"] == "derived")
     assert "replaced" in json.dumps(derived["evidence"])
 
@@ -86,3 +88,4 @@ def test_a_shared_watermark_and_backdrop_is_no_match_but_a_mirrored_turned_crop_
     found = {Path(r["found_at"]).name: r for r in map(json.loads, result.stdout.splitlines())}
     assert list(found) == ["mirrored-turned.jpg"]
     assert found["mirrored-turned.jpg"]["confidence"] in ("medium", "high")
+    assert "mirrored, turned +18 degrees" in json.dumps(found["mirrored-turned.jpg"]["evidence"])

@@ -164,7 +164,8 @@ class RegionSignature:
 
     def upright(self) -> RegionSignature:
         """The signature without its mirror image's descriptors."""
-        return RegionSignature(self.width, self.height, self.points, self.descriptors, self.sizes)
+        return RegionSignature(self.width, self.height, self.points, self.descriptors, self.sizes,
+                               mirrored=self.mirrored)
 
     def mirror_image(self) -> RegionSignature | None:
         """The signature of the picture mirrored left to right, when it was kept; None if not."""
@@ -445,8 +446,10 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
     # only features coarse enough to be found again at the suspect's scale are expected back
     usable = protected.sizes.astype(np.float32) * 4 / scale_to_protected >= _SMALLEST_PATCH
     cell_of = _cell_index(protected, protected.points)
-    have = np.bincount(cell_of[usable], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
-    repeated = _repeated(protected, fit.pairs[:, 0])
+    # a repeated pattern says nothing about which photo this is, present or missing
+    pattern = _repeated(protected, np.arange(len(protected)))
+    have = np.bincount(cell_of[usable & ~pattern], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
+    repeated = pattern[fit.pairs[:, 0]]
     own = fit.pairs[~repeated, 0]  # agreement on the photo's own content, not on a repeated pattern
     paired = own[usable[own]]
     matched = np.bincount(cell_of[paired], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
