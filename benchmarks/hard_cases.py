@@ -257,15 +257,17 @@ def _module(which: str, rev: str) -> ModuleType:
     return _MODULES[which]
 
 
-def _signature_job(args: tuple[str, str, bytes]) -> tuple[bytes, float]:
+def _signature_job(args: tuple[str, str, bytes, bool]) -> tuple[bytes, float]:
+    """A picture's signature as ``protect`` (``protected``) or ``scan`` makes it, and its CPU time."""
     from stopncii_tools.media.pictures import open_picture
+    from stopncii_tools.signals._base import Decoded
 
-    which, rev, data = args
+    which, rev, data, protected = args
     regions = _module(which, rev)
     start = time.process_time()
-    picture = open_picture(data, side=regions.WORK_SIDE)
-    blob = regions.signature_of_picture(picture).to_bytes()
-    return blob, time.process_time() - start
+    picture = open_picture(data, detail_side=regions.WORK_SIDE)
+    value = regions.Regions().compute(Decoded(data, "image", picture=picture, dihedral=protected))
+    return (b"" if value is None else value.blob()), time.process_time() - start
 
 
 def _judge_job(args: tuple[str, str, list[tuple[bytes, bytes]]]) -> list[tuple[str, str] | None]:
@@ -275,6 +277,9 @@ def _judge_job(args: tuple[str, str, list[tuple[bytes, bytes]]]) -> list[tuple[s
     signal = _module(which, rev).Regions()
     out: list[tuple[str, str] | None] = []
     for p, s in jobs:
+        if not p or not s:  # too little detail for a signature: nothing to compare
+            out.append(None)
+            continue
         hit = signal.compare(SignalValue("regions", p), SignalValue("regions", s))
         out.append(None if hit is None else (hit.kind, hit.confidence))
     return out
@@ -299,8 +304,8 @@ def main() -> None:
     with Pool(args.workers) as pool:
         for which in ("baseline", "today"):
             t0 = time.perf_counter()
-            prot = [b for b, _ in pool.map(_signature_job, [(which, args.baseline, d) for d in protected])]
-            sus_timed = pool.map(_signature_job, [(which, args.baseline, d) for d in suspects], chunksize=8)
+            prot = [b for b, _ in pool.map(_signature_job, [(which, args.baseline, d, True) for d in protected])]
+            sus_timed = pool.map(_signature_job, [(which, args.baseline, d, False) for d in suspects], chunksize=8)
             sus = [b for b, _ in sus_timed]
             cost[which] = [t for _, t in sus_timed]
             t1 = time.perf_counter()

@@ -99,10 +99,10 @@ def sponsor_wall(size: tuple[int, int], shift: tuple[int, int] = (0, 0), zoom: f
 
 
 def in_front(background: Image.Image, subject: Image.Image, x_share: float) -> Image.Image:
-    """``subject`` (a person's picture, 45% of the width) standing in front of ``background``."""
+    """``subject`` (a person's picture) standing in front of ``background``: 45% of the width,
+    from near the top to the bottom edge, its left side at ``x_share`` of the width."""
     out = background.copy()
-    sw = round(out.width * 0.45)
-    sh = min(out.height - 20, round(sw * subject.height / subject.width))
+    sw, sh = round(out.width * 0.45), round(out.height * 0.9)
     out.paste(ImageOps.fit(subject, (sw, sh)), (round(out.width * x_share), out.height - sh))
     return out
 

@@ -56,6 +56,7 @@ _TWIN_APART: Final = 12.0  # work-frame pixels: nearer is the same corner found 
 _TWIN_LOOKS: Final = 4
 _MIN_CELLS: Final = 4  # fewer agreeing cells of 36 (or a smaller kept share) is "a small part"
 _MIN_KEPT: Final = 0.3
+_MOST_IN_ONE_CELL: Final = 0.4
 # calibrated on benchmarks/hard_cases.py: no unrelated pair reached "high"
 _HIGH_SUPPORT: Final = 3 * 24
 _HIGH_CELLS: Final = 6
@@ -466,7 +467,12 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
     replaced = float(lost.sum() / max(1, (detailed | agree).sum()))
     kept = float(agree.sum() / max(1, (detailed | agree).sum()))
     kind: Kind = "derived" if replaced >= _DERIVED_SHARE and lost.sum() >= 2 else "partial"
-    small_part = bool(agree.sum() < _MIN_CELLS or kept < _MIN_KEPT)
+    # a line of text or a strip is a small part, however long: agreement must reach over half
+    # the shown height and half the shown width
+    # the same when one cell (a logo, a badge) holds much of the agreement
+    small_part = bool(agree.sum() < _MIN_CELLS or kept < _MIN_KEPT
+                      or _reach(agree, shown, axis=1) < 0.5 or _reach(agree, shown, axis=0) < 0.5
+                      or matched.max() > _MOST_IN_ONE_CELL * max(1, matched.sum()))
     middle = np.zeros((_CELLS, _CELLS), dtype=bool)
     middle[1:5, 2:4] = True  # where a person in a portrait stands
     background_only = bool((lost & middle).sum() >= 3 and not (agree & middle).any())
@@ -494,6 +500,14 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
                           support=len(own), kept=round(kept, 3), cells=int(agree.sum()),
                           small_part=small_part, background_only=background_only,
                           mirrored=protected.mirrored)
+
+
+def _reach(agree: np.ndarray, shown: np.ndarray, axis: int) -> float:
+    """How far lines of agreeing cells (two or more in a row, or column) reach across the
+    shown lines, as a share: 1.0 from the first shown line to the last."""
+    lines = np.flatnonzero(agree.sum(axis=axis) >= 2)
+    seen = int((shown.sum(axis=axis) > 0).sum())
+    return 0.0 if not len(lines) or not seen else float(lines[-1] - lines[0] + 1) / seen
 
 
 def _repeated(signature: RegionSignature, rows: np.ndarray) -> np.ndarray:
