@@ -174,7 +174,7 @@ def signatures(draw: st.DrawFn) -> RegionSignature:
 @given(signatures())
 def test_storage_round_trip(signature: RegionSignature) -> None:
     blob = signature.to_bytes()
-    assert len(blob) == 10 + 37 * len(signature)
+    assert len(blob) == 10 + 37 * len(signature)  # the first format, which stored databases hold
     back = RegionSignature.from_bytes(blob)
     assert back == signature
     assert np.array_equal(back.points, signature.points)
@@ -191,3 +191,25 @@ def test_damaged_storage_is_refused_plainly(signature: RegionSignature, cut: int
         RegionSignature.from_bytes(blob[:-cut] if len(blob) > cut else b"XXXX" + blob[4:])
     with pytest.raises(InvalidHash, match="hexadecimal"):
         RegionSignature.from_hex("not hex at all")
+
+
+def test_a_mirrored_turned_crop_is_found_when_the_mirror_image_was_kept() -> None:
+    from stopncii_tools.signals.regions import signature_of_picture
+
+    kept = signature_of_picture(photo(1), mirror=True)
+    suspect = compute_region_signature(encode(crop(ImageOps.mirror(photo(1)).rotate(20, Image.Resampling.BICUBIC),
+                                                   0.15)))
+    assert compare_regions(kept.upright(), suspect) is None  # the photo as taken does not show it
+    evidence = compare_regions(kept, suspect)
+    assert evidence is not None and evidence.mirrored and abs(abs(evidence.rotation) - 20) < 2
+    assert evidence.describe().startswith("part of your photo (mirrored)")
+    assert RegionSignature.from_bytes(kept.to_bytes()) == kept  # the mirror image survives storage
+
+
+def test_agreement_on_a_repeated_pattern_alone_is_no_match() -> None:
+    from stopncii_tools.media.samples import in_front, sponsor_wall
+
+    mine = in_front(sponsor_wall((900, 700)), photo(1), 0.3)
+    someone_else = in_front(sponsor_wall((900, 700), (37, 21), 1.08), photo(2), 0.22)
+    assert compare_regions(compute_region_signature(encode(mine)),
+                           compute_region_signature(encode(someone_else))) is None

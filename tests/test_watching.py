@@ -74,10 +74,9 @@ def test_a_fake_posted_in_a_telegram_channel_is_found_with_its_post_link(tmp_pat
                      f"http://t.me:{channel.port}/fakes_chan")
     assert result.exit_code == 0, result.stderr
     found = [r for r in records(result) if "match" in r]
-    # found from its face and background; whether the region matcher calls it "derived" or "partial"
-    # depends on how much detail the replaced body had (issue 18 tunes that line)
+    # found from its face and background, and "derived": the body, where the portrait had detail, was replaced
     post_link = f"http://t.me:{channel.port}/fakes_chan/{FAKE_POST}"  # https://t.me/... on Telegram itself
-    assert [(r["kind"] in ("derived", "partial"), r["page"]) for r in found] == [(True, post_link)]
+    assert [(r["kind"], r["page"]) for r in found] == [("derived", post_link)]
     [summary] = [r["page_summary"] for r in records(result) if "page_summary" in r]
     assert (summary["pages_read"], summary["found"], summary["checked"]) == (3, 45, 45)
     assert "45 pictures and videos found on 3 pages, 45 checked" in result.stderr

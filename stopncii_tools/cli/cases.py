@@ -486,7 +486,9 @@ def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, 
     """List what was found in your open cases, and confirm or reject each match.
 
     A match is only used in a takedown notice after you confirm it is you. The list is
-    short; 'stopncii matches show ID' explains one match and its evidence in plain words.
+    short and surest first; 'low' means only a little agrees (a watermark, logo or background
+    other pictures can share), so look before you confirm. 'stopncii matches show ID' explains
+    one match and its evidence in plain words.
 
     \b
     Examples:
@@ -505,8 +507,12 @@ def matches_group(ctx: click.Context, db_path: str | None, case_id: str | None, 
     else:
         cases = store.list_cases(None if all_cases else "open") or [store.resolve_case(None)]
     records = [match_record(store, m) for case in cases for m in store.matches(case.id, status)]
+    records.sort(key=lambda r: explain.CONFIDENCE_ORDER.get(r["confidence"], len(explain.CONFIDENCE_ORDER)))
     title = f"Matches in case {cases[0].title}" if len(cases) == 1 else f"Matches in {len(cases)} cases"
-    render_matches(records, o.choose_format(as_json, as_csv), title)
+    fmt = o.choose_format(as_json, as_csv)
+    render_matches(records, fmt, title)
+    if fmt == "table" and any(r["confidence"] == "low" for r in records):
+        o.status(f"Surest first. 'low' means {explain.CONFIDENCE_WORDS['low']}.")
 
 
 @matches_group.command(name="show")
@@ -533,7 +539,7 @@ def matches_show(ctx: click.Context, match_id: int, db_path: str | None, as_json
                 "rejected": "you said it is not you"}.get(match.status, match.status)
     lines = [f"Match {match.id}, in case {record['case_title']} ({record['case']}): {decision}.",
              f"What was found: {explain.summary(match.kind)}.",
-             f"How sure: {match.confidence}.",
+             f"How sure: {match.confidence} ({explain.CONFIDENCE_WORDS.get(match.confidence, 'as the matcher said')}).",
              f"Where: {record['found_at']}"]
     if record["page"]:
         lines.append(f"On the page: {record['page']}")

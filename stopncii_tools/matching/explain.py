@@ -24,6 +24,16 @@ KIND_WORDS = {
 
 KIND_SHORT = {"exact": "same file", "copy": "copy", "partial": "part of photo", "derived": "made from photo"}
 
+# how sure a match is, in plain words; matches are listed surest first
+CONFIDENCE_WORDS = {
+    "certain": "the very same file",
+    "high": "many details of your photo agree, spread over the picture",
+    "medium": "enough details of your photo agree to be looked at",
+    "low": "only a little agrees, such as a watermark, a logo or a background that other pictures "
+           "can share; it may well not be your photo, so please look at it before you confirm",
+}
+CONFIDENCE_ORDER = {"certain": 0, "high": 1, "medium": 2, "low": 3}
+
 _DIGEST_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
 _HASH_NAMES = {"pdq": "PDQ (the fingerprint StopNCII uses)", "phash": "pHash", "dhash": "dHash",
                "whash": "wHash", "colorhash": "colour hash"}

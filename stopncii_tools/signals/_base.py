@@ -68,6 +68,7 @@ class Decoded:
     kind: Literal["image", "video"]
     picture: Picture | None = None
     video: DecodedVideo | None = None
+    dihedral: bool = False  # a protected item: signals that can also keep its mirror image do
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ def hash_bytes(
     sides = [s.picture_side for s in wanted if s.picture_side and "image" in s.kinds]
     picture = open_picture(data, max_pixels=max_pixels, detail_side=max(sides) if sides else None,
                            as_stored=dihedral)
-    values, notes = _compute(wanted, Decoded(data, "image", picture=picture))
+    values, notes = _compute(wanted, Decoded(data, "image", picture=picture, dihedral=dihedral))
     upright = values.get("pdq")
     return MediaHashes(
         kind="image",

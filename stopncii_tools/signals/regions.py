@@ -50,10 +50,22 @@ _SCALE_RANGE: Final = (0.2, 5.0)
 _MIN_SPREAD: Final = 0.08  # agreeing features must span this share of the frame on each axis
 _CELLS: Final = 6  # kind decision grid over the protected frame
 _LOST_EXPECTED: Final = 2.5  # a cell is "replaced" when this many matches were expected, none came
-_DERIVED_SHARE: Final = 0.15  # replaced share of the shared area that makes a copy "derived"
+_DERIVED_SHARE: Final = 0.15  # replaced share of the shown detail that makes a copy "derived"
+_TWIN_BITS: Final = 40  # a feature this close to another one elsewhere in the same picture is repeated
+_TWIN_APART: Final = 12.0  # work-frame pixels: nearer is the same corner found at the other size
+_TWIN_LOOKS: Final = 4
+_MIN_CELLS: Final = 4  # fewer agreeing cells of 36 (or a smaller kept share) is "a small part"
+_MIN_KEPT: Final = 0.3
+_MOST_IN_ONE_CELL: Final = 0.4
+# calibrated on benchmarks/hard_cases.py: no unrelated pair reached "high"
+_HIGH_SUPPORT: Final = 3 * 24
+_HIGH_CELLS: Final = 6
+_HIGH_KEPT: Final = 0.5
+_SLANTED_SUPPORT: Final = 36  # an odd angle needs this much agreement, well spread
 _POINT_SCALE: Final = 16  # positions are stored in 1/16 pixel
 _SMALLEST_PATCH: Final = 31 * 1.2  # ORB's finest patch (31 px), with a little slack
 _MAGIC: Final = b"SRS1"
+_MAGIC_MIRRORED: Final = b"SRS2"  # the same, then the descriptors of the mirror image (protected photos)
 _HEADER: Final = struct.Struct(">4sHHH")
 
 # LSH pre-filter: each key is 24 fixed bits of a descriptor, from 12 different bit samplings
@@ -80,8 +92,8 @@ _REGION_NAMES: Final = (
 )
 
 Kind = Literal["partial", "derived"]
-# crops, screenshots and edited fakes keep the photo upright (or turn it a quarter): a fit at
-# an odd angle is what chance agreement between unrelated textures looks like
+# most copies keep the photo upright (or turn it a quarter); a weak fit at an odd angle is what
+# chance agreement between unrelated textures looks like, so it must be strong and spread
 MAX_SLANT_DEGREES: Final = 6.0
 
 
@@ -106,6 +118,9 @@ class RegionSignature:
     points: np.ndarray  # (n, 2) float32, x and y in the work frame
     descriptors: np.ndarray  # (n, 32) uint8
     sizes: np.ndarray  # (n,) uint8, patch side in work-frame pixels / 4 (how coarse a feature is)
+    # (n, 32) uint8: the same features described in the mirror image (kept for protected photos)
+    mirror: np.ndarray | None = None
+    mirrored: bool = False  # this is the mirror image of a stored signature (see mirror_image)
 
     def __len__(self) -> int:
         return len(self.descriptors)
@@ -122,26 +137,44 @@ class RegionSignature:
         return len(self) < 4 * MIN_MATCHED
 
     def to_bytes(self) -> bytes:
-        """Compact form for a SQLite BLOB: 10-byte header, then 37 bytes per feature."""
+        """Compact form for a SQLite BLOB: 10-byte header, then 37 bytes per feature (69 with
+        the mirror image's descriptors)."""
         fixed = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype(">u2")
-        header = _HEADER.pack(_MAGIC, self.width, self.height, len(self))
+        magic = _MAGIC if self.mirror is None else _MAGIC_MIRRORED
+        header = _HEADER.pack(magic, self.width, self.height, len(self))
+        mirror = b"" if self.mirror is None else np.ascontiguousarray(self.mirror, np.uint8).tobytes()
         return (header + fixed.tobytes() + np.ascontiguousarray(self.sizes, np.uint8).tobytes()
-                + np.ascontiguousarray(self.descriptors, np.uint8).tobytes())
+                + np.ascontiguousarray(self.descriptors, np.uint8).tobytes() + mirror)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RegionSignature:
         """Read :meth:`to_bytes` output; :class:`InvalidHash` if it is not one."""
-        if len(data) < _HEADER.size or data[:4] != _MAGIC:
+        if len(data) < _HEADER.size or data[:4] not in (_MAGIC, _MAGIC_MIRRORED):
             raise InvalidHash("this is not a stored region signature (wrong header)")
         _, width, height, n = _HEADER.unpack_from(data)
+        per_feature = 37 if data[:4] == _MAGIC else 69
         sizes_ok = 0 < width <= WORK_SIDE and 0 < height <= WORK_SIDE
-        if len(data) != _HEADER.size + 37 * n or not sizes_ok:
+        if len(data) != _HEADER.size + per_feature * n or not sizes_ok:
             raise InvalidHash("the stored region signature is damaged (wrong length or size)")
         body = memoryview(data)[_HEADER.size :]
         fixed = np.frombuffer(body[: 4 * n], dtype=">u2").reshape(n, 2)
         sizes = np.frombuffer(body[4 * n : 5 * n], dtype=np.uint8).copy()
-        descriptors = np.frombuffer(body[5 * n :], dtype=np.uint8).reshape(n, 32).copy()
-        return cls(width, height, fixed.astype(np.float32) / _POINT_SCALE, descriptors, sizes)
+        descriptors = np.frombuffer(body[5 * n : 37 * n], dtype=np.uint8).reshape(n, 32).copy()
+        mirror = np.frombuffer(body[37 * n :], dtype=np.uint8).reshape(n, 32).copy() if per_feature == 69 else None
+        return cls(width, height, fixed.astype(np.float32) / _POINT_SCALE, descriptors, sizes, mirror)
+
+    def upright(self) -> RegionSignature:
+        """The signature without its mirror image's descriptors."""
+        return RegionSignature(self.width, self.height, self.points, self.descriptors, self.sizes,
+                               mirrored=self.mirrored)
+
+    def mirror_image(self) -> RegionSignature | None:
+        """The signature of the picture mirrored left to right, when it was kept; None if not."""
+        if self.mirror is None:
+            return None
+        points = self.points.copy()
+        points[:, 0] = self.width - 1 - points[:, 0]
+        return RegionSignature(self.width, self.height, points, self.mirror, self.sizes, mirrored=True)
 
     def to_hex(self) -> str:
         return self.to_bytes().hex()
@@ -176,9 +209,14 @@ class RegionEvidence:
 
     ``kind`` is ``partial`` (a crop, screenshot or framed copy: what is shown is unchanged) or
     ``derived`` (a large part of the shared area was replaced). ``score`` is the number of
-    local features that agree under one geometry (a match needs :data:`MIN_MATCHED`).
-    ``coverage`` is the share of the protected photo visible in the suspect; ``replaced`` the
-    share of that visible part where the protected photo's features found no partner.
+    local features that agree under one geometry (a match needs :data:`MIN_MATCHED`);
+    ``support`` those of them on the photo's own content (features repeated elsewhere in the
+    photo, as text, logos and tiled backdrops are, do not count). ``coverage`` is the share of
+    the protected photo visible in the suspect; ``kept`` and ``replaced`` the shares of the
+    visible parts with detail where the photo's features found partners, or found none.
+    ``small_part`` says the agreement rests on a small part of the photo (a shared watermark,
+    logo or corner); ``background_only`` that the middle (where a person stands) differs and
+    only the surroundings agree. ``mirrored``: the suspect shows the mirror image.
     """
 
     kind: Kind
@@ -189,10 +227,35 @@ class RegionEvidence:
     rotation: float  # degrees
     agreeing: list[str] = field(default_factory=list)
     differing: list[str] = field(default_factory=list)
+    support: int = 0
+    kept: float = 0.0
+    cells: int = 0  # grid cells (of 36) where the photo's own features agree
+    small_part: bool = False
+    background_only: bool = False
+    mirrored: bool = False
+
+    @property
+    def confidence(self) -> Literal["high", "medium", "low"] | None:
+        """How sure the match is (calibrated in benchmarks/hard_cases.py), None for no match.
+
+        A fit at an odd angle counts only when it is strong and spread over the photo: weak
+        slanted fits are what chance agreement between textures looks like.
+        """
+        slanted = not _upright_or_quarter_turn(self.rotation)
+        if self.support < MIN_MATCHED or (slanted and (self.support < _SLANTED_SUPPORT
+                                                       or self.cells < _HIGH_CELLS)):
+            return None  # the agreement rests on repeated patterns (text, logos), or is a weak slant
+        if self.small_part or self.background_only:
+            return "low"
+        if self.support >= _HIGH_SUPPORT and self.cells >= _HIGH_CELLS and self.kept >= _HIGH_KEPT:
+            return "high"
+        return "medium"
 
     def describe(self) -> str:
         """One line for a person: what kind of copy this is and what agreed."""
         what = "part of your photo" if self.kind == "partial" else "derived from your photo"
+        if self.mirrored:
+            what += " (mirrored)"
         text = f"{what}: {self.agreeing[0]}" if self.agreeing else what
         if self.differing:
             text += "; " + "; ".join(self.differing)
@@ -210,26 +273,32 @@ def compute_region_signature(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXEL
     return signature_of_picture(open_picture(data, max_pixels=max_pixels, side=WORK_SIDE))
 
 
-def signature_of_picture(picture: Picture | Image.Image) -> RegionSignature:
-    """The region signature of an already decoded picture (RGB, any size)."""
+def signature_of_picture(picture: Picture | Image.Image, *, mirror: bool = False) -> RegionSignature:
+    """The region signature of an already decoded picture (RGB, any size).
+
+    ``mirror`` also describes the same features in the mirror image (for a protected photo, so
+    a mirrored copy is found; ~4 ms more, no second search for features).
+    """
     cv2 = _cv2()
     image = picture.image if isinstance(picture, Picture) else picture.convert("RGB")
     grey = _to_side(image.convert("L"), WORK_SIDE)
     height, width = grey.shape
-    points, descriptors, sizes = [], [], []
+    points, descriptors, sizes, mirrors = [], [], [], []
     for side in SIZES:
         layer = grey if side == WORK_SIDE else _to_side(Image.fromarray(grey), side)
-        found = _features(cv2, layer, FEATURES_PER_SIZE[side])
+        found = _features(cv2, layer, FEATURES_PER_SIZE[side], mirror)
         if found is not None:
-            pts, desc, patch = found
+            pts, desc, patch, mirrored = found
             points.append(pts * (WORK_SIDE / side))
             descriptors.append(desc)
             sizes.append(np.clip(np.rint(patch * (WORK_SIDE / side) / 4), 1, 255).astype(np.uint8))
+            mirrors.append(mirrored)
     if not descriptors:
         return RegionSignature(width, height, np.zeros((0, 2), np.float32),
                                np.zeros((0, 32), np.uint8), np.zeros(0, np.uint8))
     return RegionSignature(width, height, np.vstack(points).astype(np.float32),
-                           np.vstack(descriptors), np.concatenate(sizes))
+                           np.vstack(descriptors), np.concatenate(sizes),
+                           np.vstack(mirrors) if mirror else None)
 
 
 def _to_side(image: Image.Image, side: int) -> np.ndarray:
@@ -240,8 +309,10 @@ def _to_side(image: Image.Image, side: int) -> np.ndarray:
     return np.asarray(image.resize(size, resample) if size != image.size else image)
 
 
-def _features(cv2: Any, grey: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """ORB keypoints picked evenly over a grid (strongest first in each cell), with descriptors."""
+def _features(cv2: Any, grey: np.ndarray, budget: int,
+              mirror: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """ORB keypoints picked evenly over a grid (strongest first in each cell), with descriptors
+    (and, with ``mirror``, the descriptors of the same keypoints in the mirror image)."""
     if min(grey.shape) < 2 * 31 + 1:  # thinner than one feature patch (spacers, banners): none to find
         return None
     orb = cv2.ORB_create(nfeatures=budget * 4, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
@@ -262,11 +333,26 @@ def _features(cv2: Any, grey: np.ndarray, budget: int) -> tuple[np.ndarray, np.n
     chosen = list(np.flatnonzero(rank < per_cell))
     rest = np.flatnonzero(rank >= per_cell)
     chosen += list(rest[np.argsort(-response[rest], kind="stable")][: max(0, budget - len(chosen))])
-    keypoints, descriptors = orb.compute(grey, [keypoints[i] for i in chosen])
+    picked = [keypoints[i] for i in chosen]
+    for number, keypoint in enumerate(picked):
+        keypoint.class_id = number
+    keypoints, descriptors = orb.compute(grey, picked)
     if descriptors is None or not keypoints:
         return None
+    mirrored = np.zeros_like(descriptors)
+    if mirror:
+        # ORB's steered pattern, mirrored with the patch, is the mirror image's own descriptor
+        flipped = [cv2.KeyPoint(w - 1 - k.pt[0], k.pt[1], k.size, (180 - k.angle) % 360, k.response,
+                                k.octave, k.class_id) for k in keypoints]
+        back, described = orb.compute(np.ascontiguousarray(grey[:, ::-1]), flipped)
+        if described is None or not back:
+            return None
+        row_of = {k.class_id: row for row, k in enumerate(keypoints)}
+        keep = np.array([row_of[k.class_id] for k in back], dtype=np.intp)
+        keypoints, descriptors = [keypoints[i] for i in keep], descriptors[keep]
+        mirrored = described
     patch = np.array([k.size for k in keypoints], dtype=np.float32)
-    return np.array([k.pt for k in keypoints], dtype=np.float32), descriptors, patch
+    return np.array([k.pt for k in keypoints], dtype=np.float32), descriptors, patch, mirrored
 
 
 # -- comparing ----------------------------------------------------------------------------
@@ -279,12 +365,20 @@ class _Fit:
 
 
 def compare_regions(protected: RegionSignature, suspect: RegionSignature) -> RegionEvidence | None:
-    """Evidence that ``suspect`` shows part of ``protected`` (or is derived from it), or None."""
+    """Evidence that ``suspect`` shows part of ``protected`` (or is derived from it), or None.
+
+    When ``protected`` kept its mirror image and the picture as taken finds nothing, the
+    mirror image is tried too (a mirrored copy)."""
     cv2 = _cv2()
-    fit = _fit(cv2, protected, suspect)
-    if fit is None or len(fit.pairs) < MIN_MATCHED:
-        return None
-    return _evidence(protected, suspect, fit)
+    for side in (protected.upright(), protected.mirror_image()):
+        if side is None:
+            break
+        fit = _fit(cv2, side, suspect)
+        if fit is not None and len(fit.pairs) >= MIN_MATCHED:
+            evidence = _evidence(side, suspect, fit)
+            if evidence.confidence is not None:
+                return evidence
+    return None
 
 
 def _fit(cv2: Any, protected: RegionSignature, suspect: RegionSignature) -> _Fit | None:
@@ -353,8 +447,12 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
     # only features coarse enough to be found again at the suspect's scale are expected back
     usable = protected.sizes.astype(np.float32) * 4 / scale_to_protected >= _SMALLEST_PATCH
     cell_of = _cell_index(protected, protected.points)
-    have = np.bincount(cell_of[usable], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
-    paired = fit.pairs[usable[fit.pairs[:, 0]], 0]
+    # a repeated pattern says nothing about which photo this is, present or missing
+    pattern = _repeated(protected, np.arange(len(protected)))
+    have = np.bincount(cell_of[usable & ~pattern], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
+    repeated = pattern[fit.pairs[:, 0]]
+    own = fit.pairs[~repeated, 0]  # agreement on the photo's own content, not on a repeated pattern
+    paired = own[usable[own]]
     matched = np.bincount(cell_of[paired], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
     shown = visible >= 0.8
     present = shown & (matched > 0)
@@ -362,18 +460,73 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
     # (almost) none was replaced
     rate = matched[present].sum() / max(1, have[present].sum())
     expected = have * rate
-    lost = shown & (expected >= _LOST_EXPECTED) & (matched <= 0.1 * expected)
-    replaced = float(lost.sum() / max(1, shown.sum()))
+    detailed = shown & (expected >= _LOST_EXPECTED)  # cells where the photo had detail to check
+    lost = detailed & (matched <= 0.1 * expected)
+    agree = (shown & (matched >= 2)) | (detailed & ~lost)
+    # shares of the photo's detail, not of its area: flat sky or skin says nothing either way
+    replaced = float(lost.sum() / max(1, (detailed | agree).sum()))
+    kept = float(agree.sum() / max(1, (detailed | agree).sum()))
     kind: Kind = "derived" if replaced >= _DERIVED_SHARE and lost.sum() >= 2 else "partial"
+    # a line of text or a strip is a small part, however long: agreement must reach over half
+    # the shown height and half the shown width
+    # the same when one cell (a logo, a badge) holds much of the agreement
+    small_part = bool(agree.sum() < _MIN_CELLS or kept < _MIN_KEPT
+                      or _reach(agree, shown, axis=1) < 0.5 or _reach(agree, shown, axis=0) < 0.5
+                      or matched.max() > _MOST_IN_ONE_CELL * max(1, matched.sum()))
+    middle = np.zeros((_CELLS, _CELLS), dtype=bool)
+    middle[1:5, 2:4] = True  # where a person in a portrait stands
+    background_only = bool((lost & middle).sum() >= 3 and not (agree & middle).any())
+    if protected.mirrored:  # name the regions of the photo as taken
+        agree, lost = agree[:, ::-1], lost[:, ::-1]
     coverage = float(visible.mean())
-    geometry = f"shown at {1 / scale_to_protected:.2f}x, turned {rotation:+.0f} degrees"
-    agreeing = [f"{len(fit.pairs)} local features agree under one geometry ({geometry})"]
-    agreeing += [f"{name} of your photo matches" for name in _regions(matched > 0)]
+    turned = f"mirrored, turned {rotation:+.0f} degrees" if protected.mirrored else f"turned {rotation:+.0f} degrees"
+    geometry = f"shown at {1 / scale_to_protected:.2f}x, {turned}"
+    agreeing = [f"{len(own)} local features agree under one geometry ({geometry})"]
+    agreeing += [f"{name} of your photo matches" for name in _regions(agree)]
     differing = [f"{name} of your photo was replaced" for name in _regions(lost)] if kind == "derived" else []
+    if repeated.any():
+        agreeing.append(f"{int(repeated.sum())} features on repeated patterns (text, logos, tiled "
+                        "backdrops) were ignored")
+    if background_only:
+        differing.append("only the surroundings agree and the middle, where a person would be, differs: "
+                         "this may be another photo taken at the same place, not a copy of yours")
+    elif small_part:
+        differing.append("only a small part of your photo agrees, as a shared watermark, logo or "
+                         "background can")
     if coverage < 0.97:
         differing.append(f"about {coverage:.0%} of your photo is shown")
     return RegionEvidence(kind, len(fit.pairs), round(coverage, 3), round(replaced, 3),
-                          round(1 / scale_to_protected, 3), round(rotation, 1), agreeing, differing)
+                          round(1 / scale_to_protected, 3), round(rotation, 1), agreeing, differing,
+                          support=len(own), kept=round(kept, 3), cells=int(agree.sum()),
+                          small_part=small_part, background_only=background_only,
+                          mirrored=protected.mirrored)
+
+
+def _reach(agree: np.ndarray, shown: np.ndarray, axis: int) -> float:
+    """How far lines of agreeing cells (two or more in a row, or column) reach across the
+    shown lines, as a share: 1.0 from the first shown line to the last."""
+    lines = np.flatnonzero(agree.sum(axis=axis) >= 2)
+    seen = int((shown.sum(axis=axis) > 0).sum())
+    return 0.0 if not len(lines) or not seen else float(lines[-1] - lines[0] + 1) / seen
+
+
+def _repeated(signature: RegionSignature, rows: np.ndarray) -> np.ndarray:
+    """For features ``rows`` of ``signature``: True where the picture holds a near copy of the
+    feature elsewhere (tiled text, a logo wall, a repeated pattern), which says little about
+    which photo this is."""
+    if not len(rows):
+        return np.zeros(0, dtype=bool)
+    cv2 = _cv2()
+    found = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(signature.descriptors[rows], signature.descriptors,
+                                                     k=_TWIN_LOOKS)
+    out = np.zeros(len(rows), dtype=bool)
+    for k, neighbours in enumerate(found):
+        here = signature.points[rows[k]]
+        for m in neighbours:
+            if m.distance <= _TWIN_BITS and np.hypot(*(signature.points[m.trainIdx] - here)) > _TWIN_APART:
+                out[k] = True
+                break
+    return out
 
 
 def _cell_index(sig: RegionSignature, points: np.ndarray) -> np.ndarray:
@@ -514,7 +667,7 @@ class Regions(Signal):
     def compute(self, media: Decoded) -> SignalValue | None:
         if media.picture is None or media.picture.detail is None:
             return None
-        signature = signature_of_picture(media.picture.detail)
+        signature = signature_of_picture(media.picture.detail, mirror=media.dihedral)
         return None if signature.weak else SignalValue(self.name, signature.to_bytes())
 
     def validate(self, value: Stored) -> bytes:
@@ -547,24 +700,43 @@ class Regions(Signal):
 
 
 class _RegionSignalIndex(SignalIndex):
+    """A protected photo that kept its mirror image is indexed twice (as taken and mirrored), so
+    the pre-filter finds mirrored copies too; the bank holds twice the keys for those photos."""
+
     def __init__(self) -> None:
         self._index = RegionIndex()
+        self._owners: set[int] = set()
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
-        self._index.add(owner, RegionSignature.from_bytes(value.blob()))
+        signature = RegionSignature.from_bytes(value.blob())
+        self._owners.add(owner)
+        self._index.add(owner, signature.upright())
+        if (mirrored := signature.mirror_image()) is not None:
+            self._index.add(owner, mirrored)
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._owners)
 
     def search(self, suspect: SignalValue) -> list[Hit]:
-        found = self._index.search(RegionSignature.from_bytes(suspect.blob()))
-        return [hit for owner, evidence in found if (hit := _hit(int(owner), evidence))]  # type: ignore[call-overload]
+        best: dict[int, Hit] = {}
+        for owner, evidence in self._index.search(RegionSignature.from_bytes(suspect.blob())):
+            hit = _hit(owner, evidence)  # type: ignore[arg-type]  # this index is only given int owners
+            if hit is not None and (hit.owner not in best or _rank(hit) > _rank(best[hit.owner])):
+                best[hit.owner] = hit
+        return sorted(best.values(), key=_rank, reverse=True)
+
+
+_CONFIDENCE_RANK: Final = {"low": 0, "medium": 1, "high": 2}
+
+
+def _rank(hit: Hit) -> tuple[int, int]:
+    return _CONFIDENCE_RANK[hit.confidence], int(hit.evidence["score"])
 
 
 def _hit(owner: int, evidence: RegionEvidence) -> Hit | None:
-    if not _upright_or_quarter_turn(evidence.rotation):
-        return None  # a slanted fit, as chance agreement between textures gives
-    confidence = "high" if evidence.score >= 3 * MIN_MATCHED else "medium"
+    confidence = evidence.confidence
+    if confidence is None:
+        return None  # a weak slanted fit, as chance agreement between textures gives
     return Hit(owner, {
         "signal": "regions", "score": evidence.score, "threshold": MIN_MATCHED,
         "coverage": round(evidence.coverage, 2), "replaced": round(evidence.replaced, 2),
