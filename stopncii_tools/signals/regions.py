@@ -9,9 +9,9 @@ RANSAC); enough of them means the suspect shows part of the protected photo. Whe
 protected photo had features that find no partner inside the shared area, that part was
 replaced: the match is then called ``derived``, otherwise ``partial``.
 
-For a bank of many protected photos, :class:`RegionIndex` pre-filters with locality-sensitive
-keys cut from the descriptors (integers usable in any exact-lookup index, SQLite included),
-so only a few candidates get the full geometric check.
+For a bank of many protected photos, :class:`~.region_index.RegionIndex` pre-filters with
+locality-sensitive keys cut from the descriptors (:meth:`RegionSignature.index_keys`), so only
+a few candidates get the full geometric check.
 
 OpenCV (``opencv-python-headless``, the ``derivatives`` extra) does the feature work; it is
 imported only when a signature is computed or compared, so the package imports without it.
@@ -23,10 +23,10 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import numpy as np
 from PIL import Image
@@ -35,6 +35,9 @@ from .._errors import DerivativeSupportMissing, InvalidHash
 from ..media.pictures import DEFAULT_MAX_PIXELS, Picture, open_picture
 from ._base import Decoded, Example, Hit, MatchRule, Signal, SignalIndex, SignalValue, Stored
 from ._examples import encode, scene
+
+if TYPE_CHECKING:
+    from .region_index import MIN_SHARED_KEYS, RegionIndex, match_all
 
 WORK_SIDE: Final = 640  # longest side of the frame features are found in
 SIZES: Final = (640, 320)  # the second size bridges the scale gap to screenshots and thumbnails
@@ -412,91 +415,6 @@ def _regions(cells: np.ndarray) -> list[str]:
     return names
 
 
-# -- many protected photos ----------------------------------------------------------------
-
-
-class RegionIndex:
-    """Protected signatures under caller-chosen keys, with a fast pre-filter for scanning.
-
-    ``search`` counts shared :meth:`RegionSignature.index_keys` per protected photo (one sorted
-    numpy array, so the cost grows with the number of keys, not photos), then runs the full
-    :func:`compare_regions` on the best few candidates only.
-    """
-
-    def __init__(self) -> None:
-        self._owners: list[Hashable] = []
-        self._signatures: list[RegionSignature] = []
-        self._key_parts: list[np.ndarray] = []
-        self._owner_parts: list[np.ndarray] = []
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._key_owner = np.zeros(0, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self._owners)
-
-    def add(self, owner: Hashable, signature: RegionSignature) -> None:
-        keys = signature.index_keys()
-        self._key_parts.append(keys)
-        self._owner_parts.append(np.full(len(keys), len(self._owners), dtype=np.int64))
-        self._owners.append(owner)
-        self._signatures.append(signature)
-
-    def candidates(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, float]]:
-        """Protected photos sharing the most keys (each weighted by 1 / the photos holding it),
-        best first, at least :data:`MIN_SHARED_KEYS` in weight."""
-        return [(self._owners[i], votes) for i, votes in self._ranked(suspect, limit)]
-
-    def search(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, RegionEvidence]]:
-        """Verified matches among the pre-filtered candidates, strongest first."""
-        found = []
-        for i, _ in self._ranked(suspect, limit):
-            evidence = compare_regions(self._signatures[i], suspect)
-            if evidence is not None:
-                found.append((self._owners[i], evidence))
-        return sorted(found, key=lambda item: -item[1].score)
-
-    def _ranked(self, suspect: RegionSignature, limit: int) -> list[tuple[int, float]]:
-        self._merge()
-        if not len(self._keys) or not len(suspect):
-            return []
-        query = suspect.index_keys()
-        lo = np.searchsorted(self._keys, query, "left")
-        hi = np.searchsorted(self._keys, query, "right")
-        lengths = hi - lo
-        rows = _flatten_runs(lo, lengths)
-        # a key many photos share says little (plain edges, text): weigh each hit by 1 / photos
-        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths)
-        votes = np.bincount(self._key_owner[rows], weights=weights, minlength=len(self._owners))
-        ranked = np.argsort(-votes, kind="stable")[:limit]
-        return [(int(i), float(votes[i])) for i in ranked if votes[i] >= MIN_SHARED_KEYS]
-
-    def _merge(self) -> None:
-        if not self._key_parts:
-            return
-        keys = np.concatenate([self._keys, *self._key_parts])
-        owners = np.concatenate([self._key_owner, *self._owner_parts])
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._key_owner = keys[order], owners[order]
-        self._key_parts, self._owner_parts = [], []
-
-
-MIN_SHARED_KEYS: Final = 2.0
-
-
-def _flatten_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """All indices of the runs ``[start, start + length)``, concatenated."""
-    before = np.cumsum(lengths) - lengths
-    return np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
-
-
-def match_all(
-    protected: Iterable[tuple[Hashable, RegionSignature]], suspect: RegionSignature
-) -> list[tuple[Hashable, RegionEvidence]]:
-    """Compare ``suspect`` with every protected signature (no pre-filter): for small banks."""
-    found = [(owner, ev) for owner, sig in protected if (ev := compare_regions(sig, suspect))]
-    return sorted(found, key=lambda item: -item[1].score)
-
-
 # -- the signal ---------------------------------------------------------------------------
 
 
@@ -529,7 +447,9 @@ class Regions(Signal):
         return None if evidence is None else _hit(0, evidence)
 
     def index(self) -> SignalIndex:
-        return _RegionSignalIndex()
+        from .region_index import RegionSignalIndex  # the bank index builds on this module
+
+        return RegionSignalIndex()
 
     def unavailable(self, error: Exception) -> str | None:
         if isinstance(error, DerivativeSupportMissing):
@@ -544,21 +464,6 @@ class Regions(Signal):
             Example(encode(base), encode(shown, quality=80), same=True),
             Example(encode(base), encode(scene(12, (800, 600))), same=False),
         ]
-
-
-class _RegionSignalIndex(SignalIndex):
-    def __init__(self) -> None:
-        self._index = RegionIndex()
-
-    def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
-        self._index.add(owner, RegionSignature.from_bytes(value.blob()))
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def search(self, suspect: SignalValue) -> list[Hit]:
-        found = self._index.search(RegionSignature.from_bytes(suspect.blob()))
-        return [hit for owner, evidence in found if (hit := _hit(int(owner), evidence))]  # type: ignore[call-overload]
 
 
 def _hit(owner: int, evidence: RegionEvidence) -> Hit | None:
@@ -579,6 +484,7 @@ def _upright_or_quarter_turn(rotation: float) -> bool:
 
 __all__: Sequence[str] = (
     "MIN_MATCHED",
+    "MIN_SHARED_KEYS",
     "DerivativeSupportMissing",
     "Regions",
     "RegionEvidence",
@@ -589,3 +495,12 @@ __all__: Sequence[str] = (
     "match_all",
     "signature_of_picture",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """The bank index moved to :mod:`.region_index`; its names still import from here."""
+    if name in ("MIN_SHARED_KEYS", "RegionIndex", "match_all"):
+        from . import region_index
+
+        return getattr(region_index, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
