@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..signals import SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
 from ..signals.pdq import VARIANT_NAMES
+from ..signals.region_index import RegionSignalIndex
+from ..signals.regions import Regions
 from ..store import StoredSignal
 
 if TYPE_CHECKING:
@@ -63,7 +65,13 @@ class CaseMatcher:
     @classmethod
     def for_case(cls, store: Store, case_id: str) -> CaseMatcher:
         """The matcher for a case as it is now: every signal its protected items have."""
-        return cls(store.protected_signals(case_id))
+        rows = store.protected_signals(case_id)
+        matcher = cls(row for row in rows if row.signal != Regions.name)
+        regions = sorted({row.owner_id for row in rows if row.signal == Regions.name})
+        if regions:  # the region index reads its stored keys, and signatures only to verify
+            matcher._indexes[Regions.name] = RegionSignalIndex.from_store(store, regions)
+            matcher._owners.update(regions)
+        return matcher
 
     @property
     def on_request(self) -> tuple[str, ...]:

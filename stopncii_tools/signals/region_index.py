@@ -8,81 +8,200 @@ geometric check of :func:`~.regions.compare_regions`.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 
+from .._errors import InvalidHash
 from ._base import Hit, SignalIndex, SignalValue
-from .regions import RegionEvidence, RegionSignature, _hit, compare_regions
+from .regions import KEY_BITS, RegionEvidence, RegionSignature, _hit, compare_regions
+
+# pre-filter keys: RegionSignature.index_keys() (table number above 24 sampled bits), as uint32
+KEY_TABLES_USED: Final = 12
+MAX_CANDIDATES: Final = 8
+# a candidate needs CHANCE_FACTOR times the vote of the CHANCE_RANK-th best photo (what
+# chance gives this suspect in this bank), and at least MIN_VOTES; calibrated in
+# benchmarks/prefilter.py on benchmarks/derivatives.py's pictures
+CHANCE_RANK: Final = 8
+CHANCE_FACTOR: Final = 2.0
+MIN_VOTES: Final = 8.0
+_PACK_MAGIC: Final = b"RKP1"
+_PACK_HEADER: Final = struct.Struct("<4sB")
+
+
+def region_keys(signature: RegionSignature) -> np.ndarray:
+    """The pre-filter keys of a signature: sorted, distinct uint32 (table << 24 | 24 bits)."""
+    keys = signature.index_keys()
+    return keys[keys < (KEY_TABLES_USED << KEY_BITS)].astype(np.uint32)
+
+
+def pack_keys(keys: np.ndarray) -> bytes:
+    """Sorted distinct keys as a compact blob: a count per table, then 3 bytes a key."""
+    keys = np.asarray(keys, dtype=np.uint32)
+    tables = int(keys[-1] >> KEY_BITS) + 1 if len(keys) else 0
+    counts = np.bincount(keys >> KEY_BITS, minlength=tables).astype("<u4")
+    low = (keys & ((1 << KEY_BITS) - 1)).astype(">u4").view(np.uint8).reshape(-1, 4)[:, 1:]
+    return _PACK_HEADER.pack(_PACK_MAGIC, tables) + counts.tobytes() + low.tobytes()
+
+
+def unpack_keys(blob: bytes) -> np.ndarray:
+    """Read :func:`pack_keys` output; :class:`InvalidHash` if it is damaged."""
+    if len(blob) < _PACK_HEADER.size or blob[:4] != _PACK_MAGIC:
+        raise InvalidHash("these are not stored region pre-filter keys (wrong header)")
+    tables = _PACK_HEADER.unpack_from(blob)[1]
+    counts = np.frombuffer(blob, "<u4", tables, _PACK_HEADER.size).astype(np.int64)
+    body = memoryview(blob)[_PACK_HEADER.size + 4 * tables :]
+    if len(body) != 3 * int(counts.sum()):
+        raise InvalidHash("the stored region pre-filter keys are damaged (wrong length)")
+    wide = np.zeros((len(body) // 3, 4), dtype=np.uint8)
+    wide[:, 1:] = np.frombuffer(body, np.uint8).reshape(-1, 3)
+    table = np.repeat(np.arange(tables, dtype=np.uint32), counts)
+    return (table << KEY_BITS) | wide.view(">u4").ravel().astype(np.uint32)
+
+
+class RegionStore(Protocol):
+    """What :meth:`RegionIndex.from_store` reads: the case database's protected items
+    (:class:`stopncii_tools.store.Store`), seen through three methods."""
+
+    write_refusal: str | None
+
+    def region_postings(self, item_ids: Sequence[int] | None = None) -> list[tuple[int, bytes | None]]:
+        """Items with a region signature and their stored keys (None: not stored yet)."""
+
+    def put_region_postings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        """Store the packed keys of these items."""
+
+    def region_signatures(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored region signatures of these items."""
 
 
 class RegionIndex:
-    """Protected signatures under caller-chosen keys, with a fast pre-filter for scanning.
+    """Protected signatures under caller-chosen owners, with a pre-filter for scanning.
 
-    ``search`` counts shared :meth:`RegionSignature.index_keys` per protected photo (one sorted
-    numpy array, so the cost grows with the number of keys, not photos), then runs the full
-    :func:`compare_regions` on the best few candidates only.
+    The pre-filter keeps, for each key, the photos holding it (compressed rows: distinct
+    uint32 keys, where each key's run starts, uint32 photo numbers), so a suspect costs one
+    lookup per key, whatever the bank size. A photo's vote is the number of keys it shares
+    with the suspect, each weighted by 1 / the photos holding it; only photos well above what
+    unrelated photos reach (:data:`CHANCE_FACTOR` times the :data:`CHANCE_RANK`-th best vote,
+    and :data:`MIN_VOTES`) get the full :func:`compare_regions`. Signatures loaded with
+    :meth:`from_store` stay in the database and are read only for those few candidates.
     """
 
     def __init__(self) -> None:
         self._owners: list[Hashable] = []
-        self._signatures: list[RegionSignature] = []
+        self._signatures: list[RegionSignature | None] = []
+        self._store: RegionStore | None = None
         self._key_parts: list[np.ndarray] = []
-        self._owner_parts: list[np.ndarray] = []
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._key_owner = np.zeros(0, dtype=np.int64)
+        self._row_parts: list[np.ndarray] = []
+        self._keys = np.zeros(0, dtype=np.uint32)  # distinct keys, sorted
+        self._starts = np.zeros(1, dtype=np.int64)  # run of key i: _rows[_starts[i]:_starts[i + 1]]
+        self._rows = np.zeros(0, dtype=np.uint32)  # photo numbers, by key
+
+    @classmethod
+    def from_store(cls, store: RegionStore, owner_ids: Iterable[int] | None = None) -> RegionIndex:
+        """The index over the region signatures of ``owner_ids`` (default: every protected
+        item that has one), from the keys the database keeps. Keys not stored yet (items
+        protected since the last load, or before this version) are computed once and stored."""
+        index = cls()
+        index._store = store
+        rows = store.region_postings(None if owner_ids is None else sorted(set(owner_ids)))
+        missing = [item for item, blob in rows if blob is None or not _current(blob)]
+        computed: dict[int, bytes] = {}
+        for start in range(0, len(missing), 500):  # a bounded number of signatures in memory
+            chunk = missing[start : start + 500]
+            values = store.region_signatures(chunk)
+            computed.update({item: pack_keys(region_keys(RegionSignature.from_bytes(values[item])))
+                             for item in chunk if item in values})
+            if store.write_refusal is None:
+                store.put_region_postings([(item, computed[item]) for item in chunk if item in computed])
+        for item, blob in rows:
+            index._append(item, None, unpack_keys(computed.get(item) or blob or b""))
+        return index
 
     def __len__(self) -> int:
         return len(self._owners)
 
     def add(self, owner: Hashable, signature: RegionSignature) -> None:
-        keys = signature.index_keys()
+        self._append(owner, signature, region_keys(signature))
+
+    def _append(self, owner: Hashable, signature: RegionSignature | None, keys: np.ndarray) -> None:
         self._key_parts.append(keys)
-        self._owner_parts.append(np.full(len(keys), len(self._owners), dtype=np.int64))
+        self._row_parts.append(np.full(len(keys), len(self._owners), dtype=np.uint32))
         self._owners.append(owner)
         self._signatures.append(signature)
 
-    def candidates(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, float]]:
-        """Protected photos sharing the most keys (each weighted by 1 / the photos holding it),
-        best first, at least :data:`MIN_SHARED_KEYS` in weight."""
+    def votes(self, suspect: RegionSignature) -> dict[Hashable, float]:
+        """Every protected photo sharing a key with ``suspect``, with its vote."""
+        votes = self._votes(suspect)
+        return {self._owners[i]: float(votes[i]) for i in np.flatnonzero(votes)}
+
+    def candidates(self, suspect: RegionSignature, limit: int = MAX_CANDIDATES) -> list[tuple[Hashable, float]]:
+        """Protected photos well above chance, best first, at most ``limit``."""
         return [(self._owners[i], votes) for i, votes in self._ranked(suspect, limit)]
 
-    def search(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, RegionEvidence]]:
+    def search(self, suspect: RegionSignature, limit: int = MAX_CANDIDATES) -> list[tuple[Hashable, RegionEvidence]]:
         """Verified matches among the pre-filtered candidates, strongest first."""
+        ranked = [i for i, _ in self._ranked(suspect, limit)]
         found = []
-        for i, _ in self._ranked(suspect, limit):
-            evidence = compare_regions(self._signatures[i], suspect)
+        for i, signature in zip(ranked, self._signatures_of(ranked), strict=True):
+            evidence = compare_regions(signature, suspect)
             if evidence is not None:
                 found.append((self._owners[i], evidence))
         return sorted(found, key=lambda item: -item[1].score)
 
+    def _signatures_of(self, rows: list[int]) -> list[RegionSignature]:
+        unread = [int(self._owners[i]) for i in rows if self._signatures[i] is None]  # type: ignore[call-overload]
+        values = self._store.region_signatures(unread) if unread and self._store else {}
+        return [sig if (sig := self._signatures[i]) is not None
+                else RegionSignature.from_bytes(values[self._owners[i]])  # type: ignore[index]
+                for i in rows]
+
     def _ranked(self, suspect: RegionSignature, limit: int) -> list[tuple[int, float]]:
+        votes = self._votes(suspect)
+        above = np.flatnonzero(votes >= max(MIN_VOTES, CHANCE_FACTOR * chance_vote(votes)))
+        ranked = above[np.argsort(-votes[above], kind="stable")][:limit]
+        return [(int(i), float(votes[i])) for i in ranked]
+
+    def _votes(self, suspect: RegionSignature) -> np.ndarray:
         self._merge()
         if not len(self._keys) or not len(suspect):
-            return []
-        query = suspect.index_keys()
-        lo = np.searchsorted(self._keys, query, "left")
-        hi = np.searchsorted(self._keys, query, "right")
+            return np.zeros(len(self._owners))
+        query = region_keys(suspect)
+        at = np.minimum(np.searchsorted(self._keys, query), len(self._keys) - 1)
+        at = at[self._keys[at] == query]
+        lo, hi = self._starts[at], self._starts[at + 1]
         lengths = hi - lo
-        rows = _flatten_runs(lo, lengths)
         # a key many photos share says little (plain edges, text): weigh each hit by 1 / photos
-        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths)
-        votes = np.bincount(self._key_owner[rows], weights=weights, minlength=len(self._owners))
-        ranked = np.argsort(-votes, kind="stable")[:limit]
-        return [(int(i), float(votes[i])) for i in ranked if votes[i] >= MIN_SHARED_KEYS]
+        weights = np.repeat(1.0 / lengths, lengths)
+        return np.bincount(self._rows[_flatten_runs(lo, lengths)], weights=weights, minlength=len(self._owners))
 
     def _merge(self) -> None:
         if not self._key_parts:
             return
-        keys = np.concatenate([self._keys, *self._key_parts])
-        owners = np.concatenate([self._key_owner, *self._owner_parts])
+        held = np.repeat(self._keys, np.diff(self._starts))
+        keys = np.concatenate([held, *self._key_parts])
+        rows = np.concatenate([self._rows, *self._row_parts])
         order = np.argsort(keys, kind="stable")
-        self._keys, self._key_owner = keys[order], owners[order]
-        self._key_parts, self._owner_parts = [], []
+        keys, self._rows = keys[order], rows[order]
+        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, np.int64)
+        self._keys = keys[first]
+        self._starts = np.r_[first, len(keys)].astype(np.int64)
+        self._key_parts, self._row_parts = [], []
 
 
-MIN_SHARED_KEYS: Final = 2.0
+def chance_vote(votes: np.ndarray) -> float:
+    """The vote of the :data:`CHANCE_RANK`-th best photo: what unrelated photos reach for this
+    suspect (0 in a bank of fewer photos)."""
+    if len(votes) < CHANCE_RANK:
+        return 0.0
+    return float(np.partition(votes, len(votes) - CHANCE_RANK)[len(votes) - CHANCE_RANK])
+
+
+def _current(blob: bytes) -> bool:
+    """Whether stored keys were cut with the tables in use now (else they are computed again)."""
+    return len(blob) >= _PACK_HEADER.size and blob[:4] == _PACK_MAGIC and blob[4] <= KEY_TABLES_USED
 
 
 def _flatten_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -102,8 +221,13 @@ def match_all(
 class RegionSignalIndex(SignalIndex):
     """The ``regions`` signal's index over a case: :class:`RegionIndex` with the signal's hits."""
 
-    def __init__(self) -> None:
-        self._index = RegionIndex()
+    def __init__(self, index: RegionIndex | None = None) -> None:
+        self._index = index or RegionIndex()
+
+    @classmethod
+    def from_store(cls, store: RegionStore, owner_ids: Iterable[int] | None = None) -> RegionSignalIndex:
+        """The index over these protected items, from the keys the database keeps."""
+        return cls(RegionIndex.from_store(store, owner_ids))
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
         self._index.add(owner, RegionSignature.from_bytes(value.blob()))
@@ -116,4 +240,5 @@ class RegionSignalIndex(SignalIndex):
         return [hit for owner, evidence in found if (hit := _hit(int(owner), evidence))]  # type: ignore[call-overload]
 
 
-__all__: Sequence[str] = ("MIN_SHARED_KEYS", "RegionIndex", "RegionSignalIndex", "match_all")
+__all__: Sequence[str] = ("MIN_VOTES", "RegionIndex", "RegionSignalIndex", "RegionStore", "match_all",
+                          "pack_keys", "region_keys", "unpack_keys")

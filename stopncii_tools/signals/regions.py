@@ -34,10 +34,11 @@ from PIL import Image
 from .._errors import DerivativeSupportMissing, InvalidHash
 from ..media.pictures import DEFAULT_MAX_PIXELS, Picture, open_picture
 from ._base import Decoded, Example, Hit, MatchRule, Signal, SignalIndex, SignalValue, Stored
+from ._binary_knn import nearest_two
 from ._examples import encode, scene
 
 if TYPE_CHECKING:
-    from .region_index import MIN_SHARED_KEYS, RegionIndex, match_all
+    from .region_index import MIN_VOTES, RegionIndex, match_all
 
 WORK_SIDE: Final = 640  # longest side of the frame features are found in
 SIZES: Final = (640, 320)  # the second size bridges the scale gap to screenshots and thumbnails
@@ -293,8 +294,7 @@ def compare_regions(protected: RegionSignature, suspect: RegionSignature) -> Reg
 def _fit(cv2: Any, protected: RegionSignature, suspect: RegionSignature) -> _Fit | None:
     if len(protected) < _SEED_MIN or len(suspect) < _SEED_MIN:
         return None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    knn = matcher.knnMatch(suspect.descriptors, protected.descriptors, k=2)
+    knn = nearest_two(cv2, suspect.descriptors, protected.descriptors)
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < _RATIO * m[1].distance]
     if len(good) < _SEED_MIN:
         return None
@@ -484,7 +484,7 @@ def _upright_or_quarter_turn(rotation: float) -> bool:
 
 __all__: Sequence[str] = (
     "MIN_MATCHED",
-    "MIN_SHARED_KEYS",
+    "MIN_VOTES",
     "DerivativeSupportMissing",
     "Regions",
     "RegionEvidence",
@@ -499,7 +499,7 @@ __all__: Sequence[str] = (
 
 def __getattr__(name: str) -> Any:
     """The bank index moved to :mod:`.region_index`; its names still import from here."""
-    if name in ("MIN_SHARED_KEYS", "RegionIndex", "match_all"):
+    if name in ("MIN_VOTES", "RegionIndex", "match_all"):
         from . import region_index
 
         return getattr(region_index, name)
