@@ -27,12 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import derivatives  # noqa: E402
 from benchmarks.derivatives import (  # noqa: E402
+    Item,
     distractor_items,
     encode,
     load_photos,
     positive_items,
     related,
 )
+from stopncii_tools.signals import region_index  # noqa: E402
 from stopncii_tools.signals.region_index import (  # noqa: E402
     CHANCE_FACTOR,
     CHANCE_RANK,
@@ -51,6 +53,12 @@ def _verified(args: tuple[bytes, bytes]) -> bool:
     return compare_regions(RegionSignature.from_bytes(args[0]), RegionSignature.from_bytes(args[1])) is not None
 
 
+def _same_source(owner: str, item: Item) -> bool:
+    """Whether bank photo ``owner`` and ``item`` come from one picture (windows of one texture)."""
+    name = owner.removeprefix("filler: ")
+    return related(name, item) or name.split(" window ")[0] == item.name.split(" window ")[0]
+
+
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -62,8 +70,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--testdata", type=Path, default=ROOT.parent / "shared" / "testdata",
                         help="the shared test data folder (its natural photos join the bank)")
+    parser.add_argument("--tables", type=int, default=region_index.KEY_TABLES_USED,
+                        help="how many of the 12 key tables the pre-filter uses")
     args = parser.parse_args()
     derivatives.SHARED_PDQ = args.testdata / "pdq"
+    region_index.KEY_TABLES_USED = args.tables  # type: ignore[misc]
     if args.cache and args.cache.exists():
         photos_sig, items = pickle.loads(args.cache.read_bytes())
     else:
@@ -92,6 +103,7 @@ def main() -> None:
             if related(name, item):
                 truth[(name, item.name)] = verified[k]
                 k += 1
+    grid = {(factor, limit): [0, 0] for factor in (1.0, 1.25, 1.5, 2.0) for limit in (2, 4, 8)}  # missed, shortlisted
     true_votes: list[float] = []
     true_ratio: list[float] = []
     unrelated_ratio: list[float] = []
@@ -106,19 +118,24 @@ def main() -> None:
         seconds += time.perf_counter() - start
         shortlist = {owner for owner, _ in index.candidates(sig)}
         shortlisted += len(shortlist)
-        unrelated = sorted((v for owner, v in votes.items() if not related(str(owner).removeprefix("filler: "), item)
-                            and not str(owner).endswith(item.name)), reverse=True)
+        unrelated = sorted((v for owner, v in votes.items() if not _same_source(str(owner), item)), reverse=True)
         for rank, values in kth.items():
             values.append(unrelated[rank - 1] if len(unrelated) >= rank else 0.0)
         chance = max(chance_vote(np.array([*votes.values(), *[0.0] * (len(index) - len(votes))])), 1e-9)
         unrelated_ratio.append(unrelated[0] / chance if unrelated else 0.0)
+        ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+        for (factor, limit), cell in grid.items():
+            kept = {owner for owner, v in ranked[:limit] if v >= max(MIN_VOTES, factor * chance)}
+            cell[1] += len(kept)
+            cell[0] += sum(1 for name, _ in photos_sig if truth.get((name, item.name)) and name not in kept)
         for name, _ in photos_sig:
             if truth.get((name, item.name)):
                 true_votes.append(votes.get(name, 0.0))
                 true_ratio.append(votes.get(name, 0.0) / chance)
                 if name not in shortlist:
                     missed.append((item.name, votes.get(name, 0.0)))
-    print(f"bank: {len(index)} photos; {len(items)} test pictures; {len(true_votes)} verified true pairs")
+    print(f"{region_index.KEY_TABLES_USED} key tables: bank: {len(index)} photos; {len(items)} test pictures; "
+          f"{len(true_votes)} verified true pairs")
     print("| votes | min | 1% | 5% | median | 99% | max |")
     print("|---|---|---|---|---|---|---|")
     rows = [("true matches", true_votes)] + [(f"{rank}. best unrelated", values) for rank, values in kth.items()]
@@ -131,6 +148,12 @@ def main() -> None:
     print(f"cut-off {CHANCE_FACTOR} x the {CHANCE_RANK}. best, at least {MIN_VOTES}: "
           f"pre-filter recall {recall:.2%} of verified matches; "
           f"{shortlisted / len(items):.2f} candidates per picture; {1000 * seconds / len(items):.2f} ms per picture")
+    print("| chance factor | " + " | ".join(f"top {limit}: recall, candidates" for limit in (2, 4, 8)) + " |")
+    print("|---|---|---|---|")
+    for factor in (1.0, 1.25, 1.5, 2.0):
+        cells = [grid[(factor, limit)] for limit in (2, 4, 8)]
+        text = " | ".join(f"{1 - m / len(true_votes):.2%}, {c / len(items):.2f}" for m, c in cells)
+        print(f"| {factor} | {text} |")
     for name, vote in missed:
         print(f"  missed: {name} (votes {vote:.1f})")
 

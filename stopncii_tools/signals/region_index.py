@@ -18,23 +18,23 @@ from .._errors import InvalidHash
 from ._base import Hit, SignalIndex, SignalValue
 from .regions import KEY_BITS, RegionEvidence, RegionSignature, _hit, compare_regions
 
-# pre-filter keys: RegionSignature.index_keys() (table number above 24 sampled bits), as uint32
-KEY_TABLES_USED: Final = 12
-MAX_CANDIDATES: Final = 8
+# pre-filter keys: RegionSignature.index_keys() (table number above 24 sampled bits), as uint32;
+# 4 of its 12 tables find as many true matches as all 12 (benchmarks/prefilter.py), in a third of the memory
+KEY_TABLES_USED: Final = 4
+MAX_CANDIDATES: Final = 4
 # a candidate needs CHANCE_FACTOR times the vote of the CHANCE_RANK-th best photo (what
 # chance gives this suspect in this bank), and at least MIN_VOTES; calibrated in
 # benchmarks/prefilter.py on benchmarks/derivatives.py's pictures
 CHANCE_RANK: Final = 8
-CHANCE_FACTOR: Final = 2.0
-MIN_VOTES: Final = 8.0
+CHANCE_FACTOR: Final = 1.25
+MIN_VOTES: Final = 4.0
 _PACK_MAGIC: Final = b"RKP1"
 _PACK_HEADER: Final = struct.Struct("<4sB")
 
 
 def region_keys(signature: RegionSignature) -> np.ndarray:
     """The pre-filter keys of a signature: sorted, distinct uint32 (table << 24 | 24 bits)."""
-    keys = signature.index_keys()
-    return keys[keys < (KEY_TABLES_USED << KEY_BITS)].astype(np.uint32)
+    return signature.index_keys(KEY_TABLES_USED).astype(np.uint32)
 
 
 def pack_keys(keys: np.ndarray) -> bytes:
@@ -96,7 +96,7 @@ class RegionIndex:
         self._key_parts: list[np.ndarray] = []
         self._row_parts: list[np.ndarray] = []
         self._keys = np.zeros(0, dtype=np.uint32)  # distinct keys, sorted
-        self._starts = np.zeros(1, dtype=np.int64)  # run of key i: _rows[_starts[i]:_starts[i + 1]]
+        self._starts = np.zeros(1, dtype=np.uint32)  # run of key i: _rows[_starts[i]:_starts[i + 1]]
         self._rows = np.zeros(0, dtype=np.uint32)  # photo numbers, by key
 
     @classmethod
@@ -171,7 +171,7 @@ class RegionIndex:
         query = region_keys(suspect)
         at = np.minimum(np.searchsorted(self._keys, query), len(self._keys) - 1)
         at = at[self._keys[at] == query]
-        lo, hi = self._starts[at], self._starts[at + 1]
+        lo, hi = self._starts[at].astype(np.int64), self._starts[at + 1].astype(np.int64)
         lengths = hi - lo
         # a key many photos share says little (plain edges, text): weigh each hit by 1 / photos
         weights = np.repeat(1.0 / lengths, lengths)
@@ -181,14 +181,17 @@ class RegionIndex:
         if not self._key_parts:
             return
         held = np.repeat(self._keys, np.diff(self._starts))
-        keys = np.concatenate([held, *self._key_parts])
-        rows = np.concatenate([self._rows, *self._row_parts])
-        order = np.argsort(keys, kind="stable")
-        keys, self._rows = keys[order], rows[order]
+        # one sort of (key, photo) packed in a uint64: no index array beside the postings
+        pairs = np.concatenate([held, *self._key_parts]).astype(np.uint64) << np.uint64(32)
+        pairs |= np.concatenate([self._rows, *self._row_parts]).astype(np.uint64)
+        self._key_parts, self._row_parts = [], []
+        pairs.sort()
+        self._rows = pairs.astype(np.uint32)  # the low half
+        keys = (pairs >> np.uint64(32)).astype(np.uint32)
+        del pairs
         first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, np.int64)
         self._keys = keys[first]
-        self._starts = np.r_[first, len(keys)].astype(np.int64)
-        self._key_parts, self._row_parts = [], []
+        self._starts = np.r_[first, len(keys)].astype(np.uint32 if len(keys) < 2**32 else np.int64)
 
 
 def chance_vote(votes: np.ndarray) -> float:

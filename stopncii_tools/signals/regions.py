@@ -158,8 +158,9 @@ class RegionSignature:
             raise InvalidHash("a region signature is hexadecimal text; this is not") from None
         return cls.from_bytes(data)
 
-    def index_keys(self) -> np.ndarray:
-        """Distinct int64 pre-filter keys (table number in the high bits, 24 sampled bits below).
+    def index_keys(self, tables: int = KEY_TABLES) -> np.ndarray:
+        """Distinct int64 pre-filter keys (table number in the high bits, 24 sampled bits below)
+        of the first ``tables`` bit samplings.
 
         Two pictures that share part of their content share many keys; unrelated ones share
         few. Store them in any exact index (a SQLite column with an index) and count hits.
@@ -167,8 +168,8 @@ class RegionSignature:
         if not len(self):
             return np.zeros(0, dtype=np.int64)
         bits = np.unpackbits(self.descriptors, axis=1)  # (n, 256)
-        keys = np.zeros((len(self), KEY_TABLES), dtype=np.int64)
-        for table, positions in enumerate(_KEY_POSITIONS):
+        keys = np.zeros((len(self), tables), dtype=np.int64)
+        for table, positions in enumerate(_KEY_POSITIONS[:tables]):
             sample = bits[:, positions].astype(np.int64)
             keys[:, table] = (table << KEY_BITS) | (sample @ _KEY_WEIGHTS)
         return np.unique(keys)
