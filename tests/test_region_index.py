@@ -157,3 +157,22 @@ def test_an_old_database_gains_the_keys_table_and_still_finds_crops(tmp_path: Pa
         [(item, blob)] = store.region_postings()
         assert item == 1 and blob is not None
         assert np.array_equal(unpack_keys(blob), region_keys(RegionSignature.from_bytes(picture.signals["regions"].value)))
+
+
+def test_a_saved_index_opens_memory_mapped_and_finds_the_same(tmp_path: Path) -> None:
+    db, mine = tmp_path / "cases.db", tmp_path / "mine"
+    assert run("case", "new", "Saved", "--db", str(db)).exit_code == 0
+    _protect(db, mine, [1, 2, 3, 4])
+    suspects = [compute_region_signature(encode(edit, quality=80))
+                for edit in (screenshot(photo(2)), crop(photo(4), 0.15), photo(30))]
+    with Store(db) as store:
+        built = RegionIndex.from_store(store)
+        built.save(tmp_path / "bank")
+        opened = RegionIndex.open(tmp_path / "bank", store)
+        assert isinstance(opened._rows, np.memmap)
+        for suspect in suspects:
+            assert opened.candidates(suspect) == built.candidates(suspect)
+            assert [o for o, _ in opened.search(suspect)] == [o for o, _ in built.search(suspect)]
+        labels = {item.id: item.label for item in store.protected_items(store.list_cases()[0].id)}
+        found = [[labels[int(o)] for o, _ in opened.search(s)] for s in suspects]
+    assert found == [["photo2.jpg"], ["photo4.jpg"], []]

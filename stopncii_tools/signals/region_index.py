@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Hashable, Iterable, Sequence
+from pathlib import Path
 from typing import Final, Protocol
 
 import numpy as np
@@ -118,6 +119,26 @@ class RegionIndex:
                 store.put_region_postings([(item, computed[item]) for item in chunk if item in computed])
         for item, blob in rows:
             index._append(item, None, unpack_keys(computed.get(item) or blob or b""))
+        return index
+
+    def save(self, folder: Path) -> None:
+        """Write the index's arrays to ``folder`` (owners must be item ids), for :meth:`open`:
+        worker processes then share one copy of the bank through the page cache."""
+        self._merge()
+        folder.mkdir(parents=True, exist_ok=True)
+        owners = np.array(self._owners, dtype=np.uint32)
+        for name, array in (("keys", self._keys), ("starts", self._starts), ("rows", self._rows), ("owners", owners)):
+            np.save(folder / f"{name}.npy", array)
+
+    @classmethod
+    def open(cls, folder: Path, store: RegionStore) -> RegionIndex:
+        """The index :meth:`save` wrote, memory-mapped (read-only); signatures come from ``store``."""
+        index = cls()
+        index._store = store
+        index._keys, index._starts, index._rows, owners = (
+            np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("keys", "starts", "rows", "owners"))
+        index._owners = [int(owner) for owner in owners]
+        index._signatures = [None] * len(owners)
         return index
 
     def __len__(self) -> int:
