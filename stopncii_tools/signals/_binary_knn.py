@@ -38,10 +38,11 @@ def _faiss() -> ModuleType | None:
 def nearest_two(cv2: Any, query: np.ndarray, train: np.ndarray) -> list[list[Any]]:
     """For each row of ``query`` ((n, 32) uint8), its two nearest rows of ``train``, nearest first."""
     faiss = _faiss()
-    if faiss is None or not len(query) or not len(train):
+    if faiss is None or not len(query) or len(train) < 2:
         return list(cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, train, k=2))
     index = faiss.IndexBinaryFlat(DESCRIPTOR_BITS)
     index.add(np.ascontiguousarray(train, dtype=np.uint8))
-    distances, rows = index.search(np.ascontiguousarray(query, dtype=np.uint8), min(2, len(train)))
-    return [[Neighbour(q, int(row), float(dist)) for row, dist in zip(rows[q], distances[q], strict=True)]
-            for q in range(len(query))]
+    distances, rows = index.search(np.ascontiguousarray(query, dtype=np.uint8), 2)
+    # plain Python numbers first (tolist): building the pairs from numpy scalars costs more than the search
+    return [[Neighbour(q, r0, d0), Neighbour(q, r1, d1)]
+            for q, (r0, r1), (d0, d1) in zip(range(len(query)), rows.tolist(), distances.tolist(), strict=True)]
