@@ -176,3 +176,29 @@ def test_a_saved_index_opens_memory_mapped_and_finds_the_same(tmp_path: Path) ->
         labels = {item.id: item.label for item in store.protected_items(store.list_cases()[0].id)}
         found = [[labels[int(o)] for o, _ in opened.search(s)] for s in suspects]
     assert found == [["photo2.jpg"], ["photo4.jpg"], []]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12), st.integers(0, 11), st.integers(1, 11))
+def test_votes_are_the_weighted_shared_keys_however_the_bank_was_added(seeds: list[int], query: int, split: int) -> None:
+    def signature(seed: int) -> RegionSignature:  # few bits apart from a common base: many shared keys
+        rng = np.random.default_rng(seed % 4)
+        base = rng.integers(0, 256, (60, 32), dtype=np.uint8)
+        flips = np.random.default_rng(seed).integers(0, 2, (60, 32), dtype=np.uint8) << np.uint8(seed % 8)
+        return RegionSignature(640, 480, np.zeros((60, 2), np.float32), base ^ flips, np.ones(60, np.uint8))
+
+    bank = [signature(seed) for seed in seeds]
+    suspect = signature(seeds[query % len(seeds)] + 1)
+    index = RegionIndex()
+    for owner, sig in enumerate(bank[:split]):
+        index.add(owner, sig)
+    index.votes(suspect)  # built once here, then grown
+    for owner, sig in enumerate(bank[split:], start=len(bank[:split])):
+        index.add(owner, sig)
+    keys = [set(region_keys(sig).tolist()) for sig in bank]
+    wanted = set(region_keys(suspect).tolist())
+    holders = {key: sum(key in held for held in keys) for key in wanted}
+    expected = {owner: sum(1 / holders[key] for key in wanted & held) for owner, held in enumerate(keys) if wanted & held}
+    got = index.votes(suspect)
+    assert got.keys() == expected.keys()
+    assert all(abs(got[owner] - expected[owner]) < 1e-9 for owner in expected)

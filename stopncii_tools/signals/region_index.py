@@ -95,7 +95,7 @@ class RegionIndex:
         self._signatures: list[RegionSignature | None] = []
         self._store: RegionStore | None = None
         self._key_parts: list[np.ndarray] = []
-        self._row_parts: list[np.ndarray] = []
+        self._part_rows: list[int] = []  # the photo number of each of _key_parts
         self._keys = np.zeros(0, dtype=np.uint32)  # distinct keys, sorted
         self._starts = np.zeros(1, dtype=np.uint32)  # run of key i: _rows[_starts[i]:_starts[i + 1]]
         self._rows = np.zeros(0, dtype=np.uint32)  # photo numbers, by key
@@ -149,7 +149,7 @@ class RegionIndex:
 
     def _append(self, owner: Hashable, signature: RegionSignature | None, keys: np.ndarray) -> None:
         self._key_parts.append(keys)
-        self._row_parts.append(np.full(len(keys), len(self._owners), dtype=np.uint32))
+        self._part_rows.append(len(self._owners))
         self._owners.append(owner)
         self._signatures.append(signature)
 
@@ -201,14 +201,19 @@ class RegionIndex:
     def _merge(self) -> None:
         if not self._key_parts:
             return
-        held = np.repeat(self._keys, np.diff(self._starts))
-        # one sort of (key, photo) packed in a uint64: no index array beside the postings
-        pairs = np.concatenate([held, *self._key_parts]).astype(np.uint64) << np.uint64(32)
-        pairs |= np.concatenate([self._rows, *self._row_parts]).astype(np.uint64)
-        self._key_parts, self._row_parts = [], []
+        lengths = [len(part) for part in self._key_parts]
+        added = np.concatenate(self._key_parts)
+        self._key_parts = []
+        # one in-place sort of (key, photo) packed in a uint64: no index array beside the postings
+        pairs = np.concatenate([np.repeat(self._keys, np.diff(self._starts)), added]).astype(np.uint64)
+        del added
+        pairs <<= np.uint64(32)
+        pairs |= np.concatenate([self._rows, np.repeat(np.array(self._part_rows, np.uint32), lengths)])
+        self._part_rows = []
         pairs.sort()
         self._rows = pairs.astype(np.uint32)  # the low half
-        keys = (pairs >> np.uint64(32)).astype(np.uint32)
+        pairs >>= np.uint64(32)
+        keys = pairs.astype(np.uint32)
         del pairs
         first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, np.int64)
         self._keys = keys[first]
