@@ -67,9 +67,10 @@ class CaseMatcher:
         """The matcher for a case as it is now: every signal its protected items have."""
         rows = store.protected_signals(case_id)
         matcher = cls(row for row in rows if row.signal != Regions.name)
-        regions = sorted({row.owner_id for row in rows if row.signal == Regions.name})
-        if regions:  # the region index reads its stored keys, and signatures only to verify
-            matcher._indexes[Regions.name] = RegionSignalIndex.from_store(store, regions)
+        regions = {row.owner_id: row.value for row in rows
+                   if row.signal == Regions.name and row.variant == 0 and isinstance(row.value, bytes)}
+        if regions:  # the region index reads its stored keys instead of cutting them again
+            matcher._indexes[Regions.name] = RegionSignalIndex.from_store(store, sorted(regions), regions)
             matcher._owners.update(regions)
         return matcher
 

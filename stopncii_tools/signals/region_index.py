@@ -9,7 +9,7 @@ geometric check of :func:`~.regions.compare_regions`.
 from __future__ import annotations
 
 import struct
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -101,10 +101,13 @@ class RegionIndex:
         self._rows = np.zeros(0, dtype=np.uint32)  # photo numbers, by key
 
     @classmethod
-    def from_store(cls, store: RegionStore, owner_ids: Iterable[int] | None = None) -> RegionIndex:
+    def from_store(cls, store: RegionStore, owner_ids: Iterable[int] | None = None,
+                   signatures: Mapping[int, bytes] | None = None) -> RegionIndex:
         """The index over the region signatures of ``owner_ids`` (default: every protected
         item that has one), from the keys the database keeps. Keys not stored yet (items
-        protected since the last load, or before this version) are computed once and stored."""
+        protected since the last load, or before this version) are computed once and stored.
+        Candidates' signatures are read from ``store`` when needed, unless given in
+        ``signatures`` (then the index works after the store is closed)."""
         index = cls()
         index._store = store
         rows = store.region_postings(None if owner_ids is None else sorted(set(owner_ids)))
@@ -117,8 +120,10 @@ class RegionIndex:
                              for item in chunk if item in values})
             if store.write_refusal is None:
                 store.put_region_postings([(item, computed[item]) for item in chunk if item in computed])
+        given = signatures or {}
         for item, blob in rows:
-            index._append(item, None, unpack_keys(computed.get(item) or blob or b""))
+            signature = RegionSignature.from_bytes(given[item]) if item in given else None
+            index._append(item, signature, unpack_keys(computed.get(item) or blob or b""))
         return index
 
     def save(self, folder: Path) -> None:
@@ -254,9 +259,10 @@ class RegionSignalIndex(SignalIndex):
         self._index = index or RegionIndex()
 
     @classmethod
-    def from_store(cls, store: RegionStore, owner_ids: Iterable[int] | None = None) -> RegionSignalIndex:
+    def from_store(cls, store: RegionStore, owner_ids: Iterable[int] | None = None,
+                   signatures: Mapping[int, bytes] | None = None) -> RegionSignalIndex:
         """The index over these protected items, from the keys the database keeps."""
-        return cls(RegionIndex.from_store(store, owner_ids))
+        return cls(RegionIndex.from_store(store, owner_ids, signatures))
 
     def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
         self._index.add(owner, RegionSignature.from_bytes(value.blob()))
