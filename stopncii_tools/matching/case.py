@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..signals import SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
 from ..signals.pdq import VARIANT_NAMES
+from ..signals.region_index import RegionSignalIndex
+from ..signals.regions import Regions
 from ..store import StoredSignal
 
 if TYPE_CHECKING:
@@ -63,12 +65,19 @@ class CaseMatcher:
     @classmethod
     def for_case(cls, store: Store, case_id: str) -> CaseMatcher:
         """The matcher for a case as it is now: every signal its protected items have."""
-        return cls(store.protected_signals(case_id))
+        return cls.for_cases(store, [case_id])
 
     @classmethod
     def for_cases(cls, store: Store, case_ids: Iterable[str]) -> CaseMatcher:
         """One matcher over the protected items of several cases (item ids say whose they are)."""
-        return cls(row for case_id in case_ids for row in store.protected_signals(case_id))
+        rows = [row for case_id in case_ids for row in store.protected_signals(case_id)]
+        matcher = cls(row for row in rows if row.signal != Regions.name)
+        regions = {row.owner_id: row.value for row in rows
+                   if row.signal == Regions.name and row.variant == 0 and isinstance(row.value, bytes)}
+        if regions:  # the region index reads its stored keys instead of cutting them again
+            matcher._indexes[Regions.name] = RegionSignalIndex.from_store(store, sorted(regions), regions)
+            matcher._owners.update(regions)
+        return matcher
 
     @property
     def on_request(self) -> tuple[str, ...]:

@@ -9,9 +9,9 @@ RANSAC); enough of them means the suspect shows part of the protected photo. Whe
 protected photo had features that find no partner inside the shared area, that part was
 replaced: the match is then called ``derived``, otherwise ``partial``.
 
-For a bank of many protected photos, :class:`RegionIndex` pre-filters with locality-sensitive
-keys cut from the descriptors (integers usable in any exact-lookup index, SQLite included),
-so only a few candidates get the full geometric check.
+For a bank of many protected photos, :class:`~.region_index.RegionIndex` pre-filters with
+locality-sensitive keys cut from the descriptors (:meth:`RegionSignature.index_keys`), so only
+a few candidates get the full geometric check.
 
 OpenCV (``opencv-python-headless``, the ``derivatives`` extra) does the feature work; it is
 imported only when a signature is computed or compared, so the package imports without it.
@@ -23,10 +23,10 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import numpy as np
 from PIL import Image
@@ -34,7 +34,11 @@ from PIL import Image
 from .._errors import DerivativeSupportMissing, InvalidHash
 from ..media.pictures import DEFAULT_MAX_PIXELS, Picture, open_picture
 from ._base import Decoded, Example, Hit, MatchRule, Signal, SignalIndex, SignalValue, Stored
+from ._binary_knn import nearest_two
 from ._examples import encode, scene
+
+if TYPE_CHECKING:
+    from .region_index import MIN_VOTES, RegionIndex, match_all
 
 WORK_SIDE: Final = 640  # longest side of the frame features are found in
 SIZES: Final = (640, 320)  # the second size bridges the scale gap to screenshots and thumbnails
@@ -187,8 +191,9 @@ class RegionSignature:
             raise InvalidHash("a region signature is hexadecimal text; this is not") from None
         return cls.from_bytes(data)
 
-    def index_keys(self) -> np.ndarray:
-        """Distinct int64 pre-filter keys (table number in the high bits, 24 sampled bits below).
+    def index_keys(self, tables: int = KEY_TABLES) -> np.ndarray:
+        """Distinct int64 pre-filter keys (table number in the high bits, 24 sampled bits below)
+        of the first ``tables`` bit samplings.
 
         Two pictures that share part of their content share many keys; unrelated ones share
         few. Store them in any exact index (a SQLite column with an index) and count hits.
@@ -196,8 +201,8 @@ class RegionSignature:
         if not len(self):
             return np.zeros(0, dtype=np.int64)
         bits = np.unpackbits(self.descriptors, axis=1)  # (n, 256)
-        keys = np.zeros((len(self), KEY_TABLES), dtype=np.int64)
-        for table, positions in enumerate(_KEY_POSITIONS):
+        keys = np.zeros((len(self), tables), dtype=np.int64)
+        for table, positions in enumerate(_KEY_POSITIONS[:tables]):
             sample = bits[:, positions].astype(np.int64)
             keys[:, table] = (table << KEY_BITS) | (sample @ _KEY_WEIGHTS)
         return np.unique(keys)
@@ -384,8 +389,7 @@ def compare_regions(protected: RegionSignature, suspect: RegionSignature) -> Reg
 def _fit(cv2: Any, protected: RegionSignature, suspect: RegionSignature) -> _Fit | None:
     if len(protected) < _SEED_MIN or len(suspect) < _SEED_MIN:
         return None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    knn = matcher.knnMatch(suspect.descriptors, protected.descriptors, k=2)
+    knn = nearest_two(cv2, suspect.descriptors, protected.descriptors)
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < _RATIO * m[1].distance]
     if len(good) < _SEED_MIN:
         return None
@@ -565,91 +569,6 @@ def _regions(cells: np.ndarray) -> list[str]:
     return names
 
 
-# -- many protected photos ----------------------------------------------------------------
-
-
-class RegionIndex:
-    """Protected signatures under caller-chosen keys, with a fast pre-filter for scanning.
-
-    ``search`` counts shared :meth:`RegionSignature.index_keys` per protected photo (one sorted
-    numpy array, so the cost grows with the number of keys, not photos), then runs the full
-    :func:`compare_regions` on the best few candidates only.
-    """
-
-    def __init__(self) -> None:
-        self._owners: list[Hashable] = []
-        self._signatures: list[RegionSignature] = []
-        self._key_parts: list[np.ndarray] = []
-        self._owner_parts: list[np.ndarray] = []
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._key_owner = np.zeros(0, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self._owners)
-
-    def add(self, owner: Hashable, signature: RegionSignature) -> None:
-        keys = signature.index_keys()
-        self._key_parts.append(keys)
-        self._owner_parts.append(np.full(len(keys), len(self._owners), dtype=np.int64))
-        self._owners.append(owner)
-        self._signatures.append(signature)
-
-    def candidates(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, float]]:
-        """Protected photos sharing the most keys (each weighted by 1 / the photos holding it),
-        best first, at least :data:`MIN_SHARED_KEYS` in weight."""
-        return [(self._owners[i], votes) for i, votes in self._ranked(suspect, limit)]
-
-    def search(self, suspect: RegionSignature, limit: int = 8) -> list[tuple[Hashable, RegionEvidence]]:
-        """Verified matches among the pre-filtered candidates, strongest first."""
-        found = []
-        for i, _ in self._ranked(suspect, limit):
-            evidence = compare_regions(self._signatures[i], suspect)
-            if evidence is not None:
-                found.append((self._owners[i], evidence))
-        return sorted(found, key=lambda item: -item[1].score)
-
-    def _ranked(self, suspect: RegionSignature, limit: int) -> list[tuple[int, float]]:
-        self._merge()
-        if not len(self._keys) or not len(suspect):
-            return []
-        query = suspect.index_keys()
-        lo = np.searchsorted(self._keys, query, "left")
-        hi = np.searchsorted(self._keys, query, "right")
-        lengths = hi - lo
-        rows = _flatten_runs(lo, lengths)
-        # a key many photos share says little (plain edges, text): weigh each hit by 1 / photos
-        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths)
-        votes = np.bincount(self._key_owner[rows], weights=weights, minlength=len(self._owners))
-        ranked = np.argsort(-votes, kind="stable")[:limit]
-        return [(int(i), float(votes[i])) for i in ranked if votes[i] >= MIN_SHARED_KEYS]
-
-    def _merge(self) -> None:
-        if not self._key_parts:
-            return
-        keys = np.concatenate([self._keys, *self._key_parts])
-        owners = np.concatenate([self._key_owner, *self._owner_parts])
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._key_owner = keys[order], owners[order]
-        self._key_parts, self._owner_parts = [], []
-
-
-MIN_SHARED_KEYS: Final = 2.0
-
-
-def _flatten_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """All indices of the runs ``[start, start + length)``, concatenated."""
-    before = np.cumsum(lengths) - lengths
-    return np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
-
-
-def match_all(
-    protected: Iterable[tuple[Hashable, RegionSignature]], suspect: RegionSignature
-) -> list[tuple[Hashable, RegionEvidence]]:
-    """Compare ``suspect`` with every protected signature (no pre-filter): for small banks."""
-    found = [(owner, ev) for owner, sig in protected if (ev := compare_regions(sig, suspect))]
-    return sorted(found, key=lambda item: -item[1].score)
-
-
 # -- the signal ---------------------------------------------------------------------------
 
 
@@ -682,7 +601,9 @@ class Regions(Signal):
         return None if evidence is None else _hit(0, evidence)
 
     def index(self) -> SignalIndex:
-        return _RegionSignalIndex()
+        from .region_index import RegionSignalIndex  # the bank index builds on this module
+
+        return RegionSignalIndex()
 
     def unavailable(self, error: Exception) -> str | None:
         if isinstance(error, DerivativeSupportMissing):
@@ -697,40 +618,6 @@ class Regions(Signal):
             Example(encode(base), encode(shown, quality=80), same=True),
             Example(encode(base), encode(scene(12, (800, 600))), same=False),
         ]
-
-
-class _RegionSignalIndex(SignalIndex):
-    """A protected photo that kept its mirror image is indexed twice (as taken and mirrored), so
-    the pre-filter finds mirrored copies too; the bank holds twice the keys for those photos."""
-
-    def __init__(self) -> None:
-        self._index = RegionIndex()
-        self._owners: set[int] = set()
-
-    def add(self, owner: int, value: SignalValue, variant: int = 0) -> None:
-        signature = RegionSignature.from_bytes(value.blob())
-        self._owners.add(owner)
-        self._index.add(owner, signature.upright())
-        if (mirrored := signature.mirror_image()) is not None:
-            self._index.add(owner, mirrored)
-
-    def __len__(self) -> int:
-        return len(self._owners)
-
-    def search(self, suspect: SignalValue) -> list[Hit]:
-        best: dict[int, Hit] = {}
-        for owner, evidence in self._index.search(RegionSignature.from_bytes(suspect.blob())):
-            hit = _hit(owner, evidence)  # type: ignore[arg-type]  # this index is only given int owners
-            if hit is not None and (hit.owner not in best or _rank(hit) > _rank(best[hit.owner])):
-                best[hit.owner] = hit
-        return sorted(best.values(), key=_rank, reverse=True)
-
-
-_CONFIDENCE_RANK: Final = {"low": 0, "medium": 1, "high": 2}
-
-
-def _rank(hit: Hit) -> tuple[int, int]:
-    return _CONFIDENCE_RANK[hit.confidence], int(hit.evidence["score"])
 
 
 def _hit(owner: int, evidence: RegionEvidence) -> Hit | None:
@@ -751,6 +638,7 @@ def _upright_or_quarter_turn(rotation: float) -> bool:
 
 __all__: Sequence[str] = (
     "MIN_MATCHED",
+    "MIN_VOTES",
     "DerivativeSupportMissing",
     "Regions",
     "RegionEvidence",
@@ -761,3 +649,12 @@ __all__: Sequence[str] = (
     "match_all",
     "signature_of_picture",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """The bank index moved to :mod:`.region_index`; its names still import from here."""
+    if name in ("MIN_VOTES", "RegionIndex", "match_all"):
+        from . import region_index
+
+        return getattr(region_index, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

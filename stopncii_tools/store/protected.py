@@ -63,3 +63,40 @@ class ProtectedRecords(Database):
             (case_id,),
         )
         return [StoredSignal(*row) for row in rows]
+
+    # -- region pre-filter keys -----------------------------------------------------------
+
+    def region_postings(self, item_ids: Sequence[int] | None = None) -> list[tuple[int, bytes | None]]:
+        """Items with a region signature (all, or those of ``item_ids``) and their packed
+        pre-filter keys, None where they are not stored yet."""
+        sql = ("SELECT s.item_id, r.keys FROM protected_signals s LEFT JOIN region_postings r"
+               " ON r.item_id = s.item_id WHERE s.signal = 'regions' AND s.variant = 0")
+        if item_ids is None:
+            return [(int(i), k) for i, k in self.conn.execute(sql + " ORDER BY s.item_id")]
+        found: list[tuple[int, bytes | None]] = []
+        for chunk in _chunks(item_ids):
+            found += self.conn.execute(f"{sql} AND s.item_id IN ({', '.join('?' * len(chunk))})"
+                                       " ORDER BY s.item_id", chunk).fetchall()
+        return found
+
+    def put_region_postings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        """Keep the packed pre-filter keys of these items (an item deleted meanwhile is skipped)."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO region_postings (item_id, keys)"
+                " SELECT id, ? FROM protected_items WHERE id = ?", [(keys, item) for item, keys in rows])
+
+    def region_signatures(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored region signatures of these items."""
+        found: dict[int, bytes] = {}
+        for chunk in _chunks(item_ids):
+            found.update(self.conn.execute(
+                "SELECT item_id, value FROM protected_signals WHERE signal = 'regions' AND variant = 0"
+                f" AND item_id IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
+    """Ids in groups small enough for one SQL statement's parameters (old SQLite allows 999)."""
+    listed = [int(i) for i in ids]
+    return [listed[k : k + size] for k in range(0, len(listed), size)]

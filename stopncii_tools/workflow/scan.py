@@ -35,6 +35,7 @@ from ..media.pictures import sniff
 from ..signals import SignalValue
 from ..signals.hashing import MediaHashes
 from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
+from ..signals.region_index import keep_region_keys
 from ..store import Case, MatchRecord, Sighting, SightingSource, Store
 from ..store.rows import MediaRecord, SignalRow
 from .records import media_record, signal_rows
@@ -186,6 +187,8 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
         yield from recorder.flush()
     if not plan.paths and not plan.urls and not plan.uploads:
         return
+    if store.write_refusal is None:
+        keep_region_keys(store, owners)  # the workers open the database read-only: they only read the keys
     expected: dict[int, _Expected] = {}
     engine = _engine(store, cases, options)
     try:
