@@ -64,7 +64,8 @@ def _matches(db: Path) -> list[tuple[str, str, str, str, object]]:
 def verbose_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     home = tmp_path_factory.mktemp("demo-home")
     kept = home / "demo.db"
-    return _demo("--verbose", "--keep", str(kept), env={"STOPNCII_HOME": str(home)}), kept
+    # a wide page, as on a terminal: at 80 columns the matches table wraps its headings
+    return _demo("--verbose", "--keep", str(kept), env={"STOPNCII_HOME": str(home), "COLUMNS": "160"}), kept
 
 
 def test_the_demo_says_what_happened_in_about_30_plain_lines(tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def test_url_list_of_copies_and_unrelated_photos(tmp_path: Path, served: tuple[P
     expected = {(copy, original) for copy, original in truth.items()}
     assert found == expected  # every copy to its own photo; photo601-603 match nothing
     page_hits = [r for r in records if r.get("page", "") and r["page"].endswith("/page.html")]
-    assert [r["found_at"].rsplit("/", 1)[1] for r in page_hits] == ["photo501-mirrored.jpg"]
+    # the address is both listed and on the page: each record of it may name the page it was seen on
+    assert {r["found_at"].rsplit("/", 1)[1] for r in page_hits} == {"photo501-mirrored.jpg"}
 
 
 def test_private_addresses_are_refused_without_allow_private(tmp_path: Path, served: tuple[Path, int]) -> None:  # noqa: F811
