@@ -14,7 +14,6 @@ client alone keeps the case database.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import threading
 import uuid
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final
 from ..media.budgets import total_memory_bytes
 from ..media.files import FoundFile
 from ..media.workers import BudgetedPool
-from ..signals import SIGNALS
 from ..signals.hashing import HashOptions, MediaHashes, budget_for, hash_found, load_decoders
 from .case import CaseMatcher, MatchFound
 
@@ -120,8 +118,6 @@ class LocalEngine(Engine):
 
     def __init__(self, bank: BankSource, *, jobs: int | None = None, options: HashOptions | None = None) -> None:
         options = options or {}
-        if multiprocessing.get_start_method() == "fork":
-            _load_decoders_here()
         self._pool: BudgetedPool[Job, Checked] = BudgetedPool(
             functools.partial(_check_in_worker, options=options), workers=jobs or os.cpu_count() or 1,
             total_memory=total_memory_bytes(), over_budget=_over_budget,
@@ -142,13 +138,6 @@ class LocalEngine(Engine):
 
     def close(self) -> None:
         self._pool.close()
-
-
-@functools.cache
-def _load_decoders_here() -> None:
-    """Load every decoder once in this process, so that forked workers start with them loaded
-    (a scan of one address then starts its worker in a tenth of the time)."""
-    load_decoders({"on_request": tuple(name for name, signal in SIGNALS.items() if signal.on_request)})
 
 
 class DaskEngine(Engine):
