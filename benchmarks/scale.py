@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -557,13 +558,17 @@ def real_scan(store: Store, bank: Bank, sources: list[str], options: ScanOptions
                    sampler.samples)
 
 
-def dask_scan(store: Store, bank: Bank, sources: list[str], workers: int, every: float) -> ScanRun:
-    """The same scan on a Dask ``LocalCluster`` of ``workers`` worker processes, one thread each."""
+def engine_scan(store: Store, bank: Bank, sources: list[str], engine: str, workers: int, every: float,
+                **watch: Any) -> ScanRun:
+    """The scan with the local engine (``workers`` processes) or on a Dask ``LocalCluster`` of
+    ``workers`` worker processes, one thread each."""
+    if engine != "dask":
+        return real_scan(store, bank, sources, ScanOptions(jobs=workers), every=every, **watch)
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster:
         return real_scan(store, bank, sources, ScanOptions(engine="dask", scheduler=cluster.scheduler_address),
-                         every=every)
+                         every=every, **watch)
 
 
 # -- streaming: a folder of many small pictures --------------------------------------------
@@ -610,15 +615,15 @@ def make_stream(workdir: Path, count: int, workers: int, testdata: Path) -> list
     return [root / f"{chunk:03d}" for chunk in range(chunks)]
 
 
-def stream_check(store: Store, bank: Bank, folders: list[Path], workers: int, every: float) -> None:
+def stream_check(store: Store, bank: Bank, folders: list[Path], engine: str, workers: int, every: float) -> None:
     count = len(folders) * STREAM_CHUNK
 
     def progress(done: int) -> None:
         if done % 5000 == 0:
             note(f"stream: {done:,} of {count:,} files")
 
-    run = real_scan(store, bank, [str(f) for f in folders], ScanOptions(jobs=workers), every=every, expected=count,
-                    on_progress=progress)
+    run = engine_scan(store, bank, [str(f) for f in folders], engine, workers, every, expected=count,
+                      on_progress=progress)
     stream_report(run, count, bank, workers, every)
 
 
@@ -636,7 +641,7 @@ def stream_report(run: ScanRun, count: int, bank: Bank, workers: int, every: flo
                      f"{at.tree / 2**20:,.0f}", f"{at.main / 2**20:,.0f}"))
         before = at
     table(f"Streaming: {count:,} files scanned for {len(bank.cases):,} cases ({bank.size:,} protected photos), "
-          f"local engine, {workers} workers; memory of the whole process tree sampled every {every:g} s",
+          f"{run.engine} engine, {workers} workers; memory of the whole process tree sampled every {every:g} s",
           ("files done", "files", "elapsed s", "files/s since the row above", "tree RSS MB", "main RSS MB"), rows)
     quarter = max((s.tree for s in samples if s.done <= count // 4), default=samples[0].tree)
     final = samples[-1].tree
@@ -670,6 +675,7 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=0, help="scan this many small files for the memory check")
     parser.add_argument("--stream-bank", type=int, default=0,
                         help="bank size of the stream scan (default: the smallest size)")
+    parser.add_argument("--stream-engine", default="local", choices=("local", "dask"))
     parser.add_argument("--testdata", type=Path, default=ROOT.parent / "shared" / "testdata")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
@@ -724,9 +730,7 @@ def main() -> None:
                 local: ScanRun | None = None
                 for engine in engines:
                     note(f"scanning {len(specs):,} files for {len(bank.cases):,} cases, {engine} engine")
-                    run = (dask_scan(store, bank, [str(folder)], args.workers, args.sample_seconds) if engine == "dask"
-                           else real_scan(store, bank, [str(folder)], ScanOptions(jobs=args.workers),
-                                          every=args.sample_seconds))
+                    run = engine_scan(store, bank, [str(folder)], engine, args.workers, args.sample_seconds)
                     got = score(run.matched, names, specs, bank)
                     same = "" if local is None else ("yes" if run.matched == local.matched else
                                                      f"NO: {len(run.matched - local.matched)} more, "
@@ -775,7 +779,8 @@ def main() -> None:
             bank_size = args.stream_bank or (sizes[0] if sizes else 100)
             grow_bank(store, bank_size, args.workers, args.testdata)
             folders = make_stream(args.workdir, args.stream, args.workers, args.testdata)
-            stream_check(store, bank_of(store, bank_size), folders, args.workers, max(args.sample_seconds, 2.0))
+            stream_check(store, bank_of(store, bank_size), folders, args.stream_engine, args.workers,
+                         max(args.sample_seconds, 2.0))
 
 
 if __name__ == "__main__":
