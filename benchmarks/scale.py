@@ -649,6 +649,10 @@ def stream_report(run: ScanRun, count: int, bank: Bank, workers: int, every: flo
     print(f"\nRSS of the process tree at 10% / 50% / 100% of the files: {rows[0][4]} / {rows[4][4]} / "
           f"{final / 2**20:,.0f} MB; peak {run.tree_peak / 2**20:,.0f} MB. Bounded (final <= first-quarter max "
           f"{quarter / 2**20:,.0f} MB + {margin / 2**20:.0f} MB): {'yes' if final <= quarter + margin else 'NO'}")
+    middle = next(s for s in samples if s.done >= count // 2)
+    creep = (final - middle.tree) / max(1, samples[-1].done - middle.done) * 1000
+    print(f"growth over the second half: {creep / 2**20:+.1f} MB per 1,000 files "
+          f"({creep * 100 / 2**20:+,.0f} MB per 100,000 if it went on)")
     print(f"{run.files:,} files in {run.wall:.0f} s: {run.files / run.wall:.1f} files/s; {run.errors} errors; "
           f"copies of protected photos matched: {len(matched_copies)} of {copies}; "
           f"unrelated files matched: {len(false)}; worker processes seen: {run.workers_seen}", flush=True)
