@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..signals import SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
 from ..signals.pdq import VARIANT_NAMES
-from ..signals.region_index import RegionSignalIndex
+from ..signals.region_index import RegionIndex, RegionSignalIndex
 from ..signals.regions import Regions
 from ..store import StoredSignal
 
@@ -68,15 +68,20 @@ class CaseMatcher:
         return cls.for_cases(store, [case_id])
 
     @classmethod
-    def for_cases(cls, store: Store, case_ids: Iterable[str]) -> CaseMatcher:
-        """One matcher over the protected items of several cases (item ids say whose they are)."""
-        rows = [row for case_id in case_ids for row in store.protected_signals(case_id)]
-        matcher = cls(row for row in rows if row.signal != Regions.name)
-        regions = {row.owner_id: row.value for row in rows
-                   if row.signal == Regions.name and row.variant == 0 and isinstance(row.value, bytes)}
-        if regions:  # the region index reads its stored keys instead of cutting them again
-            matcher._indexes[Regions.name] = RegionSignalIndex.from_store(store, sorted(regions), regions)
-            matcher._owners.update(regions)
+    def for_cases(cls, store: Store, case_ids: Iterable[str], region_index: RegionIndex | None = None) -> CaseMatcher:
+        """One matcher over the protected items of several cases (item ids say whose they are).
+
+        It holds the small whole-picture hashes; the region signatures stay in ``store`` (which
+        must stay open while the matcher is used) and are read only for the pre-filter's few
+        candidates. ``region_index``: their index, built already (e.g. a saved one, opened)."""
+        case_ids = list(case_ids)
+        matcher = cls(row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
+        if region_index is None:  # from the keys the database keeps, not cut again
+            items = [item.id for case_id in case_ids for item in store.protected_items(case_id)]
+            region_index = RegionIndex.from_store(store, items)
+        if len(region_index):
+            matcher._indexes[Regions.name] = RegionSignalIndex(region_index)
+            matcher._owners.update(int(owner) for owner in region_index.owners)  # type: ignore[call-overload]
         return matcher
 
     @property

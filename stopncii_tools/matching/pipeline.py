@@ -13,9 +13,12 @@ client alone keeps the case database.
 
 from __future__ import annotations
 
-import functools
+import atexit
+import contextlib
 import os
+import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,17 +28,21 @@ from typing import TYPE_CHECKING, Any, Final
 from ..media.budgets import total_memory_bytes
 from ..media.files import FoundFile
 from ..media.workers import BudgetedPool
+from ..paths import cache_dir, private_dir
 from ..signals.hashing import HashOptions, MediaHashes, budget_for, hash_found, load_decoders
+from ..signals.region_index import RegionIndex, bank_fingerprint, write_index
+from ..signals.regions import Regions
 from .case import CaseMatcher, MatchFound
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from ..store import StoredSignal
+    from ..store import Store, StoredSignal
 
 # results in flight on a cluster per worker thread: enough to keep each busy, few enough to keep memory flat
 _CLUSTER_QUEUE_PER_THREAD: Final = 4
 _CONNECT_SECONDS: Final = 30
+_KEPT_INDEXES: Final = 4  # saved region indexes kept in the cache folder: scans of other case sets may use them
 
 
 @dataclass(frozen=True)
@@ -63,30 +70,100 @@ class Checked:
 
 @dataclass(frozen=True)
 class BankSource:
-    """Where a worker process finds the protected hashes: the case database and the cases."""
+    """Where a worker process finds the protected hashes: the case database, the cases, and the
+    saved region index of their photos (memory-mapped arrays every worker shares through the
+    page cache). ``fingerprint`` changes whenever what the cases protect changes: a kept worker
+    reloads its matcher only then."""
 
     db_path: str
     case_ids: tuple[str, ...]
+    fingerprint: str = ""
+    region_index: str | None = None
 
-    def load(self) -> CaseMatcher:
-        from ..store import Store
+    @classmethod
+    def of(cls, store: Store, case_ids: Sequence[str], item_ids: Iterable[int]) -> BankSource:
+        """The bank of these cases (whose protected items are ``item_ids``) as it is now; its
+        region index is built once into the cache folder, or found there already built."""
+        regions, folder = shared_region_index(store, item_ids)
+        whole = store.protected_digest(case_ids, without=Regions.name)
+        return cls(str(store.path), tuple(case_ids), f"{whole}-{regions}", None if folder is None else str(folder))
 
-        with Store(self.db_path, read_only=True) as store:
-            return CaseMatcher.for_cases(store, self.case_ids)
+    def load(self, store: Store) -> CaseMatcher:
+        """The matcher, reading from ``store`` (this bank's database, kept open while it is used)."""
+        folder = Path(self.region_index) if self.region_index else None
+        # a saved index cleaned away meanwhile: this worker builds its own, as in a scan without a cache
+        index = RegionIndex.open(folder, store) if folder is not None and folder.is_dir() else None
+        return CaseMatcher.for_cases(store, self.case_ids, index)
 
 
-_worker_matcher: CaseMatcher | None = None  # in each worker process: built once, before its first item
+def shared_region_index(store: Store, item_ids: Iterable[int]) -> tuple[str, Path | None]:
+    """The fingerprint of these items' region keys, and the folder of their saved index in the
+    cache (built now if no scan built it before; None when they have no region signatures, or
+    the cache folder cannot be written). Indexes unused the longest are removed."""
+    item_ids = sorted(set(item_ids))
+    fingerprint = bank_fingerprint(store, item_ids)
+    if not fingerprint[1]:
+        return fingerprint[0], None
+    try:
+        root = private_dir(cache_dir() / "region-index")
+        folder = root / fingerprint[0]
+        if not folder.is_dir():
+            building = root / f".building-{uuid.uuid4().hex}"
+            try:
+                write_index(store, item_ids, building, fingerprint)
+                with contextlib.suppress(OSError):  # another scan saved the same bank meanwhile: either will do
+                    building.rename(folder)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        os.utime(folder)
+        _forget_old_indexes(root)
+    except OSError:
+        return fingerprint[0], None
+    return fingerprint[0], folder
 
 
-def _prepare_worker(bank: BankSource, options: HashOptions) -> None:
-    global _worker_matcher
-    _worker_matcher = bank.load()
-    load_decoders({**options, "on_request": _worker_matcher.on_request})
+def _forget_old_indexes(root: Path) -> None:
+    """Keep the :data:`_KEPT_INDEXES` indexes used last (other scans may be using them); remove
+    the rest, and builds left unfinished a day ago."""
+    saved = sorted((f for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")),
+                   key=lambda f: f.stat().st_mtime, reverse=True)
+    stale = [f for f in root.glob(".building-*") if time.time() - f.stat().st_mtime > 86_400]
+    for folder in saved[_KEPT_INDEXES:] + stale:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _check_in_worker(job: Job, options: HashOptions) -> Checked:
-    assert _worker_matcher is not None, "the worker's matcher is built when it starts"
-    return check(job, _worker_matcher, options)
+@dataclass
+class _Serving:
+    """In a worker process: the bank it serves now, its open read-only database and its matcher."""
+
+    bank: BankSource
+    store: Store
+    matcher: CaseMatcher
+    options: HashOptions
+
+
+_serving: _Serving | None = None
+
+
+def _serve_bank(setting: tuple[BankSource, HashOptions]) -> None:
+    """Load the matcher of a bank (the pool's ``setup``); the database stays open for the region
+    signatures of candidates, the only ones ever read."""
+    from ..store import Store
+
+    global _serving
+    bank, options = setting
+    if _serving is not None:
+        _serving.store.close()
+        _serving = None
+    store = Store(bank.db_path, read_only=True)
+    matcher = bank.load(store)
+    load_decoders({**options, "on_request": matcher.on_request})
+    _serving = _Serving(bank, store, matcher, options)
+
+
+def _check_in_worker(job: Job) -> Checked:
+    assert _serving is not None, "the worker's bank is loaded before its first item"
+    return check(job, _serving.matcher, _serving.options)
 
 
 def check(job: Job, matcher: CaseMatcher, options: HashOptions) -> Checked:
@@ -114,17 +191,28 @@ class Engine:
 
 
 class LocalEngine(Engine):
-    """Worker processes on this computer, each item within its time and memory budget."""
+    """Worker processes on this computer, each item within its time and memory budget.
+
+    The processes outlive the engine: the next engine in this process with as many workers
+    takes them over (its bank loaded in each, only if it changed), so a command running many
+    scans starts its workers (their decoders imported) once. They end with this process."""
 
     def __init__(self, bank: BankSource, *, jobs: int | None = None, options: HashOptions | None = None) -> None:
-        options = options or {}
-        self._pool: BudgetedPool[Job, Checked] = BudgetedPool(
-            functools.partial(_check_in_worker, options=options), workers=jobs or os.cpu_count() or 1,
-            total_memory=total_memory_bytes(), over_budget=_over_budget,
-            prepare=functools.partial(_prepare_worker, bank, options))
+        self._pool: BudgetedPool[Job, Checked] | None = _take_pool(jobs or os.cpu_count() or 1)
+        try:
+            self._pool.use((bank, options or {}))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers started so far."""
+        return self._pool.pids if self._pool else []
 
     def run(self, work: Iterable[Job | Any]) -> Iterator[Checked | Any]:
         pool = self._pool
+        assert pool is not None, "a closed engine runs nothing"
         for piece in work:
             if not isinstance(piece, Job):
                 yield piece
@@ -137,7 +225,44 @@ class LocalEngine(Engine):
             yield from pool.wait()
 
     def close(self) -> None:
-        self._pool.close()
+        if self._pool is not None:
+            _give_back(self._pool)
+            self._pool = None
+
+
+_idle_pools: dict[int, BudgetedPool[Job, Checked]] = {}  # worker pools between scans, by worker count
+_idle_lock = threading.Lock()
+
+
+def _take_pool(workers: int) -> BudgetedPool[Job, Checked]:
+    """The idle pool of this many workers, or a new one (two scans at once get one each)."""
+    with _idle_lock:
+        pool = _idle_pools.pop(workers, None)
+    return pool or BudgetedPool(_check_in_worker, workers=workers, total_memory=total_memory_bytes(),
+                                over_budget=_over_budget, setup=_serve_bank)
+
+
+def _give_back(pool: BudgetedPool[Job, Checked]) -> None:
+    pool.cancel()  # a scan stopped early: what its workers still do is not wanted
+    with _idle_lock:
+        spare = _idle_pools.get(pool.workers) is not None
+        if not spare:
+            _idle_pools[pool.workers] = pool
+    if spare:
+        pool.close()
+
+
+def close_idle_workers() -> None:
+    """End the worker processes kept for the next scan (done at exit, too)."""
+    with _idle_lock:
+        pools = list(_idle_pools.values())
+        _idle_pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+atexit.register(close_idle_workers)
+os.register_at_fork(after_in_child=_idle_pools.clear)  # a forked process has no workers of its own yet
 
 
 class DaskEngine(Engine):

@@ -190,7 +190,7 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
     if store.write_refusal is None:
         keep_region_keys(store, owners)  # the workers open the database read-only: they only read the keys
     expected: dict[int, _Expected] = {}
-    engine = _engine(store, cases, options)
+    engine = _engine(store, cases, owners, options)
     try:
         for piece in engine.run(_work(store, cases, plan, options, expected)):
             if isinstance(piece, Checked):
@@ -210,13 +210,14 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
         engine.close()
 
 
-def _engine(store: Store, cases: Sequence[Case], options: ScanOptions) -> Engine:
+def _engine(store: Store, cases: Sequence[Case], owners: Mapping[int, str], options: ScanOptions) -> Engine:
     case_ids = tuple(case.id for case in cases)
     if options.engine == "dask":
         if not options.scheduler:
             raise InputFileError("scanning on a Dask cluster needs the address of its scheduler (--scheduler)")
         return DaskEngine.connect(options.scheduler, [row for c in case_ids for row in store.protected_signals(c)])
-    return LocalEngine(BankSource(str(store.path), case_ids), jobs=options.jobs)
+    # the bank's region index is built once here and shared by the workers (memory-mapped)
+    return LocalEngine(BankSource.of(store, case_ids, owners), jobs=options.jobs)
 
 
 def _take(checked: Checked, item: _Expected, recorder: _Recorder) -> Iterator[ScanOutcome]:
