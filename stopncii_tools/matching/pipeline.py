@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import shutil
 import threading
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from .._errors import InvalidHash
 from ..media.budgets import total_memory_bytes
 from ..media.files import FoundFile
 from ..media.workers import BudgetedPool
@@ -158,7 +160,21 @@ def _serve_bank(setting: tuple[BankSource, HashOptions]) -> None:
     store = Store(bank.db_path, read_only=True)
     matcher = bank.load(store)
     load_decoders({**options, "on_request": matcher.on_request})
+    if Regions.name in matcher.on_request:
+        _warm_up_comparison()
     _serving = _Serving(bank, store, matcher, options)
+
+
+@functools.cache
+def _warm_up_comparison() -> None:
+    """The first region comparison starts the k-NN's threads (about 500 MB of address space):
+    done before the worker's size is measured, else each worker is replaced after its first item."""
+    from ..signals._examples import encode, scene
+    from ..signals.regions import compare_regions, compute_region_signature
+
+    with contextlib.suppress(Exception):  # a warm-up only: a real item reports its own errors
+        signature = compute_region_signature(encode(scene(1)))
+        compare_regions(signature, signature)
 
 
 def _check_in_worker(job: Job) -> Checked:
@@ -171,7 +187,12 @@ def check(job: Job, matcher: CaseMatcher, options: HashOptions) -> Checked:
     outcome = hash_found(job.found, {**options, "on_request": matcher.on_request})
     if outcome.hashes is None:
         return Checked(job.key, outcome.path, error=outcome.error, skipped=outcome.skipped)
-    return Checked(job.key, outcome.path, outcome.hashes, tuple(matcher.match(outcome.hashes.signals)))
+    try:
+        matches = tuple(matcher.match(outcome.hashes.signals))
+    except InvalidHash as exc:  # a protected photo's stored value read for this item is damaged
+        return Checked(job.key, outcome.path, error=f"{outcome.path}: it could not be compared with your "
+                                                    f"protected photos: {exc}")
+    return Checked(job.key, outcome.path, outcome.hashes, matches)
 
 
 def _over_budget(job: Job, reason: str) -> Checked:
