@@ -5,6 +5,7 @@ the bank; worker processes are kept from one scan to the next. Real databases, r
 from __future__ import annotations
 
 import json
+import pickle
 import sqlite3
 import sys
 from pathlib import Path
@@ -14,10 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 from stopncii_tools.cli import cli
-from stopncii_tools.matching.pipeline import BankSource, Checked, Job, LocalEngine
+from stopncii_tools.matching.case import CaseMatcher
+from stopncii_tools.matching.pipeline import BankSource, Checked, ClusterBank, Job, LocalEngine
 from stopncii_tools.media.files import iter_files
 from stopncii_tools.paths import cache_dir
 from stopncii_tools.signals._examples import encode
+from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals.region_index import RegionIndex, bank_fingerprint, write_index
 from stopncii_tools.signals.regions import compute_region_signature
 from stopncii_tools.store import Store
@@ -148,3 +151,20 @@ def test_a_big_bank_built_by_counting_is_the_index_a_sort_builds(tmp_path: Path)
     for name in ("keys", "starts", "rows", "owners", "mirrored"):
         sorted_array, counted = (np.load(tmp_path / build / f"{name}.npy") for build in ("sorted", "counted"))
         assert sorted_array.dtype == counted.dtype and np.array_equal(sorted_array, counted), name
+
+
+def test_the_compact_bank_sent_to_a_cluster_matches_as_the_database_does(tmp_path: Path) -> None:
+    db = tmp_path / "cases.db"
+    case = _new_case(db, "Compact")
+    _protect(db, case, tmp_path / "mine", [11, 12, 13])
+    suspects = [hash_bytes(encode(picture, quality=80), on_request=["regions"]).signals
+                for picture in (crop(photo(12), 0.15), screenshot(photo(13)), photo(11), photo(41))]
+    with Store(db) as store:
+        items = [item.id for item in store.protected_items(case)]
+        local = CaseMatcher.for_case(store, case)
+        expected = [[(m.item_id, m.kind, m.confidence) for m in local.match(s)] for s in suspects]
+        packed = [ClusterBank.of(store, [case], items), ClusterBank.from_signals(store.protected_signals(case))]
+    assert [len(found) for found in expected] == [1, 1, 1, 0]
+    for bank in packed:  # the database is closed: the cluster's copy holds all it needs
+        remote = pickle.loads(pickle.dumps(bank)).matcher()
+        assert [[(m.item_id, m.kind, m.confidence) for m in remote.match(s)] for s in suspects] == expected

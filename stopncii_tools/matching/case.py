@@ -75,10 +75,17 @@ class CaseMatcher:
         must stay open while the matcher is used) and are read only for the pre-filter's few
         candidates. ``region_index``: their index, built already (e.g. a saved one, opened)."""
         case_ids = list(case_ids)
-        matcher = cls(row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
         if region_index is None:  # from the keys the database keeps, not cut again
             items = [item.id for case_id in case_ids for item in store.protected_items(case_id)]
             region_index = RegionIndex.from_store(store, items)
+        whole = (row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
+        return cls.with_regions(whole, region_index)
+
+    @classmethod
+    def with_regions(cls, whole: Iterable[StoredSignal], region_index: RegionIndex) -> CaseMatcher:
+        """The matcher over stored signals other than region signatures, and a region index of
+        photos (whose signatures it reads for candidates only)."""
+        matcher = cls(whole)
         if len(region_index):
             matcher._indexes[Regions.name] = RegionSignalIndex(region_index)
             matcher._owners.update(int(owner) for owner in region_index.owners)  # type: ignore[call-overload]

@@ -21,10 +21,12 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
 
 from .._errors import InvalidHash
 from ..media.budgets import total_memory_bytes
@@ -32,8 +34,8 @@ from ..media.files import FoundFile
 from ..media.workers import BudgetedPool
 from ..paths import cache_dir, private_dir
 from ..signals.hashing import HashOptions, MediaHashes, budget_for, hash_found, load_decoders
-from ..signals.region_index import RegionIndex, bank_fingerprint, write_index
-from ..signals.regions import Regions
+from ..signals.region_index import RegionIndex, RegionStore, bank_fingerprint, write_index
+from ..signals.regions import Regions, RegionSignature
 from .case import CaseMatcher, MatchFound
 
 if TYPE_CHECKING:
@@ -289,25 +291,26 @@ os.register_at_fork(after_in_child=_idle_pools.clear)  # a forked process has no
 class DaskEngine(Engine):
     """Hashing and matching on a Dask cluster (the ``cluster`` extra).
 
-    The protected items' hashes (rows of the case database, never pictures) are sent once to
-    every worker, which builds its matcher from them on its first task; suspect bytes are read
-    or downloaded here and sent with each task. Results come back here, where the case
-    database is written: the cluster keeps no record.
+    The bank (a :class:`ClusterBank`: hashes, never pictures) is sent once to every worker,
+    which builds its matcher from it on its first task; suspect bytes are read or downloaded
+    here and sent with each task. Results come back here, where the case database is written:
+    the cluster keeps no record.
     """
 
-    def __init__(self, client: Client, protected: Sequence[StoredSignal], *, options: HashOptions | None = None,
-                 owns_client: bool = False) -> None:
+    def __init__(self, client: Client, bank: ClusterBank | Sequence[StoredSignal], *,
+                 options: HashOptions | None = None, owns_client: bool = False) -> None:
         self._client, self._owns_client = client, owns_client
         self._options = options or {}
-        self._bank = client.scatter(_ClusterBank(uuid.uuid4().hex, list(protected)), broadcast=True)
+        packed = bank if isinstance(bank, ClusterBank) else ClusterBank.from_signals(bank)
+        self._bank = client.scatter(packed, broadcast=True)
         threads = sum(client.nthreads().values()) or 1
         self._queue = threads * _CLUSTER_QUEUE_PER_THREAD
 
     @classmethod
-    def connect(cls, scheduler: str, protected: Sequence[StoredSignal], *,
+    def connect(cls, scheduler: str, bank: ClusterBank | Sequence[StoredSignal], *,
                 options: HashOptions | None = None) -> DaskEngine:
         """Connect to the scheduler at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``)."""
-        return cls(_dask_client(scheduler), protected, options=options, owns_client=True)
+        return cls(_dask_client(scheduler), bank, options=options, owns_client=True)
 
     def run(self, work: Iterable[Job | Any]) -> Iterator[Checked | Any]:
         from distributed import as_completed
@@ -330,23 +333,104 @@ class DaskEngine(Engine):
 
 
 @dataclass(frozen=True)
-class _ClusterBank:
-    """The hashes a cluster worker builds its matcher from; ``token`` names this scan's bank."""
+class ClusterBank:
+    """A bank as sent to cluster workers, compact: the whole-picture hashes, the region index's
+    arrays, and the region signatures end to end in one buffer (``ends[i]`` closes item
+    ``items[i]``'s), read only for a suspect's candidates. ``token`` names this bank."""
 
     token: str
-    protected: list[StoredSignal]
+    whole: tuple[StoredSignal, ...]
+    index: dict[str, np.ndarray] = field(default_factory=dict)
+    items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    signatures: bytes = b""
+
+    @classmethod
+    def of(cls, store: Store, case_ids: Sequence[str], item_ids: Iterable[int]) -> ClusterBank:
+        """The bank of these cases (whose protected items are ``item_ids``), its region index
+        the one local scans share (built once into the cache folder)."""
+        item_ids = sorted(set(item_ids))
+        _, folder = shared_region_index(store, item_ids)
+        index = (RegionIndex.open(folder, store) if folder is not None and folder.is_dir()
+                 else RegionIndex.from_store(store, item_ids))
+        whole = tuple(row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
+        return cls._packed(whole, index, store)
+
+    @classmethod
+    def from_signals(cls, protected: Sequence[StoredSignal]) -> ClusterBank:
+        """The bank of these stored signals (e.g. ``store.protected_signals(case_id)``)."""
+        regions = {row.owner_id: row.value for row in protected
+                   if row.signal == Regions.name and row.variant == 0 and isinstance(row.value, bytes)}
+        index = RegionIndex()
+        for owner, value in regions.items():
+            index.add(owner, RegionSignature.from_bytes(value))
+        return cls._packed(tuple(row for row in protected if row.signal != Regions.name), index,
+                           _PackedSignatures.of(regions))
+
+    @classmethod
+    def _packed(cls, whole: tuple[StoredSignal, ...], index: RegionIndex, source: RegionStore) -> ClusterBank:
+        arrays = {name: np.ascontiguousarray(array) for name, array in index.arrays().items()}
+        items = np.unique(arrays["owners"]).astype(np.int64)
+        packed = _PackedSignatures.of({})
+        for start in range(0, len(items), 500):  # a bounded number of signatures read at a time
+            packed.extend(source.region_signatures([int(i) for i in items[start : start + 500]]))
+        return cls(uuid.uuid4().hex, whole, arrays, packed.items, packed.ends, bytes(packed.buffer))
+
+    def matcher(self) -> CaseMatcher:
+        signatures = _PackedSignatures(self.items, self.ends, self.signatures)
+        return CaseMatcher.with_regions(self.whole, RegionIndex.from_arrays(self.index, signatures)
+                                        if self.index else RegionIndex())
+
+
+class _PackedSignatures:
+    """Region signatures end to end in one buffer, read as a case database reads them."""
+
+    write_refusal: str | None = "the signatures sent to a cluster worker are only read"
+
+    def __init__(self, items: np.ndarray, ends: np.ndarray, buffer: bytes | bytearray) -> None:
+        self.items, self.ends, self.buffer = items, ends, buffer
+
+    @classmethod
+    def of(cls, signatures: Mapping[int, bytes]) -> _PackedSignatures:
+        packed = cls(np.zeros(0, np.int64), np.zeros(0, np.int64), bytearray())
+        packed.extend(signatures)
+        return packed
+
+    def extend(self, signatures: Mapping[int, bytes]) -> None:
+        assert isinstance(self.buffer, bytearray)
+        ordered = sorted(signatures.items())
+        lengths = np.array([len(value) for _, value in ordered], np.int64)
+        self.items = np.concatenate([self.items, np.array([item for item, _ in ordered], np.int64)])
+        self.ends = np.concatenate([self.ends, len(self.buffer) + np.cumsum(lengths)])
+        for _, value in ordered:
+            self.buffer += value
+
+    def region_signatures(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        at = np.searchsorted(self.items, item_ids)
+        found = {}
+        for item, i in zip(item_ids, at, strict=True):
+            if i < len(self.items) and self.items[i] == item:
+                start = int(self.ends[i - 1]) if i else 0
+                found[int(item)] = bytes(self.buffer[start : int(self.ends[i])])
+        return found
+
+    def region_postings(self, item_ids: Sequence[int] | None = None) -> list[tuple[int, bytes | None]]:
+        return []  # the index comes built
+
+    def put_region_postings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        raise AssertionError(self.write_refusal)
 
 
 _cluster_matchers: dict[str, CaseMatcher] = {}  # on a cluster worker: one matcher per scan, built once
 _cluster_lock = threading.Lock()
 
 
-def _check_on_cluster(job: Job, bank: _ClusterBank, options: HashOptions) -> Checked:
+def _check_on_cluster(job: Job, bank: ClusterBank, options: HashOptions) -> Checked:
     with _cluster_lock:
         matcher = _cluster_matchers.get(bank.token)
         if matcher is None:
             _cluster_matchers.clear()  # a worker keeps only the bank of the scan it works for
-            matcher = _cluster_matchers[bank.token] = CaseMatcher(bank.protected)
+            matcher = _cluster_matchers[bank.token] = bank.matcher()
     return check(job, matcher, options)
 
 

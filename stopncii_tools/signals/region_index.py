@@ -32,6 +32,7 @@ CHANCE_FACTOR: Final = 1.25
 MIN_VOTES: Final = 4.0
 _PACK_MAGIC: Final = b"RKP1"
 _PACK_HEADER: Final = struct.Struct("<4sB")
+ARRAY_NAMES: Final = ("keys", "starts", "rows", "owners", "mirrored")  # what RegionIndex.save writes
 _SAVED_FORMAT: Final = b"RIX1"  # the layout save() writes: part of a saved index's fingerprint
 _BUILD_CHUNK: Final = 1000  # items whose stored keys are read at a time when a bank is built or fingerprinted
 # a bank with more postings is built with one count per possible key (KEY_TABLES_USED << KEY_BITS uint32) instead
@@ -162,22 +163,31 @@ class RegionIndex:
     def save(self, folder: Path) -> None:
         """Write the index's arrays to ``folder`` (owners must be item ids), for :meth:`open`:
         worker processes then share one copy of the bank through the page cache."""
-        self._merge()
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "rows.npy", self._rows)
-        _save_lookup(folder, self._keys, self._starts, self._owners, self._mirrored)
+        for name, array in self.arrays().items():
+            np.save(folder / f"{name}.npy", array)
 
     @classmethod
     def open(cls, folder: Path, store: RegionStore) -> RegionIndex:
         """The index :meth:`save` wrote, memory-mapped (read-only); signatures come from ``store``."""
+        return cls.from_arrays({name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAY_NAMES}, store)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], store: RegionStore) -> RegionIndex:
+        """The index of :meth:`arrays` (e.g. sent to another computer); signatures come from ``store``."""
         index = cls()
         index._store = store
-        index._keys, index._starts, index._rows, owners, mirrored = (
-            np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("keys", "starts", "rows", "owners", "mirrored"))
-        index._owners = [int(owner) for owner in owners]
-        index._mirrored = [bool(flag) for flag in mirrored]
-        index._signatures = [None] * len(owners)
+        index._keys, index._starts, index._rows = arrays["keys"], arrays["starts"], arrays["rows"]
+        index._owners = [int(owner) for owner in arrays["owners"]]
+        index._mirrored = [bool(flag) for flag in arrays["mirrored"]]
+        index._signatures = [None] * len(index._owners)
         return index
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the index holds but signatures, as the arrays :meth:`save` writes (owners must be item ids)."""
+        self._merge()
+        return {"keys": self._keys, "starts": self._starts, "rows": self._rows,
+                "owners": np.array(self._owners, dtype=np.uint32), "mirrored": np.array(self._mirrored, dtype=np.bool_)}
 
     def __len__(self) -> int:
         """How many photos (a photo and its mirror image count once)."""
@@ -363,7 +373,10 @@ def write_index(store: RegionStore, owner_ids: Iterable[int], folder: Path, fing
     rows.flush()
     del rows, slots
     _same_bank(filled, fingerprint)
-    _save_lookup(folder, keys, starts, owners, mirrored)
+    np.save(folder / "keys.npy", keys)
+    np.save(folder / "starts.npy", starts)
+    np.save(folder / "owners.npy", np.array(owners, dtype=np.uint32))
+    np.save(folder / "mirrored.npy", np.array(mirrored, dtype=np.bool_))
 
 
 def _changed() -> InvalidHash:
@@ -392,15 +405,6 @@ class _BankDigest:
 def _same_bank(read: _BankDigest, fingerprint: tuple[str, int]) -> None:
     if (read.hexdigest(), read.postings) != fingerprint:
         raise _changed()
-
-
-def _save_lookup(folder: Path, keys: np.ndarray, starts: np.ndarray, owners: Sequence[Hashable],
-                 mirrored: Sequence[bool]) -> None:
-    """Everything of a saved index but its photo numbers (``rows.npy``)."""
-    np.save(folder / "keys.npy", keys)
-    np.save(folder / "starts.npy", starts)
-    np.save(folder / "owners.npy", np.array(owners, dtype=np.uint32))
-    np.save(folder / "mirrored.npy", np.array(mirrored, dtype=np.bool_))
 
 
 def _posting_count(blob: bytes) -> tuple[int, int]:
@@ -479,6 +483,6 @@ def _rank(hit: Hit) -> tuple[int, int]:
     return _CONFIDENCE_RANK[hit.confidence], int(hit.evidence["score"])
 
 
-__all__: Sequence[str] = ("MIN_VOTES", "RegionIndex", "RegionSignalIndex", "RegionStore", "bank_fingerprint",
-                          "keep_region_keys", "match_all", "pack_keys", "pack_views", "region_keys", "stored_keys",
-                          "unpack_keys", "unpack_views", "views", "write_index")
+__all__: Sequence[str] = ("ARRAY_NAMES", "MIN_VOTES", "RegionIndex", "RegionSignalIndex", "RegionStore",
+                          "bank_fingerprint", "keep_region_keys", "match_all", "pack_keys", "pack_views", "region_keys",
+                          "stored_keys", "unpack_keys", "unpack_views", "views", "write_index")

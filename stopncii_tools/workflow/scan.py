@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 from .._errors import FetchError, InputFileError, StopNCIIError
 from ..csvfile import read_csv, read_lines, read_text
 from ..matching.case import CaseMatcher, MatchFound
-from ..matching.pipeline import BankSource, Checked, DaskEngine, Engine, Job, LocalEngine
+from ..matching.pipeline import BankSource, Checked, ClusterBank, DaskEngine, Engine, Job, LocalEngine
 from ..media.files import FoundFile, count_files, iter_files, short_name
 from ..media.pictures import sniff
 from ..signals import SignalValue
@@ -215,7 +215,7 @@ def _engine(store: Store, cases: Sequence[Case], owners: Mapping[int, str], opti
     if options.engine == "dask":
         if not options.scheduler:
             raise InputFileError("scanning on a Dask cluster needs the address of its scheduler (--scheduler)")
-        return DaskEngine.connect(options.scheduler, [row for c in case_ids for row in store.protected_signals(c)])
+        return DaskEngine.connect(options.scheduler, ClusterBank.of(store, case_ids, owners))
     # the bank's region index is built once here and shared by the workers (memory-mapped)
     return LocalEngine(BankSource.of(store, case_ids, owners), jobs=options.jobs)
 
