@@ -71,13 +71,14 @@ class CaseMatcher:
     def for_cases(cls, store: Store, case_ids: Iterable[str], region_index: RegionIndex | None = None) -> CaseMatcher:
         """One matcher over the protected items of several cases (item ids say whose they are).
 
-        It holds the small whole-picture hashes; the region signatures stay in ``store`` (which
-        must stay open while the matcher is used) and are read only for the pre-filter's few
-        candidates. ``region_index``: their index, built already (e.g. a saved one, opened)."""
+        ``region_index``: the index of their region signatures, built already (a scan's workers
+        open the saved one; signatures are then read from its store for the pre-filter's few
+        candidates only). Without it, the index is built from the keys the database keeps and
+        holds the signatures, so the matcher works after ``store`` is closed."""
         case_ids = list(case_ids)
-        if region_index is None:  # from the keys the database keeps, not cut again
+        if region_index is None:
             items = [item.id for case_id in case_ids for item in store.protected_items(case_id)]
-            region_index = RegionIndex.from_store(store, items)
+            region_index = RegionIndex.from_store(store, items, store.region_signatures(items))
         whole = (row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
         return cls.with_regions(whole, region_index)
 

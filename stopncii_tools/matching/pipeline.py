@@ -5,9 +5,13 @@ signal, the region signature included) and compared with the bank in a worker, w
 item's time and memory budget (:mod:`~stopncii_tools.media.workers`). The main process only
 receives :class:`Checked` results (hashes and matches, never pixels) and records them.
 
-A worker builds its matcher once, from the case database opened read-only
-(:class:`BankSource`); it never sees a protected picture, only the hashes the database holds.
-On a Dask cluster the matcher itself is sent once to every worker (hashes only), and the
+The main process builds the bank's region index once per state of the bank and saves it in
+the cache folder (:func:`shared_region_index`); each worker loads its matcher from the case
+database opened read-only (:class:`BankSource`): the small whole-picture hashes, the saved
+index memory-mapped (one copy in memory for all workers), and the region signatures of a
+suspect's few candidates, read when needed. It never sees a protected picture. Workers are kept
+from one scan to the next in a process, and reload only when the bank changed. On a Dask
+cluster a compact copy of the bank (:class:`ClusterBank`) is sent once to every worker, and the
 client alone keeps the case database.
 """
 
@@ -92,12 +96,51 @@ class BankSource:
         whole = store.protected_digest(case_ids, without=Regions.name)
         return cls(str(store.path), tuple(case_ids), f"{whole}-{regions}", None if folder is None else str(folder))
 
-    def load(self, store: Store) -> CaseMatcher:
-        """The matcher, reading from ``store`` (this bank's database, kept open while it is used)."""
+    def load(self, signatures: RegionStore) -> CaseMatcher:
+        """The matcher: the whole-picture hashes read now, region signatures from ``signatures``
+        (this bank's database) only for a suspect's candidates."""
+        from ..store import Store
+
         folder = Path(self.region_index) if self.region_index else None
-        # a saved index cleaned away meanwhile: this worker builds its own, as in a scan without a cache
-        index = RegionIndex.open(folder, store) if folder is not None and folder.is_dir() else None
-        return CaseMatcher.for_cases(store, self.case_ids, index)
+        with Store(self.db_path, read_only=True) as store:
+            if folder is not None and folder.is_dir():
+                index = RegionIndex.open(folder, signatures)
+            else:  # a saved index cleaned away meanwhile: this worker builds its own, as in a scan without a cache
+                items = [item.id for case_id in self.case_ids for item in store.protected_items(case_id)]
+                index = RegionIndex.from_store(signatures, items)
+            return CaseMatcher.for_cases(store, self.case_ids, index)
+
+
+class _BankDatabase:
+    """A worker's read-only connection to the bank's database, for candidates' region signatures:
+    opened when first needed, closed between scans (an open reader keeps the database's log)."""
+
+    write_refusal: str | None = "a scan's workers only read the case database"
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._store: Store | None = None
+
+    def _open(self) -> Store:
+        from ..store import Store
+
+        if self._store is None:
+            self._store = Store(self._path, read_only=True)
+        return self._store
+
+    def region_signatures(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        return self._open().region_signatures(item_ids)
+
+    def region_postings(self, item_ids: Sequence[int] | None = None) -> list[tuple[int, bytes | None]]:
+        return self._open().region_postings(item_ids)
+
+    def put_region_postings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        raise AssertionError(self.write_refusal)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 def shared_region_index(store: Store, item_ids: Iterable[int]) -> tuple[str, Path | None]:
@@ -138,33 +181,33 @@ def _forget_old_indexes(root: Path) -> None:
 
 @dataclass
 class _Serving:
-    """In a worker process: the bank it serves now, its open read-only database and its matcher."""
+    """In a worker process: the bank it serves now, its database and its matcher."""
 
-    bank: BankSource
-    store: Store
+    setting: tuple[BankSource, HashOptions]
+    database: _BankDatabase
     matcher: CaseMatcher
-    options: HashOptions
 
 
 _serving: _Serving | None = None
 
 
-def _serve_bank(setting: tuple[BankSource, HashOptions]) -> None:
-    """Load the matcher of a bank (the pool's ``setup``); the database stays open for the region
-    signatures of candidates, the only ones ever read."""
-    from ..store import Store
-
+def _serve_bank(setting: tuple[BankSource, HashOptions] | None) -> None:
+    """The pool's ``setup``: load the matcher of a bank unless it is the one served already;
+    None (between scans) closes the database, keeping the matcher for the next scan."""
     global _serving
+    if _serving is not None and setting != _serving.setting:
+        _serving.database.close()
+        if setting is not None:
+            _serving = None
+    if setting is None or _serving is not None:
+        return
     bank, options = setting
-    if _serving is not None:
-        _serving.store.close()
-        _serving = None
-    store = Store(bank.db_path, read_only=True)
-    matcher = bank.load(store)
+    database = _BankDatabase(bank.db_path)
+    matcher = bank.load(database)
     load_decoders({**options, "on_request": matcher.on_request})
     if Regions.name in matcher.on_request:
         _warm_up_comparison()
-    _serving = _Serving(bank, store, matcher, options)
+    _serving = _Serving(setting, database, matcher)
 
 
 @functools.cache
@@ -181,7 +224,7 @@ def _warm_up_comparison() -> None:
 
 def _check_in_worker(job: Job) -> Checked:
     assert _serving is not None, "the worker's bank is loaded before its first item"
-    return check(job, _serving.matcher, _serving.options)
+    return check(job, _serving.matcher, _serving.setting[1])
 
 
 def check(job: Job, matcher: CaseMatcher, options: HashOptions) -> Checked:
@@ -267,6 +310,7 @@ def _take_pool(workers: int) -> BudgetedPool[Job, Checked]:
 
 def _give_back(pool: BudgetedPool[Job, Checked]) -> None:
     pool.cancel()  # a scan stopped early: what its workers still do is not wanted
+    pool.use(None)  # the workers let go of the database until the next scan
     with _idle_lock:
         spare = _idle_pools.get(pool.workers) is not None
         if not spare:
@@ -343,7 +387,7 @@ class ClusterBank:
     index: dict[str, np.ndarray] = field(default_factory=dict)
     items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    signatures: bytes = b""
+    signatures: bytes | bytearray = b""
 
     @classmethod
     def of(cls, store: Store, case_ids: Sequence[str], item_ids: Iterable[int]) -> ClusterBank:
@@ -374,7 +418,7 @@ class ClusterBank:
         packed = _PackedSignatures.of({})
         for start in range(0, len(items), 500):  # a bounded number of signatures read at a time
             packed.extend(source.region_signatures([int(i) for i in items[start : start + 500]]))
-        return cls(uuid.uuid4().hex, whole, arrays, packed.items, packed.ends, bytes(packed.buffer))
+        return cls(uuid.uuid4().hex, whole, arrays, packed.items, packed.ends, packed.buffer)
 
     def matcher(self) -> CaseMatcher:
         signatures = _PackedSignatures(self.items, self.ends, self.signatures)
@@ -465,12 +509,14 @@ def _dask_client(scheduler: str) -> Client:
 
 
 def check_files_on_cluster(
-    client: Client, protected: Sequence[StoredSignal], paths: Sequence[str | Path], options: HashOptions | None = None,
+    client: Client, protected: ClusterBank | Sequence[StoredSignal], paths: Sequence[str | Path],
+    options: HashOptions | None = None,
 ) -> Iterator[Checked]:
     """The library entry point for a cluster: check every file under ``paths`` against the
-    ``protected`` hashes (e.g. ``store.protected_signals(case_id)``) on the Dask cluster of
-    ``client``, yielding results as they come (record them yourself, or use
-    :func:`stopncii_tools.workflow.scan.scan_cases` with ``engine="dask"``, which records them)."""
+    protected hashes (``ClusterBank.of(store, case_ids, item_ids)``, or stored signals such as
+    ``store.protected_signals(case_id)``) on the Dask cluster of ``client``, yielding results as
+    they come (record them yourself, or use :func:`stopncii_tools.workflow.scan.scan_cases` with
+    ``engine="dask"``, which records them)."""
     from ..media.files import iter_files
 
     engine = DaskEngine(client, protected, options=options)

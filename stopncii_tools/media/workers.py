@@ -137,18 +137,19 @@ class BudgetedPool(Generic[Item, Result]):
         ``setup(setting)`` before its next item; they do so side by side, and this waits for them."""
         self._setting = setting
         changing = [w for w in self._pool if w.setting != setting]
+        broken = []
         for worker in changing:
             try:
                 worker.conn.send((_SETUP, setting, 0))
             except OSError:
-                worker.setting = None  # its pipe is broken: it is replaced just below
+                broken.append(worker)
         for worker in changing:
             try:
-                if worker.setting is None:
-                    raise OSError
+                if worker in broken:
+                    raise OSError("its pipe is closed")
                 worker.ready()
                 worker.setting = setting
-            except OSError:
+            except OSError:  # it is replaced by a new worker when one is needed
                 self._pool.remove(worker)
                 worker.stop()
 

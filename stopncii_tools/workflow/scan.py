@@ -35,7 +35,7 @@ from ..media.pictures import sniff
 from ..signals import SignalValue
 from ..signals.hashing import MediaHashes
 from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
-from ..signals.region_index import keep_region_keys
+from ..signals.region_index import RegionIndex, keep_region_keys
 from ..store import Case, MatchRecord, Sighting, SightingSource, Store
 from ..store.rows import MediaRecord, SignalRow
 from .records import media_record, signal_rows
@@ -181,7 +181,8 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
     owners = {item.id: case.id for case in cases for item in store.protected_items(case.id)}
     recorder = _Recorder(store, cases, owners, keep_unmatched=len(cases) == 1, batch_size=options.batch_size)
     if plan.hash_lists:
-        matcher = CaseMatcher.for_cases(store, [case.id for case in cases])
+        # hash list entries are whole-picture hashes: region signatures stay in the database
+        matcher = CaseMatcher.for_cases(store, [case.id for case in cases], RegionIndex.from_store(store, owners))
         for name, text in plan.hash_lists:
             yield from _scan_hash_list(recorder, matcher, name, text)
         yield from recorder.flush()
