@@ -52,6 +52,12 @@ def config_dir() -> Path:
     return private_dir(Path(home) / "config") if home else _app_dir(Path(platformdirs.user_config_dir(APP_NAME)))
 
 
+def cache_dir() -> Path:
+    """Folder for what is made again from the case database when missing (a scan's region index)."""
+    home = os.environ.get("STOPNCII_HOME")
+    return private_dir(Path(home) / "cache") if home else _app_dir(Path(platformdirs.user_cache_dir(APP_NAME)))
+
+
 def default_db_path() -> Path:
     """The case database: ``STOPNCII_DB`` if set, else ``cases.db`` in the data folder."""
     explicit = os.environ.get("STOPNCII_DB")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..signals import SIGNALS, HashSignal, Hit, Signal, SignalIndex, SignalValue, is_weak
 from ..signals.pdq import VARIANT_NAMES
-from ..signals.region_index import RegionSignalIndex
+from ..signals.region_index import RegionIndex, RegionSignalIndex
 from ..signals.regions import Regions
 from ..store import StoredSignal
 
@@ -68,15 +68,28 @@ class CaseMatcher:
         return cls.for_cases(store, [case_id])
 
     @classmethod
-    def for_cases(cls, store: Store, case_ids: Iterable[str]) -> CaseMatcher:
-        """One matcher over the protected items of several cases (item ids say whose they are)."""
-        rows = [row for case_id in case_ids for row in store.protected_signals(case_id)]
-        matcher = cls(row for row in rows if row.signal != Regions.name)
-        regions = {row.owner_id: row.value for row in rows
-                   if row.signal == Regions.name and row.variant == 0 and isinstance(row.value, bytes)}
-        if regions:  # the region index reads its stored keys instead of cutting them again
-            matcher._indexes[Regions.name] = RegionSignalIndex.from_store(store, sorted(regions), regions)
-            matcher._owners.update(regions)
+    def for_cases(cls, store: Store, case_ids: Iterable[str], region_index: RegionIndex | None = None) -> CaseMatcher:
+        """One matcher over the protected items of several cases (item ids say whose they are).
+
+        ``region_index``: the index of their region signatures, built already (a scan's workers
+        open the saved one; signatures are then read from its store for the pre-filter's few
+        candidates only). Without it, the index is built from the keys the database keeps and
+        holds the signatures, so the matcher works after ``store`` is closed."""
+        case_ids = list(case_ids)
+        if region_index is None:
+            items = [item.id for case_id in case_ids for item in store.protected_items(case_id)]
+            region_index = RegionIndex.from_store(store, items, store.region_signatures(items))
+        whole = (row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
+        return cls.with_regions(whole, region_index)
+
+    @classmethod
+    def with_regions(cls, whole: Iterable[StoredSignal], region_index: RegionIndex) -> CaseMatcher:
+        """The matcher over stored signals other than region signatures, and a region index of
+        photos (whose signatures it reads for candidates only)."""
+        matcher = cls(whole)
+        if len(region_index):
+            matcher._indexes[Regions.name] = RegionSignalIndex(region_index)
+            matcher._owners.update(int(owner) for owner in region_index.owners)  # type: ignore[call-overload]
         return matcher
 
     @property

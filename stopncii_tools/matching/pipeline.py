@@ -5,37 +5,52 @@ signal, the region signature included) and compared with the bank in a worker, w
 item's time and memory budget (:mod:`~stopncii_tools.media.workers`). The main process only
 receives :class:`Checked` results (hashes and matches, never pixels) and records them.
 
-A worker builds its matcher once, from the case database opened read-only
-(:class:`BankSource`); it never sees a protected picture, only the hashes the database holds.
-On a Dask cluster the matcher itself is sent once to every worker (hashes only), and the
+The main process builds the bank's region index once per state of the bank and saves it in
+the cache folder (:func:`shared_region_index`); each worker loads its matcher from the case
+database opened read-only (:class:`BankSource`): the small whole-picture hashes, the saved
+index memory-mapped (one copy in memory for all workers), and the region signatures of a
+suspect's few candidates, read when needed. It never sees a protected picture. Workers are kept
+from one scan to the next in a process, and reload only when the bank changed. On a Dask
+cluster a compact copy of the bank (:class:`ClusterBank`) is sent once to every worker, and the
 client alone keeps the case database.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
+import shutil
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+
+from .._errors import InvalidHash
 from ..media.budgets import total_memory_bytes
 from ..media.files import FoundFile
 from ..media.workers import BudgetedPool
+from ..paths import cache_dir, private_dir
 from ..signals.hashing import HashOptions, MediaHashes, budget_for, hash_found, load_decoders
+from ..signals.region_index import RegionIndex, RegionStore, bank_fingerprint, write_index
+from ..signals.regions import Regions, RegionSignature
 from .case import CaseMatcher, MatchFound
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from ..store import StoredSignal
+    from ..store import Store, StoredSignal
 
 # results in flight on a cluster per worker thread: enough to keep each busy, few enough to keep memory flat
 _CLUSTER_QUEUE_PER_THREAD: Final = 4
 _CONNECT_SECONDS: Final = 30
+_KEPT_INDEXES: Final = 4  # saved region indexes kept in the cache folder: scans of other case sets may use them
 
 
 @dataclass(frozen=True)
@@ -63,30 +78,153 @@ class Checked:
 
 @dataclass(frozen=True)
 class BankSource:
-    """Where a worker process finds the protected hashes: the case database and the cases."""
+    """Where a worker process finds the protected hashes: the case database, the cases, and the
+    saved region index of their photos (memory-mapped arrays every worker shares through the
+    page cache). ``fingerprint`` changes whenever what the cases protect changes: a kept worker
+    reloads its matcher only then."""
 
     db_path: str
     case_ids: tuple[str, ...]
+    fingerprint: str = ""
+    region_index: str | None = None
 
-    def load(self) -> CaseMatcher:
+    @classmethod
+    def of(cls, store: Store, case_ids: Sequence[str], item_ids: Iterable[int]) -> BankSource:
+        """The bank of these cases (whose protected items are ``item_ids``) as it is now; its
+        region index is built once into the cache folder, or found there already built."""
+        regions, folder = shared_region_index(store, item_ids)
+        whole = store.protected_digest(case_ids, without=Regions.name)
+        return cls(str(store.path), tuple(case_ids), f"{whole}-{regions}", None if folder is None else str(folder))
+
+    def load(self, signatures: RegionStore) -> CaseMatcher:
+        """The matcher: the whole-picture hashes read now, region signatures from ``signatures``
+        (this bank's database) only for a suspect's candidates."""
         from ..store import Store
 
+        folder = Path(self.region_index) if self.region_index else None
         with Store(self.db_path, read_only=True) as store:
-            return CaseMatcher.for_cases(store, self.case_ids)
+            if folder is not None and folder.is_dir():
+                index = RegionIndex.open(folder, signatures)
+            else:  # a saved index cleaned away meanwhile: this worker builds its own, as in a scan without a cache
+                items = [item.id for case_id in self.case_ids for item in store.protected_items(case_id)]
+                index = RegionIndex.from_store(signatures, items)
+            return CaseMatcher.for_cases(store, self.case_ids, index)
 
 
-_worker_matcher: CaseMatcher | None = None  # in each worker process: built once, before its first item
+class _BankDatabase:
+    """A worker's read-only connection to the bank's database, for candidates' region signatures:
+    opened when first needed, closed between scans (an open reader keeps the database's log)."""
+
+    write_refusal: str | None = "a scan's workers only read the case database"
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._store: Store | None = None
+
+    def _open(self) -> Store:
+        from ..store import Store
+
+        if self._store is None:
+            self._store = Store(self._path, read_only=True)
+        return self._store
+
+    def region_signatures(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        return self._open().region_signatures(item_ids)
+
+    def region_postings(self, item_ids: Sequence[int] | None = None) -> list[tuple[int, bytes | None]]:
+        return self._open().region_postings(item_ids)
+
+    def put_region_postings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        raise AssertionError(self.write_refusal)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
-def _prepare_worker(bank: BankSource, options: HashOptions) -> None:
-    global _worker_matcher
-    _worker_matcher = bank.load()
-    load_decoders({**options, "on_request": _worker_matcher.on_request})
+def shared_region_index(store: Store, item_ids: Iterable[int]) -> tuple[str, Path | None]:
+    """The fingerprint of these items' region keys, and the folder of their saved index in the
+    cache (built now if no scan built it before; None when they have no region signatures, or
+    the cache folder cannot be written). Indexes unused the longest are removed."""
+    item_ids = sorted(set(item_ids))
+    fingerprint = bank_fingerprint(store, item_ids)
+    if not fingerprint[1]:
+        return fingerprint[0], None
+    try:
+        root = private_dir(cache_dir() / "region-index")
+        folder = root / fingerprint[0]
+        if not folder.is_dir():
+            building = root / f".building-{uuid.uuid4().hex}"
+            try:
+                write_index(store, item_ids, building, fingerprint)
+                with contextlib.suppress(OSError):  # another scan saved the same bank meanwhile: either will do
+                    building.rename(folder)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        os.utime(folder)
+        _forget_old_indexes(root)
+    except OSError:
+        return fingerprint[0], None
+    return fingerprint[0], folder
 
 
-def _check_in_worker(job: Job, options: HashOptions) -> Checked:
-    assert _worker_matcher is not None, "the worker's matcher is built when it starts"
-    return check(job, _worker_matcher, options)
+def _forget_old_indexes(root: Path) -> None:
+    """Keep the :data:`_KEPT_INDEXES` indexes used last (other scans may be using them); remove
+    the rest, and builds left unfinished a day ago."""
+    saved = sorted((f for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")),
+                   key=lambda f: f.stat().st_mtime, reverse=True)
+    stale = [f for f in root.glob(".building-*") if time.time() - f.stat().st_mtime > 86_400]
+    for folder in saved[_KEPT_INDEXES:] + stale:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class _Serving:
+    """In a worker process: the bank it serves now, its database and its matcher."""
+
+    setting: tuple[BankSource, HashOptions]
+    database: _BankDatabase
+    matcher: CaseMatcher
+
+
+_serving: _Serving | None = None
+
+
+def _serve_bank(setting: tuple[BankSource, HashOptions] | None) -> None:
+    """The pool's ``setup``: load the matcher of a bank unless it is the one served already;
+    None (between scans) closes the database, keeping the matcher for the next scan."""
+    global _serving
+    if _serving is not None and setting != _serving.setting:
+        _serving.database.close()
+        if setting is not None:
+            _serving = None
+    if setting is None or _serving is not None:
+        return
+    bank, options = setting
+    database = _BankDatabase(bank.db_path)
+    matcher = bank.load(database)
+    load_decoders({**options, "on_request": matcher.on_request})
+    if Regions.name in matcher.on_request:
+        _warm_up_comparison()
+    _serving = _Serving(setting, database, matcher)
+
+
+@functools.cache
+def _warm_up_comparison() -> None:
+    """The first region comparison starts the k-NN's threads (about 500 MB of address space):
+    done before the worker's size is measured, else each worker is replaced after its first item."""
+    from ..signals._examples import encode, scene
+    from ..signals.regions import compare_regions, compute_region_signature
+
+    with contextlib.suppress(Exception):  # a warm-up only: a real item reports its own errors
+        signature = compute_region_signature(encode(scene(1)))
+        compare_regions(signature, signature)
+
+
+def _check_in_worker(job: Job) -> Checked:
+    assert _serving is not None, "the worker's bank is loaded before its first item"
+    return check(job, _serving.matcher, _serving.setting[1])
 
 
 def check(job: Job, matcher: CaseMatcher, options: HashOptions) -> Checked:
@@ -94,7 +232,12 @@ def check(job: Job, matcher: CaseMatcher, options: HashOptions) -> Checked:
     outcome = hash_found(job.found, {**options, "on_request": matcher.on_request})
     if outcome.hashes is None:
         return Checked(job.key, outcome.path, error=outcome.error, skipped=outcome.skipped)
-    return Checked(job.key, outcome.path, outcome.hashes, tuple(matcher.match(outcome.hashes.signals)))
+    try:
+        matches = tuple(matcher.match(outcome.hashes.signals))
+    except InvalidHash as exc:  # a protected photo's stored value read for this item is damaged
+        return Checked(job.key, outcome.path, error=f"{outcome.path}: it could not be compared with your "
+                                                    f"protected photos: {exc}")
+    return Checked(job.key, outcome.path, outcome.hashes, matches)
 
 
 def _over_budget(job: Job, reason: str) -> Checked:
@@ -114,17 +257,28 @@ class Engine:
 
 
 class LocalEngine(Engine):
-    """Worker processes on this computer, each item within its time and memory budget."""
+    """Worker processes on this computer, each item within its time and memory budget.
+
+    The processes outlive the engine: the next engine in this process with as many workers
+    takes them over (its bank loaded in each, only if it changed), so a command running many
+    scans starts its workers (their decoders imported) once. They end with this process."""
 
     def __init__(self, bank: BankSource, *, jobs: int | None = None, options: HashOptions | None = None) -> None:
-        options = options or {}
-        self._pool: BudgetedPool[Job, Checked] = BudgetedPool(
-            functools.partial(_check_in_worker, options=options), workers=jobs or os.cpu_count() or 1,
-            total_memory=total_memory_bytes(), over_budget=_over_budget,
-            prepare=functools.partial(_prepare_worker, bank, options))
+        self._pool: BudgetedPool[Job, Checked] | None = _take_pool(jobs or os.cpu_count() or 1)
+        try:
+            self._pool.use((bank, options or {}))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers started so far."""
+        return self._pool.pids if self._pool else []
 
     def run(self, work: Iterable[Job | Any]) -> Iterator[Checked | Any]:
         pool = self._pool
+        assert pool is not None, "a closed engine runs nothing"
         for piece in work:
             if not isinstance(piece, Job):
                 yield piece
@@ -137,31 +291,70 @@ class LocalEngine(Engine):
             yield from pool.wait()
 
     def close(self) -> None:
-        self._pool.close()
+        if self._pool is not None:
+            _give_back(self._pool)
+            self._pool = None
+
+
+_idle_pools: dict[int, BudgetedPool[Job, Checked]] = {}  # worker pools between scans, by worker count
+_idle_lock = threading.Lock()
+
+
+def _take_pool(workers: int) -> BudgetedPool[Job, Checked]:
+    """The idle pool of this many workers, or a new one (two scans at once get one each)."""
+    with _idle_lock:
+        pool = _idle_pools.pop(workers, None)
+    return pool or BudgetedPool(_check_in_worker, workers=workers, total_memory=total_memory_bytes(),
+                                over_budget=_over_budget, setup=_serve_bank)
+
+
+def _give_back(pool: BudgetedPool[Job, Checked]) -> None:
+    pool.cancel()  # a scan stopped early: what its workers still do is not wanted
+    pool.use(None)  # the workers let go of the database until the next scan
+    with _idle_lock:
+        spare = _idle_pools.get(pool.workers) is not None
+        if not spare:
+            _idle_pools[pool.workers] = pool
+    if spare:
+        pool.close()
+
+
+def close_idle_workers() -> None:
+    """End the worker processes kept for the next scan (done at exit, too)."""
+    with _idle_lock:
+        pools = list(_idle_pools.values())
+        _idle_pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+atexit.register(close_idle_workers)
+os.register_at_fork(after_in_child=_idle_pools.clear)  # a forked process has no workers of its own yet
 
 
 class DaskEngine(Engine):
     """Hashing and matching on a Dask cluster (the ``cluster`` extra).
 
-    The protected items' hashes (rows of the case database, never pictures) are sent once to
-    every worker, which builds its matcher from them on its first task; suspect bytes are read
-    or downloaded here and sent with each task. Results come back here, where the case
-    database is written: the cluster keeps no record.
+    The bank (a :class:`ClusterBank`: hashes, never pictures) is sent once to every worker,
+    which builds its matcher from it on its first task; suspect bytes are read or downloaded
+    here and sent with each task. Results come back here, where the case database is written:
+    the cluster keeps no record.
     """
 
-    def __init__(self, client: Client, protected: Sequence[StoredSignal], *, options: HashOptions | None = None,
-                 owns_client: bool = False) -> None:
+    def __init__(self, client: Client, bank: ClusterBank | Sequence[StoredSignal], *,
+                 options: HashOptions | None = None, owns_client: bool = False) -> None:
         self._client, self._owns_client = client, owns_client
         self._options = options or {}
-        self._bank = client.scatter(_ClusterBank(uuid.uuid4().hex, list(protected)), broadcast=True)
+        packed = bank if isinstance(bank, ClusterBank) else ClusterBank.from_signals(bank)
+        self._bank = client.scatter(packed, broadcast=True)
         threads = sum(client.nthreads().values()) or 1
         self._queue = threads * _CLUSTER_QUEUE_PER_THREAD
 
     @classmethod
-    def connect(cls, scheduler: str, protected: Sequence[StoredSignal], *,
+    def connect(cls, scheduler: str, bank: ClusterBank | Sequence[StoredSignal], *,
                 options: HashOptions | None = None) -> DaskEngine:
         """Connect to the scheduler at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``)."""
-        return cls(_dask_client(scheduler), protected, options=options, owns_client=True)
+        return cls(_dask_client(scheduler), bank, options=options, owns_client=True)
 
     def run(self, work: Iterable[Job | Any]) -> Iterator[Checked | Any]:
         from distributed import as_completed
@@ -184,23 +377,104 @@ class DaskEngine(Engine):
 
 
 @dataclass(frozen=True)
-class _ClusterBank:
-    """The hashes a cluster worker builds its matcher from; ``token`` names this scan's bank."""
+class ClusterBank:
+    """A bank as sent to cluster workers, compact: the whole-picture hashes, the region index's
+    arrays, and the region signatures end to end in one buffer (``ends[i]`` closes item
+    ``items[i]``'s), read only for a suspect's candidates. ``token`` names this bank."""
 
     token: str
-    protected: list[StoredSignal]
+    whole: tuple[StoredSignal, ...]
+    index: dict[str, np.ndarray] = field(default_factory=dict)
+    items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    signatures: bytes | bytearray = b""
+
+    @classmethod
+    def of(cls, store: Store, case_ids: Sequence[str], item_ids: Iterable[int]) -> ClusterBank:
+        """The bank of these cases (whose protected items are ``item_ids``), its region index
+        the one local scans share (built once into the cache folder)."""
+        item_ids = sorted(set(item_ids))
+        _, folder = shared_region_index(store, item_ids)
+        index = (RegionIndex.open(folder, store) if folder is not None and folder.is_dir()
+                 else RegionIndex.from_store(store, item_ids))
+        whole = tuple(row for case_id in case_ids for row in store.protected_signals(case_id, without=Regions.name))
+        return cls._packed(whole, index, store)
+
+    @classmethod
+    def from_signals(cls, protected: Sequence[StoredSignal]) -> ClusterBank:
+        """The bank of these stored signals (e.g. ``store.protected_signals(case_id)``)."""
+        regions = {row.owner_id: row.value for row in protected
+                   if row.signal == Regions.name and row.variant == 0 and isinstance(row.value, bytes)}
+        index = RegionIndex()
+        for owner, value in regions.items():
+            index.add(owner, RegionSignature.from_bytes(value))
+        return cls._packed(tuple(row for row in protected if row.signal != Regions.name), index,
+                           _PackedSignatures.of(regions))
+
+    @classmethod
+    def _packed(cls, whole: tuple[StoredSignal, ...], index: RegionIndex, source: RegionStore) -> ClusterBank:
+        arrays = {name: np.ascontiguousarray(array) for name, array in index.arrays().items()}
+        items = np.unique(arrays["owners"]).astype(np.int64)
+        packed = _PackedSignatures.of({})
+        for start in range(0, len(items), 500):  # a bounded number of signatures read at a time
+            packed.extend(source.region_signatures([int(i) for i in items[start : start + 500]]))
+        return cls(uuid.uuid4().hex, whole, arrays, packed.items, packed.ends, packed.buffer)
+
+    def matcher(self) -> CaseMatcher:
+        signatures = _PackedSignatures(self.items, self.ends, self.signatures)
+        return CaseMatcher.with_regions(self.whole, RegionIndex.from_arrays(self.index, signatures)
+                                        if self.index else RegionIndex())
+
+
+class _PackedSignatures:
+    """Region signatures end to end in one buffer, read as a case database reads them."""
+
+    write_refusal: str | None = "the signatures sent to a cluster worker are only read"
+
+    def __init__(self, items: np.ndarray, ends: np.ndarray, buffer: bytes | bytearray) -> None:
+        self.items, self.ends, self.buffer = items, ends, buffer
+
+    @classmethod
+    def of(cls, signatures: Mapping[int, bytes]) -> _PackedSignatures:
+        packed = cls(np.zeros(0, np.int64), np.zeros(0, np.int64), bytearray())
+        packed.extend(signatures)
+        return packed
+
+    def extend(self, signatures: Mapping[int, bytes]) -> None:
+        assert isinstance(self.buffer, bytearray)
+        ordered = sorted(signatures.items())
+        lengths = np.array([len(value) for _, value in ordered], np.int64)
+        self.items = np.concatenate([self.items, np.array([item for item, _ in ordered], np.int64)])
+        self.ends = np.concatenate([self.ends, len(self.buffer) + np.cumsum(lengths)])
+        for _, value in ordered:
+            self.buffer += value
+
+    def region_signatures(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        at = np.searchsorted(self.items, item_ids)
+        found = {}
+        for item, i in zip(item_ids, at, strict=True):
+            if i < len(self.items) and self.items[i] == item:
+                start = int(self.ends[i - 1]) if i else 0
+                found[int(item)] = bytes(self.buffer[start : int(self.ends[i])])
+        return found
+
+    def region_postings(self, item_ids: Sequence[int] | None = None) -> list[tuple[int, bytes | None]]:
+        return []  # the index comes built
+
+    def put_region_postings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        raise AssertionError(self.write_refusal)
 
 
 _cluster_matchers: dict[str, CaseMatcher] = {}  # on a cluster worker: one matcher per scan, built once
 _cluster_lock = threading.Lock()
 
 
-def _check_on_cluster(job: Job, bank: _ClusterBank, options: HashOptions) -> Checked:
+def _check_on_cluster(job: Job, bank: ClusterBank, options: HashOptions) -> Checked:
     with _cluster_lock:
         matcher = _cluster_matchers.get(bank.token)
         if matcher is None:
             _cluster_matchers.clear()  # a worker keeps only the bank of the scan it works for
-            matcher = _cluster_matchers[bank.token] = CaseMatcher(bank.protected)
+            matcher = _cluster_matchers[bank.token] = bank.matcher()
     return check(job, matcher, options)
 
 
@@ -235,12 +509,14 @@ def _dask_client(scheduler: str) -> Client:
 
 
 def check_files_on_cluster(
-    client: Client, protected: Sequence[StoredSignal], paths: Sequence[str | Path], options: HashOptions | None = None,
+    client: Client, protected: ClusterBank | Sequence[StoredSignal], paths: Sequence[str | Path],
+    options: HashOptions | None = None,
 ) -> Iterator[Checked]:
     """The library entry point for a cluster: check every file under ``paths`` against the
-    ``protected`` hashes (e.g. ``store.protected_signals(case_id)``) on the Dask cluster of
-    ``client``, yielding results as they come (record them yourself, or use
-    :func:`stopncii_tools.workflow.scan.scan_cases` with ``engine="dask"``, which records them)."""
+    protected hashes (``ClusterBank.of(store, case_ids, item_ids)``, or stored signals such as
+    ``store.protected_signals(case_id)``) on the Dask cluster of ``client``, yielding results as
+    they come (record them yourself, or use :func:`stopncii_tools.workflow.scan.scan_cases` with
+    ``engine="dask"``, which records them)."""
     from ..media.files import iter_files
 
     engine = DaskEngine(client, protected, options=options)

@@ -44,6 +44,8 @@ _M_ARENA_MAX: Final = -8
 _RETIRE_GROWTH: Final = 256 * MB
 _START_SECONDS: Final = 120.0
 _READY: Final = "ready"
+_ITEM: Final = "item"
+_SETUP: Final = "setup"
 
 
 @dataclass
@@ -56,20 +58,29 @@ class _Busy(Generic[Item]):
 class _Worker(Generic[Item]):
     """One worker process and the pipe to it."""
 
-    def __init__(self, context: Any, run: Callable[[Any], Any], prepare: Callable[[], None] | None) -> None:
+    def __init__(self, context: Any, run: Callable[[Any], Any], prepare: Callable[[], None] | None,
+                 setup: Callable[[Any], None] | None, setting: Any) -> None:
         self.conn, child_end = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child_end, run, prepare, os.getpid()), daemon=True)
+            target=_serve, args=(child_end, run, prepare, setup, setting, os.getpid()), daemon=True)
         self.process.start()
         child_end.close()
         self.busy: _Busy[Item] | None = None
-        # wait until its decoders are loaded, so that time does not count against an item
-        if not self.conn.poll(_START_SECONDS) or self.conn.recv() != _READY:
-            self.stop()
-            raise OSError("a worker process for decoding could not start")
+        self.setting = setting
+        self.ready()
+
+    def ready(self) -> None:
+        """Wait until it has loaded what it needs, so that time does not count against an item."""
+        try:
+            if self.conn.poll(_START_SECONDS) and self.conn.recv() == _READY:
+                return
+        except (EOFError, OSError):
+            pass
+        self.stop()
+        raise OSError("a worker process for decoding could not start")
 
     def start(self, item: Item, budget: Budget) -> None:
-        self.conn.send((item, budget.memory))
+        self.conn.send((_ITEM, item, budget.memory))
         self.busy = _Busy(item, budget, time.monotonic() + budget.seconds)
 
     def stop(self) -> None:
@@ -87,7 +98,12 @@ class BudgetedPool(Generic[Item, Result]):
     :meth:`wait`, so it can stream items of its own (and pass on outcomes that need no worker)
     with a bounded number in flight. An item past its time budget or whose worker dies gives
     ``over_budget(item, reason)``. ``run`` and ``prepare`` (called once in each worker, e.g. to
-    import decoders or build a matcher before the worker's size is measured) must be picklable.
+    import decoders before the worker's size is measured) must be picklable.
+
+    ``setup(setting)`` runs in each worker (outside any item's limits, before its size is
+    measured again) whenever :meth:`use` gives a new setting, and in a new worker after
+    ``prepare``: a pool kept for several runs (e.g. scans against a changing bank) starts its
+    processes once and only reloads what the setting names.
     """
 
     def __init__(
@@ -98,11 +114,49 @@ class BudgetedPool(Generic[Item, Result]):
         total_memory: int,
         over_budget: Callable[[Item, str], Result],
         prepare: Callable[[], None] | None = None,
+        setup: Callable[[Any], None] | None = None,
     ) -> None:
         self._run, self._prepare, self._over_budget = run, prepare, over_budget
+        self._setup: Callable[[Any], None] | None = setup
+        self._setting: Any = None
         self._workers, self._total_memory = max(1, workers), total_memory
         self._context = multiprocessing.get_context()
         self._pool: list[_Worker[Item]] = []
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the workers running now."""
+        return [w.process.pid for w in self._pool if w.process.pid is not None]
+
+    def use(self, setting: Any) -> None:
+        """Give every worker (now and later) ``setting``: each whose setting differs runs
+        ``setup(setting)`` before its next item; they do so side by side, and this waits for them."""
+        self._setting = setting
+        changing = [w for w in self._pool if w.setting != setting]
+        broken = []
+        for worker in changing:
+            try:
+                worker.conn.send((_SETUP, setting, 0))
+            except OSError:
+                broken.append(worker)
+        for worker in changing:
+            try:
+                if worker in broken:
+                    raise OSError("its pipe is closed")
+                worker.ready()
+                worker.setting = setting
+            except OSError:  # it is replaced by a new worker when one is needed
+                self._pool.remove(worker)
+                worker.stop()
+
+    def cancel(self) -> None:
+        """Stop the items in flight (their results are dropped): the pool is free for another run."""
+        for worker in [w for w in self._pool if w.busy]:
+            self._retire(worker)
 
     @property
     def in_flight(self) -> int:
@@ -119,7 +173,7 @@ class BudgetedPool(Generic[Item, Result]):
     def start(self, item: Item, budget: Budget) -> None:
         worker = next((w for w in self._pool if not w.busy), None)
         if worker is None:
-            worker = _Worker[Item](self._context, self._run, self._prepare)
+            worker = _Worker[Item](self._context, self._run, self._prepare, self._setup, self._setting)
             self._pool.append(worker)
         worker.start(item, budget)
 
@@ -201,19 +255,29 @@ def _death_reason(worker: _Worker[Any], budget: Budget) -> str:
 # -- inside a worker ---------------------------------------------------------------------
 
 
-def _serve(conn: Connection, run: Callable[[Any], Any], prepare: Callable[[], None] | None, parent: int) -> None:
+def _serve(conn: Connection, run: Callable[[Any], Any], prepare: Callable[[], None] | None,
+           setup: Callable[[Any], None] | None, setting: Any, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us
     if prepare is not None:
         prepare()
+    if setup is not None and setting is not None:
+        setup(setting)
     _few_malloc_arenas()
     own_size = _address_space()
     conn.send(_READY)
     while True:
         try:
-            item, memory = conn.recv()
+            kind, item, memory = conn.recv()
         except (EOFError, OSError):
             return
+        if kind == _SETUP:
+            _limit_address_space(None, 0)  # a new setting loads outside the last item's limit
+            if setup is not None:
+                setup(item)
+            own_size = _address_space()
+            conn.send(_READY)
+            continue
         _limit_address_space(own_size, memory)
         result = run(item)
         grown = own_size is not None and (_address_space() or 0) > own_size + _RETIRE_GROWTH
@@ -261,14 +325,13 @@ def _address_space() -> int | None:
 
 
 def _limit_address_space(own_size: int | None, memory: int) -> None:
-    if own_size is None:
-        return
+    """Cap this process at its own size plus ``memory``; with no size, lift the cap to the hard limit."""
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
         return
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    soft = own_size + memory
+    soft = hard if own_size is None else own_size + memory
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     with contextlib.suppress(ValueError, OSError):

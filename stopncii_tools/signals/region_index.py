@@ -8,8 +8,9 @@ geometric check of :func:`~.regions.compare_regions`.
 
 from __future__ import annotations
 
+import hashlib
 import struct
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -31,6 +32,13 @@ CHANCE_FACTOR: Final = 1.25
 MIN_VOTES: Final = 4.0
 _PACK_MAGIC: Final = b"RKP1"
 _PACK_HEADER: Final = struct.Struct("<4sB")
+ARRAY_NAMES: Final = ("keys", "starts", "rows", "owners", "mirrored")  # what RegionIndex.save writes
+_SAVED_FORMAT: Final = b"RIX1"  # the layout save() writes: part of a saved index's fingerprint
+_BUILD_CHUNK: Final = 1000  # items whose stored keys are read at a time when a bank is built or fingerprinted
+# a bank with more postings is built with one count per possible key (KEY_TABLES_USED << KEY_BITS uint32) instead
+# of one sort of all (key, photo) pairs (about 24 bytes a posting at its peak): whichever needs less memory
+_DENSE_KEYS: Final = KEY_TABLES_USED << KEY_BITS
+_SORTED_BUILD_MAX: Final = _DENSE_KEYS * 4 // 24
 
 
 def region_keys(signature: RegionSignature) -> np.ndarray:
@@ -155,29 +163,40 @@ class RegionIndex:
     def save(self, folder: Path) -> None:
         """Write the index's arrays to ``folder`` (owners must be item ids), for :meth:`open`:
         worker processes then share one copy of the bank through the page cache."""
-        self._merge()
         folder.mkdir(parents=True, exist_ok=True)
-        owners = np.array(self._owners, dtype=np.uint32)
-        mirrored = np.array(self._mirrored, dtype=np.bool_)
-        for name, array in (("keys", self._keys), ("starts", self._starts), ("rows", self._rows), ("owners", owners),
-                            ("mirrored", mirrored)):
+        for name, array in self.arrays().items():
             np.save(folder / f"{name}.npy", array)
 
     @classmethod
     def open(cls, folder: Path, store: RegionStore) -> RegionIndex:
         """The index :meth:`save` wrote, memory-mapped (read-only); signatures come from ``store``."""
+        return cls.from_arrays({name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAY_NAMES}, store)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], store: RegionStore) -> RegionIndex:
+        """The index of :meth:`arrays` (e.g. sent to another computer); signatures come from ``store``."""
         index = cls()
         index._store = store
-        index._keys, index._starts, index._rows, owners, mirrored = (
-            np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("keys", "starts", "rows", "owners", "mirrored"))
-        index._owners = [int(owner) for owner in owners]
-        index._mirrored = [bool(flag) for flag in mirrored]
-        index._signatures = [None] * len(owners)
+        index._keys, index._starts, index._rows = arrays["keys"], arrays["starts"], arrays["rows"]
+        index._owners = [int(owner) for owner in arrays["owners"]]
+        index._mirrored = [bool(flag) for flag in arrays["mirrored"]]
+        index._signatures = [None] * len(index._owners)
         return index
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the index holds but signatures, as the arrays :meth:`save` writes (owners must be item ids)."""
+        self._merge()
+        return {"keys": self._keys, "starts": self._starts, "rows": self._rows,
+                "owners": np.array(self._owners, dtype=np.uint32), "mirrored": np.array(self._mirrored, dtype=np.bool_)}
 
     def __len__(self) -> int:
         """How many photos (a photo and its mirror image count once)."""
         return len(self._owners) - sum(self._mirrored)
+
+    @property
+    def owners(self) -> set[Hashable]:
+        """The owners of the photos indexed."""
+        return set(self._owners)
 
     def add(self, owner: Hashable, signature: RegionSignature) -> None:
         """Index the photo, and its mirror image too when the signature kept one (twice the keys)."""
@@ -281,6 +300,127 @@ def _cut_missing(store: RegionStore, rows: Sequence[tuple[int, bytes | None]]) -
     return computed
 
 
+def stored_keys(store: RegionStore, owner_ids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+    """The stored keys (:func:`pack_views`) of those of ``owner_ids`` that have a region signature,
+    by item id, read a chunk at a time; keys not stored yet are cut (and kept when the store allows)."""
+    ids = sorted(set(owner_ids))
+    for start in range(0, len(ids), _BUILD_CHUNK):
+        rows = store.region_postings(ids[start : start + _BUILD_CHUNK])
+        computed = _cut_missing(store, rows)
+        for item, blob in rows:
+            yield item, computed.get(item) or blob or b""
+
+
+def bank_fingerprint(store: RegionStore, owner_ids: Iterable[int]) -> tuple[str, int]:
+    """A digest of these items' ids and stored keys (what a saved index of them holds), and how
+    many postings their index has: a saved index whose fingerprint differs is of another bank."""
+    digest = _BankDigest()
+    for item, blob in stored_keys(store, owner_ids):
+        digest.add(item, blob)
+    return digest.hexdigest(), digest.postings
+
+
+def write_index(store: RegionStore, owner_ids: Iterable[int], folder: Path, fingerprint: tuple[str, int],
+                *, sort_up_to: int = _SORTED_BUILD_MAX) -> None:
+    """Build the index of these items (whose :func:`bank_fingerprint` is ``fingerprint``) straight
+    into ``folder``, for :meth:`RegionIndex.open`, in memory bounded whatever the bank size. Up to
+    ``sort_up_to`` postings all (key, photo) pairs are sorted at once; a bigger bank's keys are
+    counted, then each photo number is written into its place in the file (two reads of the stored
+    keys). :class:`InvalidHash` if the bank changed meanwhile (it is never saved under a wrong name)."""
+    owner_ids = sorted(set(owner_ids))
+    postings = fingerprint[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    if postings <= sort_up_to:
+        index, read = RegionIndex(), _BankDigest()
+        for item, blob in stored_keys(store, owner_ids):
+            read.add(item, blob)
+            for view, keys in enumerate(unpack_views(blob)):
+                index._append(item, None, keys, mirrored=view == 1)
+        _same_bank(read, fingerprint)
+        index.save(folder)
+        return
+    wide = postings >= 2**32
+    slots = np.zeros(_DENSE_KEYS, np.uint32)  # first the photos holding each key, then where the next one goes
+    owners: list[int] = []
+    mirrored: list[bool] = []
+    counted = _BankDigest()
+    for item, blob in stored_keys(store, owner_ids):
+        counted.add(item, blob)
+        for view, keys in enumerate(unpack_views(blob)):
+            slots[keys] += 1  # keys are distinct within a view
+            owners.append(item)
+            mirrored.append(view == 1)
+    _same_bank(counted, fingerprint)
+    keys = np.flatnonzero(slots).astype(np.uint32)
+    starts = np.zeros(len(keys) + 1, np.int64 if wide else np.uint32)
+    np.cumsum(slots[keys], out=starts[1:])
+    if wide:
+        slots = slots.astype(np.int64)
+    slots[keys] = starts[:-1]
+    rows = np.lib.format.open_memmap(folder / "rows.npy", mode="w+", dtype=np.uint32, shape=(postings,))
+    filled = _BankDigest()
+    for item, blob in stored_keys(store, owner_ids):
+        filled.add(item, blob)
+        views_keys = unpack_views(blob)
+        if filled.views > len(owners) or owners[filled.views - len(views_keys)] != item:
+            raise _changed()
+        for row, view_keys in enumerate(views_keys, start=filled.views - len(views_keys)):
+            at = slots[view_keys]
+            if int(at.max(initial=0)) >= postings:
+                raise _changed()
+            rows[at] = row
+            slots[view_keys] = at + 1
+    rows.flush()
+    del rows, slots
+    _same_bank(filled, fingerprint)
+    np.save(folder / "keys.npy", keys)
+    np.save(folder / "starts.npy", starts)
+    np.save(folder / "owners.npy", np.array(owners, dtype=np.uint32))
+    np.save(folder / "mirrored.npy", np.array(mirrored, dtype=np.bool_))
+
+
+def _changed() -> InvalidHash:
+    return InvalidHash("the protected photos changed while their index was being built; run the scan again")
+
+
+class _BankDigest:
+    """The running digest of a bank's stored keys, with how many postings and views they hold."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.blake2b(_SAVED_FORMAT + bytes([KEY_TABLES_USED]), digest_size=20)
+        self.postings = 0
+        self.views = 0
+
+    def add(self, item: int, blob: bytes) -> None:
+        self._digest.update(struct.pack("<QQ", item, len(blob)))
+        self._digest.update(blob)
+        postings, views = _posting_count(blob)
+        self.postings += postings
+        self.views += views
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def _same_bank(read: _BankDigest, fingerprint: tuple[str, int]) -> None:
+    if (read.hexdigest(), read.postings) != fingerprint:
+        raise _changed()
+
+
+def _posting_count(blob: bytes) -> tuple[int, int]:
+    """How many keys and views a :func:`pack_views` blob holds, from its headers alone."""
+    total, views, at = 0, 0, 0
+    while at < len(blob) or not views:
+        if len(blob) < at + _PACK_HEADER.size or blob[at : at + 4] != _PACK_MAGIC:
+            raise InvalidHash("these are not stored region pre-filter keys (wrong header)")
+        tables = _PACK_HEADER.unpack_from(blob, at)[1]
+        count = int(np.frombuffer(blob, "<u4", tables, at + _PACK_HEADER.size).sum())
+        total += count
+        views += 1
+        at += _PACK_HEADER.size + 4 * tables + 3 * count
+    return total, views
+
+
 def chance_vote(votes: np.ndarray) -> float:
     """The vote of the :data:`CHANCE_RANK`-th best photo: what unrelated photos reach for this
     suspect (0 in a bank of fewer photos)."""
@@ -343,5 +483,6 @@ def _rank(hit: Hit) -> tuple[int, int]:
     return _CONFIDENCE_RANK[hit.confidence], int(hit.evidence["score"])
 
 
-__all__: Sequence[str] = ("MIN_VOTES", "RegionIndex", "RegionSignalIndex", "RegionStore", "keep_region_keys",
-                          "match_all", "pack_keys", "pack_views", "region_keys", "unpack_keys", "unpack_views", "views")
+__all__: Sequence[str] = ("ARRAY_NAMES", "MIN_VOTES", "RegionIndex", "RegionSignalIndex", "RegionStore",
+                          "bank_fingerprint", "keep_region_keys", "match_all", "pack_keys", "pack_views", "region_keys",
+                          "stored_keys", "unpack_keys", "unpack_views", "views", "write_index")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from .._errors import NotFound
@@ -56,13 +57,30 @@ class ProtectedRecords(Database):
             " FROM protected_items WHERE case_id = ? ORDER BY id", [case_id])
         return [ProtectedItem(**r) for r in rows]
 
-    def protected_signals(self, case_id: str) -> list[StoredSignal]:
+    def protected_signals(self, case_id: str, *, without: str | None = None) -> list[StoredSignal]:
+        """The stored signals of a case's protected items; ``without`` leaves one signal out
+        (a scan's workers read the large region signatures only for the few candidates)."""
         rows = self.conn.execute(
             "SELECT s.item_id, s.signal, s.value, s.quality, s.variant FROM protected_signals s"
-            " JOIN protected_items p ON p.id = s.item_id WHERE p.case_id = ? ORDER BY s.item_id, s.variant",
-            (case_id,),
+            " JOIN protected_items p ON p.id = s.item_id WHERE p.case_id = ? AND s.signal IS NOT ?"
+            " ORDER BY s.item_id, s.variant",
+            (case_id, without),
         )
         return [StoredSignal(*row) for row in rows]
+
+    def protected_digest(self, case_ids: Sequence[str], *, without: str | None = None) -> str:
+        """A digest of the cases' protected items and their stored signals (``without`` one, as in
+        :meth:`protected_signals`): it changes whenever what the cases protect changes."""
+        digest = hashlib.blake2b(digest_size=20)
+        for case_id in case_ids:
+            digest.update(case_id.encode() + b"\0")
+            rows = self.conn.execute(
+                "SELECT s.item_id, s.signal, s.variant, s.value, s.quality FROM protected_signals s"
+                " JOIN protected_items p ON p.id = s.item_id WHERE p.case_id = ? AND s.signal IS NOT ?"
+                " ORDER BY s.item_id, s.signal, s.variant", (case_id, without))
+            for row in rows:
+                digest.update(repr(row).encode())
+        return digest.hexdigest()
 
     # -- region pre-filter keys -----------------------------------------------------------
 

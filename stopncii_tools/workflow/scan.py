@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Final
 from .._errors import FetchError, InputFileError, StopNCIIError
 from ..csvfile import read_csv, read_lines, read_text
 from ..matching.case import CaseMatcher, MatchFound
-from ..matching.pipeline import BankSource, Checked, DaskEngine, Engine, Job, LocalEngine
+from ..matching.pipeline import BankSource, Checked, ClusterBank, DaskEngine, Engine, Job, LocalEngine
 from ..media.files import FoundFile, count_files, iter_files, short_name
 from ..media.pictures import sniff
 from ..signals import SignalValue
 from ..signals.hashing import MediaHashes
 from ..signals.hashlists import HashEntry, looks_like_hash_list, parse_hash_list
-from ..signals.region_index import keep_region_keys
+from ..signals.region_index import RegionIndex, keep_region_keys
 from ..store import Case, MatchRecord, Sighting, SightingSource, Store
 from ..store.rows import MediaRecord, SignalRow
 from .records import media_record, signal_rows
@@ -181,7 +181,8 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
     owners = {item.id: case.id for case in cases for item in store.protected_items(case.id)}
     recorder = _Recorder(store, cases, owners, keep_unmatched=len(cases) == 1, batch_size=options.batch_size)
     if plan.hash_lists:
-        matcher = CaseMatcher.for_cases(store, [case.id for case in cases])
+        # hash list entries are whole-picture hashes: region signatures stay in the database
+        matcher = CaseMatcher.for_cases(store, [case.id for case in cases], RegionIndex.from_store(store, owners))
         for name, text in plan.hash_lists:
             yield from _scan_hash_list(recorder, matcher, name, text)
         yield from recorder.flush()
@@ -190,7 +191,7 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
     if store.write_refusal is None:
         keep_region_keys(store, owners)  # the workers open the database read-only: they only read the keys
     expected: dict[int, _Expected] = {}
-    engine = _engine(store, cases, options)
+    engine = _engine(store, cases, owners, options)
     try:
         for piece in engine.run(_work(store, cases, plan, options, expected)):
             if isinstance(piece, Checked):
@@ -210,13 +211,14 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
         engine.close()
 
 
-def _engine(store: Store, cases: Sequence[Case], options: ScanOptions) -> Engine:
+def _engine(store: Store, cases: Sequence[Case], owners: Mapping[int, str], options: ScanOptions) -> Engine:
     case_ids = tuple(case.id for case in cases)
     if options.engine == "dask":
         if not options.scheduler:
             raise InputFileError("scanning on a Dask cluster needs the address of its scheduler (--scheduler)")
-        return DaskEngine.connect(options.scheduler, [row for c in case_ids for row in store.protected_signals(c)])
-    return LocalEngine(BankSource(str(store.path), case_ids), jobs=options.jobs)
+        return DaskEngine.connect(options.scheduler, ClusterBank.of(store, case_ids, owners))
+    # the bank's region index is built once here and shared by the workers (memory-mapped)
+    return LocalEngine(BankSource.of(store, case_ids, owners), jobs=options.jobs)
 
 
 def _take(checked: Checked, item: _Expected, recorder: _Recorder) -> Iterator[ScanOutcome]:
