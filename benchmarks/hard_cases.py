@@ -25,8 +25,10 @@ matches per pair overall and per confidence, and the cost of a scanned picture's
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import math
+import pickle
 import statistics
 import subprocess
 import sys
@@ -285,11 +287,26 @@ def _judge_job(args: tuple[str, str, list[tuple[bytes, bytes]]]) -> list[tuple[s
     return out
 
 
+def _matcher_key(which: str, rev: str, distractors: int) -> str:
+    """Names one matcher's verdicts on one labelled set: the matcher's source and the set's."""
+    if which == "today":
+        source = (ROOT / MODULE).read_bytes()
+    else:
+        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{MODULE}"], check=True,
+                                capture_output=True).stdout
+    digest = hashlib.sha256(source)
+    for builder in (Path(__file__), Path(derivatives.__file__), ROOT / "stopncii_tools/media/samples.py"):
+        digest.update(builder.read_bytes())
+    return f"{which}-{distractors}-{digest.hexdigest()[:16]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default="4ef6cb7", help="git revision of the matcher to compare with")
+    parser.add_argument("--baseline", default="d90a6a8", help="git revision of the matcher to compare with")
     parser.add_argument("--distractors", type=int, default=2100)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "stopncii-hard-cases",
+                        help="where each matcher's verdicts are kept, so a rerun judges only changed code")
     args = parser.parse_args()
     from multiprocessing import Pool
 
@@ -303,6 +320,11 @@ def main() -> None:
     cost: dict[str, list[float]] = {}
     with Pool(args.workers) as pool:
         for which in ("baseline", "today"):
+            cache = args.cache / f"{_matcher_key(which, args.baseline, args.distractors)}.pickle"
+            if cache.exists():  # this matcher already judged this set: the same code gives the same verdicts
+                results[which], cost[which], cost[which + " compare"] = pickle.loads(cache.read_bytes())
+                print(f"{which}: verdicts from {cache}")
+                continue
             t0 = time.perf_counter()
             prot = [b for b, _ in pool.map(_signature_job, [(which, args.baseline, d, True) for d in protected])]
             sus_timed = pool.map(_signature_job, [(which, args.baseline, d, False) for d in suspects], chunksize=8)
@@ -316,6 +338,8 @@ def main() -> None:
             compare = (time.perf_counter() - t1) * args.workers / len(pairs)
             cost[which + " compare"] = [compare]
             print(f"{which}: signatures {t1 - t0:.0f} s, comparisons {time.perf_counter() - t1:.0f} s")
+            args.cache.mkdir(parents=True, exist_ok=True)
+            cache.write_bytes(pickle.dumps((results[which], cost[which], cost[which + " compare"])))
 
     families = list(dict.fromkeys(p.family for p in pairs if p.same))
     print(f"\nrecall per family (found / positives), baseline = {args.baseline}, today = this tree")
