@@ -66,6 +66,7 @@ _HIGH_SUPPORT: Final = 3 * 24
 _HIGH_CELLS: Final = 6
 _HIGH_KEPT: Final = 0.5
 _SLANTED_SUPPORT: Final = 36  # an odd angle needs this much agreement, well spread
+_SLANTED_CELLS: Final = 3  # ... or twice as much on this many cells (no unrelated pair came near)
 _POINT_SCALE: Final = 16  # positions are stored in 1/16 pixel
 _SMALLEST_PATCH: Final = 31 * 1.2  # ORB's finest patch (31 px), with a little slack
 _MAGIC: Final = b"SRS1"
@@ -247,10 +248,14 @@ class RegionEvidence:
         slanted fits are what chance agreement between textures looks like.
         """
         slanted = not _upright_or_quarter_turn(self.rotation)
-        if self.support < MIN_MATCHED or (slanted and (self.support < _SLANTED_SUPPORT
-                                                       or self.cells < _HIGH_CELLS)):
+        # a turned crop shows few of the 36 cells: a very strong fit may rest on fewer of them
+        strong_slant = (self.support >= _SLANTED_SUPPORT and self.cells >= _HIGH_CELLS
+                        or self.support >= _HIGH_SUPPORT and self.cells >= _SLANTED_CELLS)
+        if self.support < MIN_MATCHED or (slanted and not strong_slant):
             return None  # the agreement rests on repeated patterns (text, logos), or is a weak slant
-        if self.small_part or self.background_only:
+        if self.background_only:
+            return None  # the place agrees, the person differs: the tool protects pictures, not places
+        if self.small_part:
             return "low"
         if self.support >= _HIGH_SUPPORT and self.cells >= _HIGH_CELLS and self.kept >= _HIGH_KEPT:
             return "high"
