@@ -253,9 +253,7 @@ class RegionEvidence:
                         or self.support >= _HIGH_SUPPORT and self.cells >= _SLANTED_CELLS)
         if self.support < MIN_MATCHED or (slanted and not strong_slant):
             return None  # the agreement rests on repeated patterns (text, logos), or is a weak slant
-        if self.background_only:
-            return None  # the place agrees, the person differs: the tool protects pictures, not places
-        if self.small_part:
+        if self.small_part or self.background_only:
             return "low"
         if self.support >= _HIGH_SUPPORT and self.cells >= _HIGH_CELLS and self.kept >= _HIGH_KEPT:
             return "high"
