@@ -25,8 +25,10 @@ matches per pair overall and per confidence, and the cost of a scanned picture's
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import math
+import pickle
 import statistics
 import subprocess
 import sys
@@ -270,26 +272,84 @@ def _signature_job(args: tuple[str, str, bytes, bool]) -> tuple[bytes, float]:
     return (b"" if value is None else value.blob()), time.process_time() - start
 
 
-def _judge_job(args: tuple[str, str, list[tuple[bytes, bytes]]]) -> list[tuple[str, str] | None]:
-    from stopncii_tools.signals._base import SignalValue
+# kind, confidence, agreeing features on the photo's own content, agreeing cells, kept share
+Verdict = tuple[str, str, int, int, float]
+VERDICT_FORMAT = "kind-confidence-support-cells-kept"
+_RANK = {"high": 3, "medium": 2, "low": 1}
 
+
+def _judge_job(args: tuple[str, str, list[tuple[bytes, bytes]]]) -> list[Verdict | None]:
     which, rev, jobs = args
-    signal = _module(which, rev).Regions()
-    out: list[tuple[str, str] | None] = []
+    regions = _module(which, rev)
+    out: list[Verdict | None] = []
     for p, s in jobs:
         if not p or not s:  # too little detail for a signature: nothing to compare
             out.append(None)
             continue
-        hit = signal.compare(SignalValue("regions", p), SignalValue("regions", s))
-        out.append(None if hit is None else (hit.kind, hit.confidence))
+        evidence = regions.compare_regions(regions.RegionSignature.from_bytes(p),
+                                           regions.RegionSignature.from_bytes(s))
+        out.append(None if evidence is None else (evidence.kind, evidence.confidence, evidence.support,
+                                                  evidence.cells, evidence.kept))
     return out
+
+
+def _matcher_key(which: str, rev: str, labelled_set: str) -> str:
+    """Names one matcher's verdicts on one labelled set: the matcher's source and the set."""
+    if which == "today":
+        source = (ROOT / MODULE).read_bytes()
+    else:
+        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{MODULE}"], check=True,
+                                capture_output=True).stdout
+    return f"{which}-{hashlib.sha256(source + labelled_set.encode()).hexdigest()[:20]}"
+
+
+def _set_digest(protected: list[bytes], suspects: list[bytes], pairs: list[Pair]) -> str:
+    digest = hashlib.sha256(VERDICT_FORMAT.encode())
+    for data in (*protected, *suspects):
+        digest.update(hashlib.sha256(data).digest())
+    digest.update(repr([(p.family, p.protected, p.suspect, p.same) for p in pairs]).encode())
+    return digest.hexdigest()
+
+
+def calibration(pairs: list[Pair], verdicts: list[Verdict | None]) -> None:
+    """What each confidence means on this labelled set, and where "high" could be cut."""
+    positives = sum(p.same for p in pairs)
+    negatives = len(pairs) - positives
+    print("\ncalibration (today): what each confidence means on this set")
+    print(f"{'confidence':12s}{'true':>8s}{'false':>8s}{'wrong share':>13s}{'false a pair':>14s}")
+    for level in ("high", "medium", "low"):
+        true = sum(1 for p, v in zip(pairs, verdicts, strict=True) if v and v[1] == level and p.same)
+        false = sum(1 for p, v in zip(pairs, verdicts, strict=True) if v and v[1] == level and not p.same)
+        print(f"{level:12s}{true:>8d}{false:>8d}{false / max(1, true + false):>13.4f}{false / negatives:>14.1e}")
+    print("\n\"high\" cut at agreeing features (with today's spread rules): errors and recall")
+    print(f"{'support >=':>11s}{'false':>8s}{'false a pair':>14s}{'recall at high':>16s}")
+    for cut in (24, 36, 48, 72, 96, 144, 192):
+        at = [(p, v) for p, v in zip(pairs, verdicts, strict=True)
+              if v and v[1] in ("high", "medium") and v[2] >= cut and v[3] >= 6 and v[4] >= 0.5]
+        false = sum(not p.same for p, _ in at)
+        print(f"{cut:>11d}{false:>8d}{false / negatives:>14.1e}{sum(p.same for p, _ in at) / positives:>16.2f}")
+    # ranking: confidence first, then agreeing features
+    true_keys = sorted((_RANK[v[1]], v[2]) for p, v in zip(pairs, verdicts, strict=True) if v and p.same)
+    false_keys = [(_RANK[v[1]], v[2]) for p, v in zip(pairs, verdicts, strict=True) if v and not p.same]
+    import bisect
+
+    above = sum(len(true_keys) - bisect.bisect_right(true_keys, key) for key in false_keys)
+    ordered = above / max(1, len(true_keys) * len(false_keys))
+    print(f"\nfound true matches ranked above found false ones (confidence, then features): {ordered:.3f}"
+          f" of {len(true_keys) * len(false_keys)} (true, false) pairs")
+
+
+def _confidence(verdict: Verdict | None) -> str:
+    return "" if verdict is None else verdict[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default="4ef6cb7", help="git revision of the matcher to compare with")
+    parser.add_argument("--baseline", default="d90a6a8", help="git revision of the matcher to compare with")
     parser.add_argument("--distractors", type=int, default=2100)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "stopncii-hard-cases",
+                        help="where each matcher's verdicts are kept, so a rerun judges only changed code")
     args = parser.parse_args()
     from multiprocessing import Pool
 
@@ -299,10 +359,17 @@ def main() -> None:
     protected, suspects, pairs, counts = build(photos, args.distractors)
     print(f"{len(photos)} real photos; {len(protected)} protected pictures, {len(suspects)} suspect "
           f"pictures, {len(pairs)} pairs; {counts}")
-    results: dict[str, list[tuple[str, str] | None]] = {}
+    labelled = _set_digest(protected, suspects, pairs)
+    results: dict[str, list[Verdict | None]] = {}
     cost: dict[str, list[float]] = {}
+    weak: set[int] = set()  # protected pictures with too little detail for a region signature
     with Pool(args.workers) as pool:
         for which in ("baseline", "today"):
+            cache = args.cache / f"{_matcher_key(which, args.baseline, labelled)}.pickle"
+            if cache.exists():  # this matcher already judged this set: the same code gives the same verdicts
+                results[which], cost[which], cost[which + " compare"], weak = pickle.loads(cache.read_bytes())
+                print(f"{which}: verdicts from {cache}")
+                continue
             t0 = time.perf_counter()
             prot = [b for b, _ in pool.map(_signature_job, [(which, args.baseline, d, True) for d in protected])]
             sus_timed = pool.map(_signature_job, [(which, args.baseline, d, False) for d in suspects], chunksize=8)
@@ -316,15 +383,22 @@ def main() -> None:
             compare = (time.perf_counter() - t1) * args.workers / len(pairs)
             cost[which + " compare"] = [compare]
             print(f"{which}: signatures {t1 - t0:.0f} s, comparisons {time.perf_counter() - t1:.0f} s")
+            args.cache.mkdir(parents=True, exist_ok=True)
+            weak = {k for k, signature in enumerate(prot) if not signature}
+            cache.write_bytes(pickle.dumps((results[which], cost[which], cost[which + " compare"], weak)))
 
     families = list(dict.fromkeys(p.family for p in pairs if p.same))
     print(f"\nrecall per family (found / positives), baseline = {args.baseline}, today = this tree")
-    print(f"{'family':30s}{'n':>5s}{'baseline':>10s}{'today':>10s}{'today high':>12s}")
+    print("(the last column: today's recall over photos that have a region signature; a photo with "
+          "too little detail has none, and only whole-picture hashes can find its copies)")
+    print(f"{'family':30s}{'n':>5s}{'baseline':>10s}{'today':>10s}{'today high':>12s}{'with signature':>16s}")
     for family in families:
         idx = [i for i, p in enumerate(pairs) if p.family == family]
         row = [sum(results[w][i] is not None for i in idx) / len(idx) for w in ("baseline", "today")]
-        high = sum((results["today"][i] or ("", ""))[1] == "high" for i in idx) / len(idx)
-        print(f"{family:30s}{len(idx):>5d}{row[0]:>10.2f}{row[1]:>10.2f}{high:>12.2f}")
+        high = sum(_confidence(results["today"][i]) == "high" for i in idx) / len(idx)
+        signed = [i for i in idx if pairs[i].protected not in weak]
+        found = sum(results["today"][i] is not None for i in signed) / max(1, len(signed))
+        print(f"{family:30s}{len(idx):>5d}{row[0]:>10.2f}{row[1]:>10.2f}{high:>12.2f}{found:>16.2f}")
     print("\nfalse matches (pairs of a protected picture and an unrelated one)")
     print(f"{'family':30s}{'pairs':>8s}{'baseline':>22s}{'today':>22s}")
     negatives = list(dict.fromkeys(p.family for p in pairs if not p.same)) + ["all unrelated pairs"]
@@ -339,10 +413,11 @@ def main() -> None:
     idx = [i for i, p in enumerate(pairs) if not p.same]
     for w in ("baseline", "today"):
         false = sum(results[w][i] is not None for i in idx)
-        high = sum((results[w][i] or ("", ""))[1] == "high" for i in idx)
+        high = sum(_confidence(results[w][i]) == "high" for i in idx)
         print(f"  {w}: {false / len(idx):.1e} false matches per pair, {high / len(idx):.1e} at high confidence")
     print("\nconfidence of true matches (today): "
           f"{dict(Counter(v[1] for i, v in enumerate(results['today']) if v and pairs[i].same))}")
+    calibration(pairs, results["today"])
     print("\ncost of a scanned picture's region signature (decode at 640 px + features), CPU s")
     for w in ("baseline", "today"):
         print(f"  {w:10s} mean {statistics.mean(cost[w]):.4f}  median {statistics.median(cost[w]):.4f}"

@@ -213,3 +213,33 @@ def test_agreement_on_a_repeated_pattern_alone_is_no_match() -> None:
     someone_else = in_front(sponsor_wall((900, 700), (37, 21), 1.08), photo(2), 0.22)
     assert compare_regions(compute_region_signature(encode(mine)),
                            compute_region_signature(encode(someone_else))) is None
+
+
+def test_another_person_in_the_same_place_is_at_most_low_but_a_fake_of_the_photo_is_high() -> None:
+    from stopncii_tools.media.samples import in_front
+
+    place = photo(3, (900, 700))
+    elsewhere_in_it = ImageOps.fit(crop(place, 0.03), (900, 700))
+    someone_else_there = compute_region_signature(encode(in_front(elsewhere_in_it, photo(2), 0.25)))
+    mine = in_front(place, photo(1), 0.3)
+    dark_figure = in_front(place, Image.new("RGB", (300, 500), (20, 20, 30)), 0.3)  # a subject with no detail
+    for protected_photo in (mine, dark_figure):
+        evidence = compare_regions(compute_region_signature(encode(protected_photo)), someone_else_there)
+        assert evidence is None or (evidence.confidence == "low" and evidence.background_only)
+        assert evidence is None or "another photo taken at the same place" in evidence.describe()
+    fake = compare_regions(compute_region_signature(encode(mine)),
+                           compute_region_signature(encode(body_replaced(mine))))
+    assert fake is not None and fake.kind == "derived" and fake.confidence == "high"
+
+
+def test_a_turned_crop_showing_a_third_of_the_photo_is_found() -> None:
+    turned = crop(photo(1).rotate(30, Image.Resampling.BICUBIC), 0.28)
+    evidence = compare_regions(compute_region_signature(encode(photo(1))), compute_region_signature(encode(turned)))
+    assert evidence is not None and abs(evidence.rotation - 30) < 2 and evidence.confidence in ("medium", "high")
+
+
+def test_an_inset_at_a_quarter_of_the_width_is_found() -> None:
+    host = photo(5, (900, 700))
+    host.paste(photo(1).resize((225, 169), Image.Resampling.LANCZOS), (655, 20))
+    evidence = compare_regions(compute_region_signature(encode(photo(1))), compute_region_signature(encode(host)))
+    assert evidence is not None and abs(evidence.scale - 0.25) < 0.02

@@ -66,6 +66,7 @@ _HIGH_SUPPORT: Final = 3 * 24
 _HIGH_CELLS: Final = 6
 _HIGH_KEPT: Final = 0.5
 _SLANTED_SUPPORT: Final = 36  # an odd angle needs this much agreement, well spread
+_SLANTED_CELLS: Final = 3  # ... or twice as much on this many cells (no unrelated pair came near)
 _POINT_SCALE: Final = 16  # positions are stored in 1/16 pixel
 _SMALLEST_PATCH: Final = 31 * 1.2  # ORB's finest patch (31 px), with a little slack
 _MAGIC: Final = b"SRS1"
@@ -247,8 +248,10 @@ class RegionEvidence:
         slanted fits are what chance agreement between textures looks like.
         """
         slanted = not _upright_or_quarter_turn(self.rotation)
-        if self.support < MIN_MATCHED or (slanted and (self.support < _SLANTED_SUPPORT
-                                                       or self.cells < _HIGH_CELLS)):
+        # a turned crop shows few of the 36 cells: a very strong fit may rest on fewer of them
+        strong_slant = (self.support >= _SLANTED_SUPPORT and self.cells >= _HIGH_CELLS
+                        or self.support >= _HIGH_SUPPORT and self.cells >= _SLANTED_CELLS)
+        if self.support < MIN_MATCHED or (slanted and not strong_slant):
             return None  # the agreement rests on repeated patterns (text, logos), or is a weak slant
         if self.small_part or self.background_only:
             return "low"
@@ -395,15 +398,38 @@ def _fit(cv2: Any, protected: RegionSignature, suspect: RegionSignature) -> _Fit
         return None
     src = suspect.points[[m.queryIdx for m in good]]
     dst = protected.points[[m.trainIdx for m in good]]
-    matrix, inliers = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_PX, maxIters=2000,
-        confidence=0.995)
-    if matrix is None or int(inliers.sum()) < _SEED_MIN or not _plausible(matrix, dst[inliers.ravel() > 0]):
+    found = _ransac(cv2, src, dst)
+    if found is None:
         return None
-    pairs = _guided_pairs(protected, suspect, matrix)
+    matrix, inliers = found
+    if int(inliers.sum()) < _SEED_MIN or not _plausible(matrix, dst[inliers]):
+        return None
+    # positions are only as exact as the suspect's pixels: shown small (an inset), each of its
+    # pixels spans several of the protected frame's
+    radius = _GUIDE_PX * max(1.0, math.hypot(matrix[0, 0], matrix[1, 0]))
+    pairs = _guided_pairs(protected, suspect, matrix, radius)
     if len(pairs) >= _SEED_MIN and not _plausible(matrix, protected.points[pairs[:, 0]]):
         return None
     return _Fit(matrix, pairs)
+
+
+def _ransac(cv2: Any, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The geometry (suspect -> protected) most matches agree on, and which agree.
+
+    Fitted both ways, so the reprojection tolerance is also judged in the suspect's pixels: a
+    copy shown small (an inset at a quarter of the width) is off by a few protected pixels
+    wherever its features land."""
+    options = []
+    for forward in (True, False):
+        matrix, inliers = cv2.estimateAffinePartial2D(
+            src if forward else dst, dst if forward else src, method=cv2.RANSAC,
+            ransacReprojThreshold=_RANSAC_PX, maxIters=2000, confidence=0.995)
+        if matrix is not None:
+            options.append((int(inliers.sum()), forward, matrix, inliers.ravel() > 0))
+    if not options:
+        return None
+    _, forward, matrix, inliers = max(options, key=lambda option: (option[0], option[1]))
+    return (matrix if forward else cv2.invertAffineTransform(matrix)), inliers
 
 
 def _plausible(matrix: np.ndarray, protected_points: np.ndarray) -> bool:
@@ -418,13 +444,15 @@ def _plausible(matrix: np.ndarray, protected_points: np.ndarray) -> bool:
 _POPCOUNT: Final = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint16)
 
 
-def _guided_pairs(protected: RegionSignature, suspect: RegionSignature, matrix: np.ndarray) -> np.ndarray:
-    """Once the geometry is known, pair features that land on each other and look alike."""
+def _guided_pairs(protected: RegionSignature, suspect: RegionSignature, matrix: np.ndarray,
+                  radius: float) -> np.ndarray:
+    """Once the geometry is known, pair features that land on each other (within ``radius``
+    protected pixels) and look alike."""
     from scipy.spatial import cKDTree  # scipy comes with imagehash, a core dependency
 
     projected = suspect.points @ matrix[:, :2].T + matrix[:, 2]
     near = cKDTree(projected).sparse_distance_matrix(
-        cKDTree(protected.points), _GUIDE_PX, output_type="ndarray")
+        cKDTree(protected.points), radius, output_type="ndarray")
     if not len(near):
         return np.zeros((0, 2), dtype=np.intp)
     s_idx, p_idx = near["i"].astype(np.intp), near["j"].astype(np.intp)
@@ -472,14 +500,18 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
     kept = float(agree.sum() / max(1, (detailed | agree).sum()))
     kind: Kind = "derived" if replaced >= _DERIVED_SHARE and lost.sum() >= 2 else "partial"
     # a line of text or a strip is a small part, however long: agreement must reach over half
-    # the shown height and half the shown width
-    # the same when one cell (a logo, a badge) holds much of the agreement
+    # the height and half the width of the shown detail
+    # the same when one cell (a logo, a badge) holds much of the agreement, unless what is left
+    # without it is a strong match on its own
+    with_detail = shown & (detailed | agree)
     small_part = bool(agree.sum() < _MIN_CELLS or kept < _MIN_KEPT
-                      or _reach(agree, shown, axis=1) < 0.5 or _reach(agree, shown, axis=0) < 0.5
-                      or matched.max() > _MOST_IN_ONE_CELL * max(1, matched.sum()))
+                      or _reach(agree, with_detail, axis=1) < 0.5 or _reach(agree, with_detail, axis=0) < 0.5
+                      or (matched.max() > _MOST_IN_ONE_CELL * max(1, matched.sum())
+                          and matched.sum() - matched.max() < 2 * MIN_MATCHED))
+    differs = lost | (shown & _new_content(protected, suspect, fit))
     middle = np.zeros((_CELLS, _CELLS), dtype=bool)
     middle[1:5, 2:4] = True  # where a person in a portrait stands
-    background_only = bool((lost & middle).sum() >= 3 and not (agree & middle).any())
+    background_only = bool((differs & middle).sum() >= 3 and not (agree & middle).any())
     if protected.mirrored:  # name the regions of the photo as taken
         agree, lost = agree[:, ::-1], lost[:, ::-1]
     coverage = float(visible.mean())
@@ -504,6 +536,22 @@ def _evidence(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -
                           support=len(own), kept=round(kept, 3), cells=int(agree.sum()),
                           small_part=small_part, background_only=background_only,
                           mirrored=protected.mirrored)
+
+
+def _new_content(protected: RegionSignature, suspect: RegionSignature, fit: _Fit) -> np.ndarray:
+    """Cells of the protected frame where the suspect has detail of its own that the photo
+    lacks (another person standing where a flat or dark subject stood): many of the suspect's
+    features land there and, at the rate they pair elsewhere, none pair."""
+    landed = suspect.points @ fit.matrix[:, :2].T + fit.matrix[:, 2]
+    inside = ((landed[:, 0] >= 0) & (landed[:, 0] < protected.width)
+              & (landed[:, 1] >= 0) & (landed[:, 1] < protected.height))
+    cells = _cell_index(protected, landed)
+    have = np.bincount(cells[inside], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
+    paired = np.bincount(cells[fit.pairs[:, 1]], minlength=_CELLS**2).reshape(_CELLS, _CELLS)
+    present = paired > 0
+    rate = paired[present].sum() / max(1, have[present].sum())
+    expected = have * rate
+    return (expected >= _LOST_EXPECTED) & (paired <= 0.1 * expected)
 
 
 def _reach(agree: np.ndarray, shown: np.ndarray, axis: int) -> float:
