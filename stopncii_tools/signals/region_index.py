@@ -30,6 +30,11 @@ MAX_CANDIDATES: Final = 4
 CHANCE_RANK: Final = 8
 CHANCE_FACTOR: Final = 1.25
 MIN_VOTES: Final = 4.0
+# a key held by COMMON_KEY_FACTOR times as many photos as the average key (and by at least
+# COMMON_KEY_PHOTOS) is skipped: it says almost nothing (weight 1 / photos) yet, at 40,000 photos,
+# such keys were 98% of the postings a suspect read (benchmarks/scale.py)
+COMMON_KEY_FACTOR: Final = 16
+COMMON_KEY_PHOTOS: Final = 64
 _PACK_MAGIC: Final = b"RKP1"
 _PACK_HEADER: Final = struct.Struct("<4sB")
 ARRAY_NAMES: Final = ("keys", "starts", "rows", "owners", "mirrored")  # what RegionIndex.save writes
@@ -254,7 +259,9 @@ class RegionIndex:
         at = np.minimum(np.searchsorted(self._keys, query), len(self._keys) - 1)
         at = at[self._keys[at] == query]
         lo, hi = self._starts[at].astype(np.int64), self._starts[at + 1].astype(np.int64)
-        lengths = hi - lo
+        common = max(COMMON_KEY_PHOTOS, COMMON_KEY_FACTOR * len(self._rows) / len(self._keys))
+        rare = hi - lo <= common
+        lo, lengths = lo[rare], (hi - lo)[rare]
         # a key many photos share says little (plain edges, text): weigh each hit by 1 / photos
         weights = np.repeat(1.0 / lengths, lengths)
         return np.bincount(self._rows[_flatten_runs(lo, lengths)], weights=weights, minlength=len(self._owners))
