@@ -181,8 +181,8 @@ def _run(store: Store, cases: Sequence[Case], plan: _Plan, options: ScanOptions)
     owners = {item.id: case.id for case in cases for item in store.protected_items(case.id)}
     recorder = _Recorder(store, cases, owners, keep_unmatched=len(cases) == 1, batch_size=options.batch_size)
     if plan.hash_lists:
-        # hash list entries are whole-picture hashes: region signatures stay in the database
-        matcher = CaseMatcher.for_cases(store, [case.id for case in cases], RegionIndex.from_store(store, owners))
+        # hash lists hold only whole-picture hashes: no region index is built for them
+        matcher = CaseMatcher.for_cases(store, [case.id for case in cases], RegionIndex())
         for name, text in plan.hash_lists:
             yield from _scan_hash_list(recorder, matcher, name, text)
         yield from recorder.flush()
