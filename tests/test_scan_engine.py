@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from stopncii_tools.cli import cli
 from stopncii_tools.matching.case import CaseMatcher
-from stopncii_tools.matching.pipeline import BankSource, Checked, ClusterBank, Job, LocalEngine
+from stopncii_tools.matching.pipeline import BankSource, Checked, ClusterBank, Job, LocalEngine, close_idle_workers
 from stopncii_tools.media.files import iter_files
 from stopncii_tools.paths import cache_dir
 from stopncii_tools.signals._examples import encode
@@ -102,6 +102,19 @@ def test_a_saved_index_is_never_used_for_a_changed_bank(tmp_path: Path) -> None:
         assert max(item.id for item in store.protected_items(first)) == deleted
     assert _scan_all(db, reported) == ({"crop3.jpg": "photo3.jpg"}, [])
     assert len(_saved_indexes()) == 2  # one per bank state; the older is removed once more have been made
+
+
+def test_a_damaged_saved_index_is_built_again_and_the_scan_still_finds_the_copy(tmp_path: Path) -> None:
+    db = tmp_path / "cases.db"
+    case = _new_case(db, "Damaged cache")
+    _protect(db, case, tmp_path / "mine", [1, 2])
+    reported = _reported(tmp_path / "reported", {"crop1.jpg": crop(photo(1), 0.15)})
+    assert _scan_all(db, reported) == ({"crop1.jpg": "photo1.jpg"}, [])
+    (saved,) = _saved_indexes()
+    close_idle_workers()  # the next scan is another command: its workers open the saved files afresh
+    for name in ("rows.npy", "keys.npy"):  # cut short, as a disk error or a stray program would leave them
+        (saved / name).write_bytes((saved / name).read_bytes()[:40])
+    assert _scan_all(db, reported) == ({"crop1.jpg": "photo1.jpg"}, [])
 
 
 def test_two_scans_in_one_process_keep_their_workers_which_share_one_mapped_index(tmp_path: Path) -> None:

@@ -103,9 +103,11 @@ class BankSource:
 
         folder = Path(self.region_index) if self.region_index else None
         with Store(self.db_path, read_only=True) as store:
+            index = None
             if folder is not None and folder.is_dir():
-                index = RegionIndex.open(folder, signatures)
-            else:  # a saved index cleaned away meanwhile: this worker builds its own, as in a scan without a cache
+                with contextlib.suppress(OSError, ValueError):  # a damaged cache file: built again below
+                    index = RegionIndex.open(folder, signatures)
+            if index is None:  # no saved index (cleaned away meanwhile, or damaged): this worker builds its own
                 items = [item.id for case_id in self.case_ids for item in store.protected_items(case_id)]
                 index = RegionIndex.from_store(signatures, items)
             return CaseMatcher.for_cases(store, self.case_ids, index)
