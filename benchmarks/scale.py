@@ -62,7 +62,7 @@ from benchmarks.derivatives import _skimage_image, encode  # noqa: E402
 from stopncii_tools.matching.case import MatchFound  # noqa: E402
 from stopncii_tools.media.pictures import open_picture  # noqa: E402
 from stopncii_tools.media.samples import body_replaced, screenshot  # noqa: E402
-from stopncii_tools.signals._binary_knn import nearest_two  # noqa: E402
+from stopncii_tools.signals._binary_knn import nearest  # noqa: E402
 from stopncii_tools.signals.hashing import MediaHashes, hash_bytes  # noqa: E402
 from stopncii_tools.signals.region_index import RegionIndex  # noqa: E402
 from stopncii_tools.signals.regions import (  # noqa: E402
@@ -212,12 +212,12 @@ def knn_check(signatures: list[RegionSignature]) -> str:
         ref = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
         slow += time.process_time() - t
         t = time.process_time()
-        got = nearest_two(cv2, b.descriptors, a.descriptors)
+        got = nearest(cv2, b.descriptors, a.descriptors)
         fast += time.process_time() - t
-        same &= [[m.distance for m in p] for p in ref] == [[m.distance for m in p] for p in got]
+        same &= [[m.distance for m in p] for p in ref] == got.distances.tolist()
     n = max(1, len(signatures) - 1)
     return (f"verification k-NN per comparison: OpenCV BFMatcher {1000 * slow / n:.1f} ms CPU, "
-            f"nearest_two {1000 * fast / n:.1f} ms CPU; same neighbour distances: {'yes' if same else 'NO'}")
+            f"faiss (nearest) {1000 * fast / n:.1f} ms CPU; same neighbour distances: {'yes' if same else 'NO'}")
 
 
 def note(text: str) -> None:

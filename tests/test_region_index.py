@@ -18,7 +18,7 @@ from PIL import ImageOps
 from stopncii_tools._errors import InvalidHash
 from stopncii_tools.cli import cli
 from stopncii_tools.matching.case import CaseMatcher
-from stopncii_tools.signals._binary_knn import nearest_two
+from stopncii_tools.signals._binary_knn import NO_NEIGHBOUR, nearest
 from stopncii_tools.signals._examples import encode
 from stopncii_tools.signals.hashing import hash_bytes
 from stopncii_tools.signals.region_index import (
@@ -88,12 +88,24 @@ def test_the_fast_nearest_neighbours_are_those_opencv_finds() -> None:
     protected = compute_region_signature(encode(photo(1)))
     for suspect_picture in (crop(photo(1), 0.15), screenshot(photo(1)), photo(2)):
         suspect = compute_region_signature(encode(suspect_picture, quality=80))
-        fast = nearest_two(cv2, suspect.descriptors, protected.descriptors)
+        for k in (2, 4):
+            fast = nearest(cv2, suspect.descriptors, protected.descriptors, k=k)
+            slow = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(suspect.descriptors, protected.descriptors, k=k)
+            assert fast.distances.tolist() == [[m.distance for m in found] for found in slow]
+        fast = nearest(cv2, suspect.descriptors, protected.descriptors)
         slow = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(suspect.descriptors, protected.descriptors, k=2)
-        assert [[m.distance for m in pair] for pair in fast] == [[m.distance for m in pair] for pair in slow]
-        ratio_kept = [[(m[0].queryIdx, m[0].trainIdx) for m in knn if m[0].distance < 0.8 * m[1].distance]
-                      for knn in (fast, slow)]
-        assert ratio_kept[0] == ratio_kept[1]
+        kept = [q for q, found in enumerate(slow) if found[0].distance < 0.8 * found[1].distance]
+        assert np.flatnonzero(fast.distances[:, 0] < 0.8 * fast.distances[:, 1]).tolist() == kept
+        assert fast.rows[kept, 0].tolist() == [slow[q][0].trainIdx for q in kept]
+
+
+def test_nearest_neighbours_of_too_few_descriptors_say_there_is_none() -> None:
+    signature = compute_region_signature(encode(photo(1)))
+    few = signature.descriptors[:3]
+    found = nearest(cv2, signature.descriptors[:5], few, k=4)
+    assert (found.rows[:, 3] == -1).all() and (found.distances[:, 3] == NO_NEIGHBOUR).all()
+    assert found.distances[:3, 0].tolist() == [0, 0, 0]  # each of the three finds itself
+    assert nearest(cv2, few, few[:0], k=2).rows.tolist() == [[-1, -1]] * 3
 
 
 def _protect(db: Path, folder: Path, seeds: list[int]) -> None:

@@ -243,3 +243,20 @@ def test_an_inset_at_a_quarter_of_the_width_is_found() -> None:
     host.paste(photo(1).resize((225, 169), Image.Resampling.LANCZOS), (655, 20))
     evidence = compare_regions(compute_region_signature(encode(photo(1))), compute_region_signature(encode(host)))
     assert evidence is not None and abs(evidence.scale - 0.25) < 0.02
+
+
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_features_are_paired_once_each_closest_first(candidates: list[tuple[int, int]]) -> None:
+    from stopncii_tools.signals.regions import _claim_in_order
+
+    first = np.array([a for a, _ in candidates], dtype=np.intp)
+    second = np.array([b for _, b in candidates], dtype=np.intp)
+    taken = [tuple(row) for row in _claim_in_order(first, second).tolist()]
+    assert len({a for a, _ in taken}) == len({b for _, b in taken}) == len(taken)
+    first_seen = [candidates.index(t) for t in taken]
+    assert first_seen == sorted(first_seen)  # taken in the given order
+    # a candidate is left out only because a pair taken before it holds one of its sides
+    for k, (a, b) in enumerate(candidates):
+        if (a, b) not in taken:
+            assert any((ta == a or tb == b) and at < k for (ta, tb), at in zip(taken, first_seen, strict=True))

@@ -1,4 +1,4 @@
-"""The two nearest 256-bit descriptors of each query descriptor (Hamming distance), fast.
+"""The nearest 256-bit descriptors of each query descriptor (Hamming distance), fast.
 
 faiss's flat binary index (``faiss-cpu``, in the ``derivatives`` extra) finds the same
 neighbours as OpenCV's brute-force matcher in about a quarter of the time (benchmarks/scale.py);
@@ -14,14 +14,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 DESCRIPTOR_BITS = 256
+NO_NEIGHBOUR = DESCRIPTOR_BITS + 1  # the distance given where ``train`` has fewer than k rows
 
 
-class Neighbour(NamedTuple):
-    """One neighbour, named as OpenCV's ``DMatch`` names it."""
+class Neighbours(NamedTuple):
+    """Row ``q`` of each array is about query descriptor ``q``: its neighbours, nearest first."""
 
-    queryIdx: int
-    trainIdx: int
-    distance: float
+    rows: np.ndarray  # (n, k) int64 rows of ``train``; -1 where there is none
+    distances: np.ndarray  # (n, k) int32 Hamming distances; NO_NEIGHBOUR where there is none
 
 
 @cache
@@ -35,14 +35,19 @@ def _faiss() -> ModuleType | None:
     return faiss
 
 
-def nearest_two(cv2: Any, query: np.ndarray, train: np.ndarray) -> list[list[Any]]:
-    """For each row of ``query`` ((n, 32) uint8), its two nearest rows of ``train``, nearest first."""
+def nearest(cv2: Any, query: np.ndarray, train: np.ndarray, k: int = 2) -> Neighbours:
+    """For each row of ``query`` ((n, 32) uint8), its ``k`` nearest rows of ``train``."""
+    rows = np.full((len(query), k), -1, dtype=np.int64)
+    distances = np.full((len(query), k), NO_NEIGHBOUR, dtype=np.int32)
+    if not len(query) or not len(train):
+        return Neighbours(rows, distances)
     faiss = _faiss()
-    if faiss is None or not len(query) or len(train) < 2:
-        return list(cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, train, k=2))
+    if faiss is None or len(train) < k:
+        for q, found in enumerate(cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, train, k=k)):
+            for j, m in enumerate(found):
+                rows[q, j], distances[q, j] = m.trainIdx, int(m.distance)
+        return Neighbours(rows, distances)
     index = faiss.IndexBinaryFlat(DESCRIPTOR_BITS)
     index.add(np.ascontiguousarray(train, dtype=np.uint8))
-    distances, rows = index.search(np.ascontiguousarray(query, dtype=np.uint8), 2)
-    # plain Python numbers first (tolist): building the pairs from numpy scalars costs more than the search
-    return [[Neighbour(q, r0, d0), Neighbour(q, r1, d1)]
-            for q, (r0, r1), (d0, d1) in zip(range(len(query)), rows.tolist(), distances.tolist(), strict=True)]
+    found_distances, found_rows = index.search(np.ascontiguousarray(query, dtype=np.uint8), k)
+    return Neighbours(found_rows.astype(np.int64), found_distances.astype(np.int32))
