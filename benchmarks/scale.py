@@ -60,11 +60,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.derivatives import _skimage_image, encode  # noqa: E402
 from stopncii_tools.matching.case import MatchFound  # noqa: E402
+from stopncii_tools.matching.pipeline import shared_region_index  # noqa: E402
 from stopncii_tools.media.pictures import open_picture  # noqa: E402
 from stopncii_tools.media.samples import body_replaced, screenshot  # noqa: E402
 from stopncii_tools.signals._binary_knn import nearest  # noqa: E402
 from stopncii_tools.signals.hashing import MediaHashes, hash_bytes  # noqa: E402
-from stopncii_tools.signals.region_index import RegionIndex  # noqa: E402
+from stopncii_tools.signals.region_index import RegionIndex, keep_region_keys  # noqa: E402
 from stopncii_tools.signals.regions import (  # noqa: E402
     WORK_SIDE,
     RegionSignature,
@@ -424,11 +425,12 @@ def region_path(store: Store, bank: Bank, suspects: list[RegionSignature], specs
                 direct: list[int]) -> RegionPath:
     """The pre-filter and the verification of every suspect against the bank, in this process."""
     t = time.process_time()
-    RegionIndex.from_store(store, bank.ids)  # keys not kept yet are cut and kept here, once
+    keep_region_keys(store, bank.ids)  # keys not kept yet are cut and kept here, once
+    _, folder = shared_region_index(store, bank.ids)  # what a scan builds once per state of the bank
     first_load = time.process_time() - t
     t = time.process_time()
-    index = RegionIndex.from_store(store, bank.ids)
-    index.candidates(suspects[0])  # the postings are built at the first query
+    index = RegionIndex.open(folder, store) if folder is not None else RegionIndex.from_store(store, bank.ids)
+    index.candidates(suspects[0])
     load = time.process_time() - t
     arrays = sum(a.nbytes for a in (index._keys, index._starts, index._rows))
     stored = store.conn.execute(

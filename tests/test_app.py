@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -46,7 +47,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
 
-DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "app"
+# the pictures of docs/app.md are retaken only when asked, so a test run leaves the checkout as it was
+DOCS_SHOTS = (Path(__file__).resolve().parents[1] / "docs" / "app" if os.environ.get("STOPNCII_RETAKE_DOC_SHOTS")
+              else Path(tempfile.gettempdir()) / f"stopncii-app-shots-{os.getpid()}")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ABUSE = "abuse@pics.example"
