@@ -29,6 +29,7 @@ import hashlib
 import importlib.util
 import math
 import pickle
+import re
 import statistics
 import subprocess
 import sys
@@ -230,13 +231,21 @@ def build(photos: list, distractors: int) -> tuple[list[bytes], list[bytes], lis
 # -- the two matchers -----------------------------------------------------------------------
 
 
-def baseline_module(rev: str) -> ModuleType:
-    """``signals/regions.py`` as it was at ``rev``, imported beside the current one."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{MODULE}"], check=True,
+def baseline_module(rev: str, module: str = MODULE) -> ModuleType:
+    """``signals/regions.py`` as it was at ``rev``, imported beside the current one (with the
+    private helper modules it imports, as they were then, where they changed since)."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{module}"], check=True,
                             capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "regions_baseline.py"
+    for helper in sorted(set(re.findall(r"^from \.(_\w+) import", source, flags=re.MULTILINE))):
+        helper_path = str(Path(module).with_name(f"{helper}.py"))
+        then = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{helper_path}"],
+                              capture_output=True, text=True).stdout
+        if then and then != (ROOT / helper_path).read_text():
+            baseline_module(rev, helper_path)
+            source = re.sub(rf"^from \.{helper} import", f"from .{helper}_baseline import", source, flags=re.MULTILINE)
+    path = Path(tempfile.mkdtemp()) / f"{Path(module).stem}_baseline.py"
     path.write_text(source)
-    name = "stopncii_tools.signals._regions_baseline"
+    name = f"stopncii_tools.signals.{Path(module).stem}_baseline"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
